@@ -4,11 +4,15 @@
 //! - [`types`]: info hashes, peer ids, piece indices, blocks.
 //! - [`metainfo`]: .torrent files, validated.
 //! - [`storage`]: pieces to file spans.
+//! - [`wire`]: the peer wire protocol as pure data: handshake, messages, codec, extensions.
+//! - [`peer`]: peer connections; [`peer::client`] names a peer's client.
 
 pub mod error;
 pub mod metainfo;
+pub mod peer;
 pub mod storage;
 pub mod types;
+pub mod wire;
 
 pub use error::{Error, Result};
 pub use metainfo::{FileEntry, Info, Metainfo};
