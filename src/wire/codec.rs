@@ -324,18 +324,13 @@ impl Decoder for PeerCodec {
     }
 }
 
+/// Only owned messages are encoded: a second `Encoder<&Message>` impl would
+/// make `SinkExt::flush` and `close` on a `Framed` ambiguous, and cloning a
+/// `Message` costs at most a reference count (its payloads are `Bytes`).
 impl Encoder<Message> for PeerCodec {
     type Error = WireError;
 
     fn encode(&mut self, msg: Message, dst: &mut BytesMut) -> Result<(), WireError> {
-        msg.encode(dst)
-    }
-}
-
-impl Encoder<&Message> for PeerCodec {
-    type Error = WireError;
-
-    fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), WireError> {
         msg.encode(dst)
     }
 }

@@ -100,7 +100,7 @@ fn every_message() -> Vec<(Message, &'static [u8])> {
 fn every_message_both_ways() {
     for (msg, bytes) in every_message() {
         let mut out = BytesMut::new();
-        Encoder::<&Message>::encode(&mut codec(), &msg, &mut out).unwrap();
+        Encoder::<Message>::encode(&mut codec(), msg.clone(), &mut out).unwrap();
         assert_eq!(&out[..], bytes, "encoding {msg:?}");
         assert_eq!(msg.encoded_len(), bytes.len());
         assert_eq!(
