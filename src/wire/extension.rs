@@ -244,6 +244,56 @@ mod tests {
     }
 
     #[test]
+    fn random_bencode_never_panics() {
+        use rand::{Rng, SeedableRng};
+        // Tokens of bencode, so that random strings often get deep into the
+        // parsers rather than failing at the first byte.
+        const TOKENS: &[&[u8]] = &[
+            b"d",
+            b"l",
+            b"e",
+            b"i",
+            b"-",
+            b"0",
+            b"1",
+            b"9",
+            b":",
+            b"1:",
+            b"2:",
+            b"6:",
+            b"i1e",
+            b"i-1e",
+            b"1:m",
+            b"8:msg_type",
+            b"5:piece",
+            b"10:total_size",
+            b"5:added",
+            b"7:added.f",
+            b"6:added6",
+            b"7:dropped",
+            b"11:ut_metadata",
+            b"13:metadata_size",
+            b"4:reqq",
+            b"6:yourip",
+            b"\xff",
+            b"\x00",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0xBE9C0DE);
+        for _ in 0..30_000 {
+            let mut payload = vec![b'd'];
+            for _ in 0..rng.gen_range(0..24) {
+                payload.extend_from_slice(TOKENS[rng.gen_range(0..TOKENS.len())]);
+            }
+            if rng.gen_bool(0.5) {
+                payload.push(b'e');
+            }
+            let _ = ExtendedHandshake::decode(&payload);
+            let _ = MetadataMessage::decode(&Bytes::from(payload.clone()));
+            let _ = PexMessage::decode(&payload);
+        }
+    }
+
+    #[test]
     fn garbage_is_an_error() {
         for bad in [
             &b""[..],
