@@ -94,6 +94,16 @@ impl Geometry {
         self.num_pieces
     }
 
+    /// Bytes per piece (all but the last).
+    pub fn piece_length(&self) -> u32 {
+        self.piece_len
+    }
+
+    /// Bytes in the torrent.
+    pub fn total_len(&self) -> u64 {
+        self.total_len
+    }
+
     /// Length of piece `index`; 0 if it is out of range.
     pub fn piece_len(&self, index: PieceIndex) -> u32 {
         if index.0 >= self.num_pieces {

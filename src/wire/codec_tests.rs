@@ -422,6 +422,10 @@ fn geometry_set_later_applies_to_later_messages() {
 fn geometry_lengths_and_limits() {
     let g = geometry();
     assert_eq!(g.num_pieces(), 10);
+    assert_eq!(
+        (g.piece_length(), g.total_len()),
+        (0x8000, 9 * 0x8000 + 1000)
+    );
     assert_eq!(g.bitfield_len(), 2);
     assert_eq!(g.piece_len(PieceIndex(0)), 0x8000);
     assert_eq!(g.piece_len(PieceIndex(9)), 1000);

@@ -269,7 +269,9 @@ pub(crate) fn fixed_len(id: u8) -> Option<u32> {
 /// vectored write) puts a block on the wire without copying it.
 pub fn piece_header(piece: PieceIndex, offset: u32, data_len: u32) -> [u8; PIECE_HEADER_LEN] {
     let mut out = [0u8; PIECE_HEADER_LEN];
-    out[..4].copy_from_slice(&(9 + data_len).to_be_bytes());
+    // A block is at most 16 KiB; saturating keeps a nonsense length from
+    // overflowing.
+    out[..4].copy_from_slice(&data_len.saturating_add(9).to_be_bytes());
     out[4] = id::PIECE;
     out[5..9].copy_from_slice(&piece.0.to_be_bytes());
     out[9..13].copy_from_slice(&offset.to_be_bytes());
