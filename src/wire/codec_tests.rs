@@ -502,3 +502,29 @@ async fn framed_stream_carries_many_blocks() {
     writer.await.unwrap();
     assert!(rx.next().await.is_none());
 }
+
+#[test]
+fn geometry_from_an_info_dictionary() {
+    use crate::metainfo::FileEntry;
+    let mut info = Info {
+        name: "f".into(),
+        piece_length: 0x8000,
+        pieces: vec![[0; 20]; 10],
+        files: vec![FileEntry {
+            path: "f".into(),
+            length: 9 * 0x8000 + 1000,
+            offset: 0,
+            pad: false,
+            attr: String::new(),
+        }],
+        multi_file: false,
+        private: false,
+        source: None,
+    };
+    assert_eq!(Geometry::from_info(&info).unwrap(), geometry());
+    info.pieces.pop();
+    assert!(matches!(
+        Geometry::from_info(&info),
+        Err(WireError::BadGeometry { .. })
+    ));
+}
