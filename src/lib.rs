@@ -5,12 +5,16 @@
 //! - [`bencode`]: size/depth pre-checks, raw value spans, a small writer.
 //! - [`metainfo`]: .torrent files, validated; path sanitising.
 //! - [`storage`]: pieces to file spans.
+//! - [`wire`]: the peer wire protocol as pure data: handshake, messages, codec, extensions.
+//! - [`peer`]: peer connections; [`peer::client`] names a peer's client.
 
 pub mod bencode;
 pub mod error;
 pub mod metainfo;
+pub mod peer;
 pub mod storage;
 pub mod types;
+pub mod wire;
 
 pub use error::{Error, Result};
 pub use metainfo::{FileEntry, Info, Metainfo, MetainfoError};

@@ -1,0 +1,3 @@
+//! Peer connections.
+
+pub mod client;
