@@ -1,0 +1,595 @@
+//! The life of one connection: the handshake (dialling out or answering),
+//! then one loop that reads frames, writes whatever is queued, serves block
+//! requests from the disk and keeps the request pipeline full.
+//!
+//! The socket is split in two halves driven from the same loop with a byte
+//! buffer for each direction, so a peer that stops reading never blocks our
+//! reading (two peers that both upload to each other cannot deadlock).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures::stream::{FuturesOrdered, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::sync::CancellationToken;
+
+use super::pipeline::{Arrival, Pipeline};
+use super::upload::{UploadQueue, OUR_REQQ};
+use super::{PeerCmd, PeerContext, PeerEvent};
+use crate::bitfield::Bitfield;
+use crate::rate::Rate;
+use crate::storage::disk::DiskError;
+use crate::types::{BlockRef, InfoHash, PeerId};
+use crate::wire::{ExtendedHandshake, Handshake, Message, PeerCodec, WireError};
+
+/// Time to open a TCP connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time for the peer to send its handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection on which nothing arrives for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// We send a keep-alive after this long without sending anything.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+/// Disk reads in flight per connection while uploading.
+const MAX_READS: usize = 8;
+/// Bytes queued for the socket above which we stop reading more blocks
+/// from the disk for this peer.
+const OUT_HIGH_WATER: usize = 512 * 1024;
+/// Spare room kept in the read buffer so each read can take a large chunk.
+const READ_CHUNK: usize = 64 * 1024;
+/// The pipeline asks the picker only for batches at least this big (or
+/// when it is empty), so picker round trips stay few.
+const ASK_BATCH: usize = 16;
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// The peer broke the wire protocol.
+    #[error("protocol error: {0}")]
+    Wire(#[from] WireError),
+    /// The socket failed.
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// A step took too long.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// The peer answered for another torrent.
+    #[error("peer is not in this torrent")]
+    WrongTorrent,
+    /// We dialled ourselves.
+    #[error("connected to ourselves")]
+    SelfConnection,
+    /// The peer misbehaved in a way the codec cannot see.
+    #[error("protocol error: {0}")]
+    Protocol(&'static str),
+    /// The disk failed under a write or read for this peer.
+    #[error("disk: {0}")]
+    Disk(#[from] DiskError),
+    /// The peer closed the connection.
+    #[error("peer closed the connection")]
+    Closed,
+}
+
+/// An open connection whose handshakes are done both ways.
+#[derive(Debug)]
+pub struct Connected {
+    /// The socket.
+    pub stream: TcpStream,
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// The peer's handshake.
+    pub handshake: Handshake,
+    /// Whether the peer dialled us.
+    pub incoming: bool,
+}
+
+/// What identifies us in a handshake.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerSetup {
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Our peer id.
+    pub our_id: PeerId,
+}
+
+/// Dials `addr` and exchanges handshakes.
+pub async fn connect(addr: SocketAddr, setup: PeerSetup) -> Result<Connected, PeerError> {
+    let mut stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| PeerError::Timeout("the TCP connection"))??;
+    stream.set_nodelay(true)?;
+    stream
+        .write_all(&Handshake::new(setup.info_hash, setup.our_id).encode())
+        .await?;
+    let handshake = read_handshake(&mut stream).await?;
+    if handshake.info_hash != setup.info_hash {
+        return Err(PeerError::WrongTorrent);
+    }
+    if handshake.peer_id == setup.our_id {
+        return Err(PeerError::SelfConnection);
+    }
+    Ok(Connected {
+        stream,
+        addr,
+        handshake,
+        incoming: false,
+    })
+}
+
+/// Reads the handshake of a peer that dialled us; the caller finds the
+/// torrent by its info hash and then calls [`accept`].
+pub async fn read_incoming(stream: &mut TcpStream) -> Result<Handshake, PeerError> {
+    stream.set_nodelay(true)?;
+    read_handshake(stream).await
+}
+
+/// Answers an incoming peer whose handshake named our torrent.
+pub async fn accept(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    handshake: Handshake,
+    setup: PeerSetup,
+) -> Result<Connected, PeerError> {
+    if handshake.peer_id == setup.our_id {
+        return Err(PeerError::SelfConnection);
+    }
+    stream
+        .write_all(&Handshake::new(setup.info_hash, setup.our_id).encode())
+        .await?;
+    Ok(Connected {
+        stream,
+        addr,
+        handshake,
+        incoming: true,
+    })
+}
+
+async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerError> {
+    let mut buf = [0u8; Handshake::LEN];
+    timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut buf))
+        .await
+        .map_err(|_| PeerError::Timeout("the handshake"))??;
+    Ok(Handshake::decode(&buf)?)
+}
+
+/// Runs a connection until it ends, then reports `Closed` to the torrent.
+pub async fn run(
+    conn: Connected,
+    ctx: PeerContext,
+    cmds: mpsc::UnboundedReceiver<PeerCmd>,
+    cancel: CancellationToken,
+) {
+    let key = ctx.key;
+    let events = ctx.events.clone();
+    let mut task = Conn::new(conn, ctx, cmds);
+    let error = match task.run(cancel).await {
+        Ok(()) => None,
+        Err(e) => {
+            tracing::debug!(peer = %task.ctx.shared.addr, "connection ended: {e}");
+            Some(e.to_string())
+        }
+    };
+    let returned = task.pipeline.clear();
+    // The torrent may be gone already during shutdown; nothing to do then.
+    let _ = events.send((key, PeerEvent::Closed { error, returned })).await;
+}
+
+/// What woke the loop.
+enum Wake {
+    Cancelled,
+    Cmd(Option<PeerCmd>),
+    Read(std::io::Result<usize>),
+    Wrote(std::io::Result<usize>),
+    ReadBlock(BlockRef, Result<Bytes, DiskError>),
+    Tick,
+}
+
+type ReadFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (BlockRef, Result<Bytes, DiskError>)> + Send>>;
+
+/// The state of one connection.
+struct Conn {
+    /// Torrent-wide context.
+    ctx: PeerContext,
+    /// Commands from the torrent.
+    cmds: mpsc::UnboundedReceiver<PeerCmd>,
+    /// Read half of the socket.
+    reader: OwnedReadHalf,
+    /// Write half of the socket.
+    writer: OwnedWriteHalf,
+    /// Frames and checks messages.
+    codec: PeerCodec,
+    /// Bytes read and not yet decoded.
+    inbuf: BytesMut,
+    /// Bytes encoded and not yet written.
+    out: BytesMut,
+    /// Both sides support the fast extension (BEP 6).
+    fast: bool,
+    /// The peer supports the extension protocol (BEP 10).
+    extensions: bool,
+    /// Whether we choke the peer.
+    am_choking: bool,
+    /// Whether we want the peer's pieces.
+    am_interested: bool,
+    /// Whether the peer chokes us.
+    peer_choking: bool,
+    /// Whether any message came in yet (a bitfield must be first).
+    got_message: bool,
+    /// Our requests to the peer.
+    pipeline: Pipeline,
+    /// The peer's requests to us.
+    uploads: UploadQueue,
+    /// Disk reads under way for the peer's requests, in order.
+    reads: FuturesOrdered<ReadFuture>,
+    /// The picker said it had no more work for us; wait for a block or a
+    /// tick before asking again.
+    starved: bool,
+    /// Our pieces, kept current by `PeerCmd::Have`.
+    have: Bitfield,
+    /// When a message last arrived.
+    last_recv: Instant,
+    /// When we last sent anything.
+    last_send: Instant,
+    /// Download rate from this peer, sizing the pipeline.
+    rate: Rate,
+}
+
+impl Conn {
+    fn new(conn: Connected, ctx: PeerContext, cmds: mpsc::UnboundedReceiver<PeerCmd>) -> Self {
+        // We always offer the fast extension, so the peer's bit decides.
+        let fast = conn.handshake.supports_fast();
+        let extensions = conn.handshake.supports_extensions();
+        let (reader, writer) = conn.stream.into_split();
+        let now = Instant::now();
+        let codec = PeerCodec::new(Some(ctx.geometry));
+        Conn {
+            have: ctx.have.clone(),
+            ctx,
+            cmds,
+            reader,
+            writer,
+            codec,
+            inbuf: BytesMut::with_capacity(READ_CHUNK * 2),
+            out: BytesMut::with_capacity(READ_CHUNK),
+            fast,
+            extensions,
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            got_message: false,
+            pipeline: Pipeline::new(now),
+            uploads: UploadQueue::default(),
+            reads: FuturesOrdered::new(),
+            starved: false,
+            last_recv: now,
+            last_send: now,
+            rate: Rate::default(),
+        }
+    }
+
+    async fn run(&mut self, cancel: CancellationToken) -> Result<(), PeerError> {
+        self.greet()?;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.start_reads();
+            self.ask_for_blocks().await?;
+            if self.inbuf.capacity() - self.inbuf.len() < READ_CHUNK {
+                self.inbuf.reserve(READ_CHUNK);
+            }
+            let want_write = !self.out.is_empty();
+            let wake = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Wake::Cancelled,
+                c = self.cmds.recv() => Wake::Cmd(c),
+                r = self.writer.write_buf(&mut self.out), if want_write => Wake::Wrote(r),
+                Some((b, r)) = self.reads.next(), if !self.reads.is_empty() => Wake::ReadBlock(b, r),
+                r = self.reader.read_buf(&mut self.inbuf) => Wake::Read(r),
+                _ = tick.tick() => Wake::Tick,
+            };
+            match wake {
+                Wake::Cancelled | Wake::Cmd(None) | Wake::Cmd(Some(PeerCmd::Close)) => {
+                    // Best effort: flush what is queued, briefly.
+                    let _ = timeout(Duration::from_secs(1), self.writer.write_all(&self.out)).await;
+                    return Ok(());
+                }
+                Wake::Cmd(Some(cmd)) => self.on_cmd(cmd).await?,
+                Wake::Wrote(r) => {
+                    r?;
+                    self.last_send = Instant::now();
+                }
+                Wake::ReadBlock(block, data) => {
+                    let data = data?;
+                    self.ctx.shared.uploaded.add(data.len() as u64);
+                    self.send(Message::Piece {
+                        piece: block.piece,
+                        offset: block.offset,
+                        data,
+                    })?;
+                }
+                Wake::Read(r) => {
+                    if r? == 0 {
+                        return Err(PeerError::Closed);
+                    }
+                    self.last_recv = Instant::now();
+                    while let Some(msg) = self.codec.decode(&mut self.inbuf)? {
+                        self.on_message(msg).await?;
+                    }
+                }
+                Wake::Tick => self.on_tick().await?,
+            }
+        }
+    }
+
+    /// Sends what opens a conversation: the extension handshake and our
+    /// pieces.
+    fn greet(&mut self) -> Result<(), PeerError> {
+        if self.extensions {
+            let mut hs = ExtendedHandshake::ours(false);
+            hs.m.clear();
+            hs.p = Some(self.ctx.listen_port);
+            hs.reqq = Some(OUR_REQQ as u32);
+            self.send(Message::Extended {
+                id: 0,
+                payload: hs.encode(),
+            })?;
+        }
+        let count = self.have.count_ones();
+        if self.fast && count == 0 {
+            self.send(Message::HaveNone)?;
+        } else if self.fast && self.have.is_full() {
+            self.send(Message::HaveAll)?;
+        } else if count > 0 {
+            let bits = Bytes::copy_from_slice(self.have.as_bytes());
+            self.send(Message::Bitfield(bits))?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, msg: Message) -> Result<(), PeerError> {
+        self.codec.encode(msg, &mut self.out)?;
+        Ok(())
+    }
+
+    async fn emit(&self, ev: PeerEvent) -> Result<(), PeerError> {
+        // The torrent closing its receiver means it is shutting down.
+        self.ctx
+            .events
+            .send((self.ctx.key, ev))
+            .await
+            .map_err(|_| PeerError::Closed)
+    }
+
+    async fn on_cmd(&mut self, cmd: PeerCmd) -> Result<(), PeerError> {
+        match cmd {
+            PeerCmd::Request { asked, blocks } => {
+                self.pipeline.answered(asked);
+                if blocks.len() < asked {
+                    self.starved = true;
+                }
+                if self.peer_choking && !self.fast {
+                    // The peer would ignore them; hand them straight back.
+                    if !blocks.is_empty() {
+                        self.emit(PeerEvent::Returned(blocks)).await?;
+                    }
+                    return Ok(());
+                }
+                let now = Instant::now();
+                for b in blocks {
+                    self.pipeline.sent(b, now);
+                    self.send(Message::Request(b))?;
+                }
+            }
+            PeerCmd::Cancel(b) => {
+                if self.pipeline.cancel(b) {
+                    self.send(Message::Cancel(b))?;
+                }
+            }
+            PeerCmd::Have(p) => {
+                self.have.set(p, true);
+                self.send(Message::Have(p))?;
+            }
+            PeerCmd::Choke(choke) => {
+                if choke != self.am_choking {
+                    self.am_choking = choke;
+                    if choke {
+                        self.send(Message::Choke)?;
+                        let dropped = self.uploads.clear();
+                        if self.fast {
+                            for b in dropped {
+                                self.send(Message::RejectRequest(b))?;
+                            }
+                        }
+                    } else {
+                        self.send(Message::Unchoke)?;
+                    }
+                }
+            }
+            PeerCmd::Interested(i) => {
+                if i != self.am_interested {
+                    self.am_interested = i;
+                    self.send(if i {
+                        Message::Interested
+                    } else {
+                        Message::NotInterested
+                    })?;
+                }
+            }
+            PeerCmd::Close => {}
+        }
+        Ok(())
+    }
+
+    async fn on_message(&mut self, msg: Message) -> Result<(), PeerError> {
+        let first = !self.got_message;
+        self.got_message = true;
+        match msg {
+            Message::KeepAlive => {}
+            Message::Choke => {
+                self.peer_choking = true;
+                if !self.fast {
+                    let back = self.pipeline.clear();
+                    if !back.is_empty() {
+                        self.emit(PeerEvent::Returned(back)).await?;
+                    }
+                }
+                self.emit(PeerEvent::Choked(true)).await?;
+            }
+            Message::Unchoke => {
+                self.peer_choking = false;
+                self.starved = false;
+                self.emit(PeerEvent::Choked(false)).await?;
+            }
+            Message::Interested => self.emit(PeerEvent::Interested(true)).await?,
+            Message::NotInterested => self.emit(PeerEvent::Interested(false)).await?,
+            Message::Have(p) => self.emit(PeerEvent::Have(p)).await?,
+            Message::Bitfield(bits) => {
+                if !first {
+                    return Err(PeerError::Protocol("bitfield after the first message"));
+                }
+                let bf = Bitfield::from_bytes(&bits, self.ctx.geometry.num_pieces())
+                    .map_err(|_| PeerError::Protocol("malformed bitfield"))?;
+                self.emit(PeerEvent::Bitfield(bf)).await?;
+            }
+            Message::HaveAll | Message::HaveNone if !self.fast => {
+                return Err(PeerError::Protocol("fast extension message without the extension"));
+            }
+            Message::HaveAll => {
+                self.emit(PeerEvent::Bitfield(Bitfield::full(self.ctx.geometry.num_pieces())))
+                    .await?
+            }
+            Message::HaveNone => {
+                self.emit(PeerEvent::Bitfield(Bitfield::new(self.ctx.geometry.num_pieces())))
+                    .await?
+            }
+            Message::Request(b) => self.on_request(b)?,
+            Message::Cancel(b) => {
+                if self.uploads.cancel(b) && self.fast {
+                    self.send(Message::RejectRequest(b))?;
+                }
+            }
+            Message::Piece {
+                piece,
+                offset,
+                data,
+            } => {
+                let block = BlockRef {
+                    piece,
+                    offset,
+                    len: data.len() as u32,
+                };
+                match self.pipeline.received(block, Instant::now()) {
+                    Arrival::Requested => {
+                        self.ctx.shared.downloaded.add(data.len() as u64);
+                        self.starved = false;
+                        self.ctx.disk.write_block(block, data).await?;
+                        self.emit(PeerEvent::Received(block)).await?;
+                    }
+                    Arrival::Cancelled => {}
+                    Arrival::Unrequested => {
+                        return Err(PeerError::Protocol("a block we did not request"))
+                    }
+                }
+            }
+            Message::RejectRequest(b) => {
+                if !self.fast {
+                    return Err(PeerError::Protocol("fast extension message without the extension"));
+                }
+                if self.pipeline.rejected(b) {
+                    self.emit(PeerEvent::Returned(vec![b])).await?;
+                }
+            }
+            Message::AllowedFast(p) => {
+                if self.fast {
+                    self.emit(PeerEvent::AllowedFast(p)).await?;
+                }
+            }
+            Message::Extended { id: 0, payload } => {
+                if let Ok(hs) = ExtendedHandshake::decode(&payload) {
+                    if let Some(reqq) = hs.reqq {
+                        self.pipeline.set_remote_reqq(reqq as usize);
+                    }
+                    let client = super::client::client_name(&self.ctx.shared.peer_id, hs.v.as_deref());
+                    self.emit(PeerEvent::Extended {
+                        client,
+                        listen_port: hs.p,
+                    })
+                    .await?;
+                }
+            }
+            Message::Extended { .. } | Message::Port(_) | Message::SuggestPiece(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Validates and queues a request from the peer.
+    fn on_request(&mut self, b: BlockRef) -> Result<(), PeerError> {
+        let allowed = !self.am_choking && self.have.get(b.piece);
+        if allowed && self.uploads.push(b) {
+            return Ok(());
+        }
+        if self.fast {
+            self.send(Message::RejectRequest(b))?;
+            Ok(())
+        } else if self.am_choking {
+            // Requests racing our choke are normal without BEP 6; drop them.
+            Ok(())
+        } else {
+            Err(PeerError::Protocol("request for a piece we do not have, or over our reqq"))
+        }
+    }
+
+    /// Starts disk reads for queued requests while the socket keeps up.
+    fn start_reads(&mut self) {
+        while self.reads.len() < MAX_READS && self.out.len() < OUT_HIGH_WATER {
+            let Some(block) = self.uploads.pop() else {
+                break;
+            };
+            let disk = self.ctx.disk.clone();
+            self.reads.push_back(Box::pin(async move {
+                let r = disk.read_block(block).await;
+                (block, r)
+            }));
+        }
+    }
+
+    /// Asks the picker for work when the pipeline has room.
+    async fn ask_for_blocks(&mut self) -> Result<(), PeerError> {
+        if !self.am_interested || self.peer_choking || self.starved {
+            return Ok(());
+        }
+        let n = self.pipeline.wanted();
+        if n >= ASK_BATCH || (n > 0 && self.pipeline.in_flight() < ASK_BATCH) {
+            self.pipeline.asked(n);
+            self.emit(PeerEvent::NeedBlocks(n)).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_tick(&mut self) -> Result<(), PeerError> {
+        let now = Instant::now();
+        if now.duration_since(self.last_recv) > IDLE_TIMEOUT {
+            return Err(PeerError::Timeout("any message (idle connection)"));
+        }
+        if now.duration_since(self.last_send) > KEEPALIVE_INTERVAL && self.out.is_empty() {
+            self.send(Message::KeepAlive)?;
+        }
+        self.rate.sample(now, self.ctx.shared.downloaded.get());
+        self.pipeline.set_rate(self.rate.per_second());
+        self.starved = false;
+        let late = self.pipeline.check_timeout(now);
+        if !late.is_empty() {
+            for b in &late {
+                self.send(Message::Cancel(*b))?;
+            }
+            self.emit(PeerEvent::Returned(late)).await?;
+        }
+        Ok(())
+    }
+}

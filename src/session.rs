@@ -1,0 +1,228 @@
+//! The public handle on the engine: one listening port shared by every
+//! torrent, the table of torrents, and an awaited shutdown.
+//!
+//! Incoming connections are accepted here, their handshake read (with a
+//! timeout), and the socket handed to the torrent its info hash names.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::peer;
+use crate::torrent::{self, AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle};
+use crate::types::{InfoHash, PeerId};
+
+/// Connections per torrent.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 50;
+/// Dials under way at once per torrent.
+pub const DEFAULT_MAX_HALF_OPEN: usize = 8;
+/// Incoming connections whose handshake we are still reading.
+const MAX_PENDING_INCOMING: usize = 64;
+/// How long shutdown waits for torrents to say goodbye to trackers and
+/// flush their files.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Settings of a session.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Where to listen for peers. Port 0 picks a free one.
+    pub listen_addr: SocketAddr,
+    /// Our peer id; a fresh one when `None`.
+    pub peer_id: Option<PeerId>,
+    /// Connections per torrent.
+    pub max_connections: usize,
+    /// Dials under way at once per torrent.
+    pub max_half_open: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            listen_addr: SocketAddr::from(([0, 0, 0, 0], 6881)),
+            peer_id: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_half_open: DEFAULT_MAX_HALF_OPEN,
+        }
+    }
+}
+
+/// Why a session call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The listening port could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The torrent is in the session already.
+    #[error("torrent {0} is already added")]
+    Duplicate(InfoHash),
+    /// The session is shutting down.
+    #[error("the session is shutting down")]
+    ShuttingDown,
+}
+
+/// A running session. Cheap to clone.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Our peer id.
+    peer_id: PeerId,
+    /// The port we listen on.
+    listen_port: u16,
+    /// Settings.
+    config: SessionConfig,
+    /// Torrents by info hash. Locked briefly, never across an await.
+    torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
+    /// Cancels every task of the session.
+    cancel: CancellationToken,
+    /// Every task of the session, awaited on shutdown.
+    tasks: TaskTracker,
+}
+
+impl Session {
+    /// Opens the listening port and starts the session.
+    pub async fn new(config: SessionConfig) -> Result<Session, SessionError> {
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| SessionError::Listen {
+                addr: config.listen_addr,
+                source,
+            })?;
+        let listen_port = listener
+            .local_addr()
+            .map_err(|source| SessionError::Listen {
+                addr: config.listen_addr,
+                source,
+            })?
+            .port();
+        let inner = Arc::new(Inner {
+            peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
+            listen_port,
+            config,
+            torrents: Mutex::new(HashMap::new()),
+            cancel: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        let weak = Arc::downgrade(&inner);
+        let cancel = inner.cancel.clone();
+        inner.tasks.spawn(accept_loop(listener, weak, cancel));
+        Ok(Session { inner })
+    }
+
+    /// The port peers reach us on.
+    pub fn listen_port(&self) -> u16 {
+        self.inner.listen_port
+    }
+
+    /// Our peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer_id
+    }
+
+    /// Adds a torrent and starts it (checking any data already on disk).
+    pub fn add_torrent(&self, add: AddTorrent) -> Result<TorrentHandle, SessionError> {
+        if self.inner.cancel.is_cancelled() {
+            return Err(SessionError::ShuttingDown);
+        }
+        let info_hash = add.metainfo.info_hash;
+        let mut torrents = lock(&self.inner.torrents);
+        if torrents.contains_key(&info_hash) {
+            return Err(SessionError::Duplicate(info_hash));
+        }
+        let env = TorrentEnv {
+            peer_id: self.inner.peer_id,
+            listen_port: self.inner.listen_port,
+            max_connections: self.inner.config.max_connections,
+            max_half_open: self.inner.config.max_half_open,
+        };
+        let (handle, join) = torrent::spawn(add, env, self.inner.cancel.child_token());
+        self.inner.tasks.spawn(async move {
+            let _ = join.await;
+        });
+        torrents.insert(info_hash, handle.clone());
+        Ok(handle)
+    }
+
+    /// The torrent with this info hash.
+    pub fn torrent(&self, info_hash: &InfoHash) -> Option<TorrentHandle> {
+        lock(&self.inner.torrents).get(info_hash).cloned()
+    }
+
+    /// Every torrent.
+    pub fn torrents(&self) -> Vec<TorrentHandle> {
+        lock(&self.inner.torrents).values().cloned().collect()
+    }
+
+    /// Stops every torrent (telling trackers, flushing files) and waits for
+    /// every task to end, at most `SHUTDOWN_TIMEOUT`.
+    pub async fn shutdown(&self) {
+        self.inner.cancel.cancel();
+        self.inner.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some tasks did not stop within {SHUTDOWN_TIMEOUT:?}");
+        }
+        lock(&self.inner.torrents).clear();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means a panic elsewhere; the map is still sound.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    inner: std::sync::Weak<Inner>,
+    cancel: CancellationToken,
+) {
+    let mut pending = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            Some(_) = pending.join_next(), if !pending.is_empty() => {}
+            r = listener.accept() => {
+                let (mut stream, addr) = match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::debug!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if pending.len() >= MAX_PENDING_INCOMING {
+                    continue;
+                }
+                let inner = inner.clone();
+                pending.spawn(async move {
+                    let Ok(hs) = peer::read_incoming(&mut stream).await else {
+                        return;
+                    };
+                    let Some(inner) = inner.upgrade() else {
+                        return;
+                    };
+                    let handle = lock(&inner.torrents).get(&hs.info_hash).cloned();
+                    if let Some(t) = handle {
+                        let _ = t.cmds.send(TorrentCmd::Incoming(stream, addr, hs)).await;
+                    }
+                });
+            }
+        }
+    }
+    pending.abort_all();
+}

@@ -1,0 +1,260 @@
+//! One task per torrent. It owns everything shared by the torrent's
+//! connections — the picker, the choker, the peer list, our pieces, the
+//! stats — and drives them from events: peer events, disk verdicts, peers
+//! from trackers, commands from the session, and a one-second tick.
+//!
+//! **Architecture invariant:** only the torrent task mutates the picker and
+//! our bitfield; peer tasks learn of our pieces through `PeerCmd::Have`.
+
+pub mod choker;
+pub mod peers;
+mod task;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::metainfo::Metainfo;
+use crate::picker::Priority;
+use crate::types::{InfoHash, PeerId};
+use crate::wire::Handshake;
+
+pub use peers::PeerSource;
+pub(crate) use task::spawn;
+
+/// What a torrent is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TorrentState {
+    /// Checking the data already on disk.
+    Checking,
+    /// Fetching pieces.
+    Downloading,
+    /// Every wanted piece is verified; uploading to others.
+    Seeding,
+    /// Stopped by the user; no connections.
+    Paused,
+    /// Stopped by an error (disk full, folder gone); the message says what.
+    Error(String),
+}
+
+impl TorrentState {
+    /// A short label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TorrentState::Checking => "checking",
+            TorrentState::Downloading => "downloading",
+            TorrentState::Seeding => "seeding",
+            TorrentState::Paused => "paused",
+            TorrentState::Error(_) => "error",
+        }
+    }
+}
+
+/// A snapshot of a torrent, published on every tick and on every change of
+/// state.
+#[derive(Debug, Clone)]
+pub struct TorrentStats {
+    /// What the torrent is doing.
+    pub state: TorrentState,
+    /// Bytes of verified pieces (counting each piece's full length).
+    pub have_bytes: u64,
+    /// Bytes wanted in all (every piece that touches a wanted file).
+    pub wanted_bytes: u64,
+    /// Total size of the torrent.
+    pub total_bytes: u64,
+    /// Verified pieces.
+    pub pieces_have: u32,
+    /// Pieces in the torrent.
+    pub num_pieces: u32,
+    /// Payload bytes received in this session.
+    pub downloaded: u64,
+    /// Payload bytes sent in this session.
+    pub uploaded: u64,
+    /// Download rate, bytes per second.
+    pub download_rate: u64,
+    /// Upload rate, bytes per second.
+    pub upload_rate: u64,
+    /// Open connections.
+    pub peers: usize,
+    /// Open connections to peers that have every piece.
+    pub seeds: usize,
+    /// Addresses known.
+    pub known_peers: usize,
+    /// Pieces that failed their hash check.
+    pub hash_failures: u32,
+    /// Peers banned for bad data.
+    pub banned: u32,
+    /// Whether every wanted piece is verified.
+    pub complete: bool,
+}
+
+/// One connection as other clients show it.
+#[derive(Debug, Clone)]
+pub struct PeerSnapshot {
+    /// Address.
+    pub addr: SocketAddr,
+    /// Client name and version.
+    pub client: String,
+    /// Where we learnt of it.
+    pub source: PeerSource,
+    /// Whether it dialled us.
+    pub incoming: bool,
+    /// We choke it.
+    pub am_choking: bool,
+    /// We want its pieces.
+    pub am_interested: bool,
+    /// It chokes us.
+    pub peer_choking: bool,
+    /// It wants our pieces.
+    pub peer_interested: bool,
+    /// Bytes per second from it.
+    pub download_rate: u64,
+    /// Bytes per second to it.
+    pub upload_rate: u64,
+    /// Payload bytes from it.
+    pub downloaded: u64,
+    /// Payload bytes to it.
+    pub uploaded: u64,
+    /// Fraction of the torrent it has, 0.0 to 1.0.
+    pub progress: f32,
+}
+
+/// How to add a torrent to a session.
+#[derive(Debug, Clone)]
+pub struct AddTorrent {
+    /// The torrent.
+    pub metainfo: Metainfo,
+    /// The save folder: content goes to `save_dir/<name>`.
+    pub save_dir: PathBuf,
+    /// Start paused.
+    pub paused: bool,
+    /// Peers to dial at once, besides the trackers'.
+    pub peers: Vec<SocketAddr>,
+    /// Per-file priorities (empty: all normal).
+    pub file_priorities: Vec<Priority>,
+    /// Fetch pieces in order.
+    pub sequential: bool,
+}
+
+impl AddTorrent {
+    /// Defaults: not paused, no extra peers, every file wanted.
+    pub fn new(metainfo: Metainfo, save_dir: impl Into<PathBuf>) -> Self {
+        AddTorrent {
+            metainfo,
+            save_dir: save_dir.into(),
+            paused: false,
+            peers: Vec::new(),
+            file_priorities: Vec::new(),
+            sequential: false,
+        }
+    }
+}
+
+/// Commands to a torrent task.
+#[derive(Debug)]
+pub(crate) enum TorrentCmd {
+    /// A peer dialled us and named this torrent.
+    Incoming(TcpStream, SocketAddr, Handshake),
+    /// Dial these addresses.
+    AddPeers(Vec<SocketAddr>, PeerSource),
+    /// Snapshot of the connections.
+    Peers(oneshot::Sender<Vec<PeerSnapshot>>),
+    /// Stop transfers, close connections.
+    Pause,
+    /// Resume after a pause.
+    Resume,
+    /// Change file priorities.
+    FilePriorities(Vec<Priority>),
+}
+
+/// Session-wide facts a torrent needs.
+#[derive(Debug, Clone)]
+pub(crate) struct TorrentEnv {
+    /// Our peer id.
+    pub peer_id: PeerId,
+    /// The port we listen on.
+    pub listen_port: u16,
+    /// Most connections for this torrent.
+    pub max_connections: usize,
+    /// Most dials under way at once.
+    pub max_half_open: usize,
+}
+
+/// A handle on a running torrent.
+#[derive(Debug, Clone)]
+pub struct TorrentHandle {
+    /// The torrent's identity.
+    pub info_hash: InfoHash,
+    /// Its name.
+    pub name: Arc<str>,
+    /// Commands to the task.
+    pub(crate) cmds: mpsc::Sender<TorrentCmd>,
+    /// Its latest stats.
+    stats: watch::Receiver<TorrentStats>,
+}
+
+impl TorrentHandle {
+    /// The latest stats.
+    pub fn stats(&self) -> TorrentStats {
+        self.stats.borrow().clone()
+    }
+
+    /// A receiver that sees every new snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<TorrentStats> {
+        self.stats.clone()
+    }
+
+    /// Dials these peers as well as those the trackers give.
+    pub async fn add_peers(&self, peers: Vec<SocketAddr>) {
+        let _ = self
+            .cmds
+            .send(TorrentCmd::AddPeers(peers, PeerSource::Manual))
+            .await;
+    }
+
+    /// The connections now.
+    pub async fn peers(&self) -> Vec<PeerSnapshot> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmds.send(TorrentCmd::Peers(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Stops transfers and closes connections.
+    pub async fn pause(&self) {
+        let _ = self.cmds.send(TorrentCmd::Pause).await;
+    }
+
+    /// Resumes after a pause.
+    pub async fn resume(&self) {
+        let _ = self.cmds.send(TorrentCmd::Resume).await;
+    }
+
+    /// Sets per-file priorities (in torrent file order).
+    pub async fn set_file_priorities(&self, priorities: Vec<Priority>) {
+        let _ = self.cmds.send(TorrentCmd::FilePriorities(priorities)).await;
+    }
+
+    /// Waits until the torrent is complete or has failed, whichever first.
+    pub async fn wait_complete(&self) -> Result<(), String> {
+        let mut rx = self.stats.clone();
+        loop {
+            {
+                let s = rx.borrow_and_update();
+                if s.complete {
+                    return Ok(());
+                }
+                if let TorrentState::Error(e) = &s.state {
+                    return Err(e.clone());
+                }
+            }
+            if rx.changed().await.is_err() {
+                return Err("the torrent was removed".into());
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The one list of peers a torrent knows about, whatever told us of them
+//! (tracker, DHT, PEX, magnet `x.pe`, the user, or the peer itself dialling
+//! in): de-duplicated by address, with the source recorded, bans, and a
+//! retry backoff so a dead address is not dialled in a tight loop.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// Most addresses one torrent remembers; more are ignored, so a peer that
+/// floods us with PEX cannot grow this without bound.
+pub const MAX_KNOWN_PEERS: usize = 4000;
+/// Failed connection attempts after which an address is forgotten, unless it
+/// was added by hand.
+pub const MAX_CONNECT_FAILURES: u32 = 6;
+/// First retry delay after a failure; doubles with each further failure.
+pub const RETRY_BASE: Duration = Duration::from_secs(10);
+
+/// Where we learnt of a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerSource {
+    /// An HTTP or UDP tracker.
+    Tracker,
+    /// The mainline DHT.
+    Dht,
+    /// Peer exchange (BEP 11).
+    Pex,
+    /// An `x.pe` parameter of a magnet link.
+    Magnet,
+    /// Added by the user (`--peer`, the GUI).
+    Manual,
+    /// The peer connected to us.
+    Incoming,
+}
+
+impl PeerSource {
+    /// A one-word label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            PeerSource::Tracker => "tracker",
+            PeerSource::Dht => "dht",
+            PeerSource::Pex => "pex",
+            PeerSource::Magnet => "magnet",
+            PeerSource::Manual => "manual",
+            PeerSource::Incoming => "incoming",
+        }
+    }
+}
+
+/// What we are doing with a known address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not connected; may be dialled once `next_attempt` has passed.
+    Idle,
+    /// A dial or a connection is under way.
+    Busy,
+}
+
+#[derive(Debug, Clone)]
+struct KnownPeer {
+    /// The first source that named this address.
+    source: PeerSource,
+    /// Idle or busy.
+    phase: Phase,
+    /// Consecutive failed attempts, for the backoff.
+    failures: u32,
+    /// Earliest time of the next dial.
+    next_attempt: Instant,
+}
+
+/// The peer list of one torrent. Owned by the torrent task.
+#[derive(Debug, Default)]
+pub struct PeerList {
+    /// Known addresses.
+    peers: HashMap<SocketAddr, KnownPeer>,
+    /// Addresses that sent bad data repeatedly; never dialled or accepted.
+    banned: HashSet<IpAddr>,
+}
+
+impl PeerList {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Learns of an address. Returns whether it was new.
+    pub fn add(&mut self, addr: SocketAddr, source: PeerSource, now: Instant) -> bool {
+        if self.banned.contains(&addr.ip()) || addr.port() == 0 || addr.ip().is_unspecified() {
+            return false;
+        }
+        if self.peers.contains_key(&addr) {
+            return false;
+        }
+        if self.peers.len() >= MAX_KNOWN_PEERS {
+            return false;
+        }
+        self.peers.insert(
+            addr,
+            KnownPeer {
+                source,
+                phase: Phase::Idle,
+                failures: 0,
+                next_attempt: now,
+            },
+        );
+        true
+    }
+
+    /// Records a connection that exists already (an incoming one); the
+    /// address is busy until `disconnected`.
+    pub fn add_connected(&mut self, addr: SocketAddr, source: PeerSource, now: Instant) {
+        self.add(addr, source, now);
+        if let Some(p) = self.peers.get_mut(&addr) {
+            p.phase = Phase::Busy;
+        }
+    }
+
+    /// Up to `max` addresses to dial now, marked busy. Manually added and
+    /// magnet peers come first, then the rest in no particular order.
+    pub fn take_candidates(&mut self, now: Instant, max: usize) -> Vec<SocketAddr> {
+        if max == 0 {
+            return Vec::new();
+        }
+        let mut ready: Vec<(u8, SocketAddr)> = self
+            .peers
+            .iter()
+            .filter(|(a, p)| {
+                p.phase == Phase::Idle && p.next_attempt <= now && !self.banned.contains(&a.ip())
+            })
+            .map(|(a, p)| {
+                let rank = match p.source {
+                    PeerSource::Manual | PeerSource::Magnet => 0,
+                    _ => 1 + p.failures.min(200) as u8,
+                };
+                (rank, *a)
+            })
+            .collect();
+        ready.sort_unstable_by_key(|(rank, _)| *rank);
+        ready.truncate(max);
+        for (_, a) in &ready {
+            if let Some(p) = self.peers.get_mut(a) {
+                p.phase = Phase::Busy;
+            }
+        }
+        ready.into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// A dial failed or a connection ended before it was useful: back off.
+    pub fn failed(&mut self, addr: SocketAddr, now: Instant) {
+        let Some(p) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        p.failures += 1;
+        if p.failures >= MAX_CONNECT_FAILURES && p.source != PeerSource::Manual {
+            self.peers.remove(&addr);
+            return;
+        }
+        p.phase = Phase::Idle;
+        p.next_attempt = now + RETRY_BASE * 2u32.pow(p.failures.min(8) - 1);
+    }
+
+    /// A connection that worked has ended: the address may be dialled again
+    /// after a short pause.
+    pub fn disconnected(&mut self, addr: SocketAddr, now: Instant) {
+        if let Some(p) = self.peers.get_mut(&addr) {
+            p.failures = 0;
+            p.phase = Phase::Idle;
+            p.next_attempt = now + RETRY_BASE;
+        }
+    }
+
+    /// Forgets an address (for example one that turned out to be ourselves).
+    pub fn remove(&mut self, addr: SocketAddr) {
+        self.peers.remove(&addr);
+    }
+
+    /// Bans an IP address: it is forgotten and never dialled or accepted.
+    pub fn ban(&mut self, ip: IpAddr) {
+        self.banned.insert(ip);
+        self.peers.retain(|a, _| a.ip() != ip);
+    }
+
+    /// Whether an IP address is banned.
+    pub fn is_banned(&self, ip: IpAddr) -> bool {
+        self.banned.contains(&ip)
+    }
+
+    /// Number of known addresses.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether no address is known.
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    /// The source an address was learnt from.
+    pub fn source(&self, addr: &SocketAddr) -> Option<PeerSource> {
+        self.peers.get(addr).map(|p| p.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn dedupes_and_records_source() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        assert!(l.add(a(1), PeerSource::Tracker, now));
+        assert!(!l.add(a(1), PeerSource::Dht, now));
+        assert_eq!(l.source(&a(1)), Some(PeerSource::Tracker));
+        assert!(!l.add(a(0), PeerSource::Dht, now), "port 0 is not an address");
+        assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn candidates_are_taken_once_and_back_off() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        l.add(a(1), PeerSource::Tracker, now);
+        l.add(a(2), PeerSource::Manual, now);
+        let c = l.take_candidates(now, 10);
+        assert_eq!(c[0], a(2), "manual peers first");
+        assert_eq!(c.len(), 2);
+        assert!(l.take_candidates(now, 10).is_empty(), "busy peers are not handed out");
+        l.failed(a(1), now);
+        assert!(l.take_candidates(now, 10).is_empty());
+        assert_eq!(l.take_candidates(now + RETRY_BASE, 10), vec![a(1)]);
+    }
+
+    #[test]
+    fn repeated_failures_forget_but_manual_stays() {
+        let mut now = Instant::now();
+        let mut l = PeerList::new();
+        l.add(a(1), PeerSource::Tracker, now);
+        l.add(a(2), PeerSource::Manual, now);
+        for _ in 0..MAX_CONNECT_FAILURES {
+            now += Duration::from_secs(100_000);
+            for c in l.take_candidates(now, 10) {
+                l.failed(c, now);
+            }
+        }
+        assert_eq!(l.source(&a(1)), None);
+        assert_eq!(l.source(&a(2)), Some(PeerSource::Manual));
+    }
+
+    #[test]
+    fn bans_stick() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        l.add(a(1), PeerSource::Tracker, now);
+        l.ban(a(1).ip());
+        assert!(l.is_empty());
+        assert!(!l.add(a(5), PeerSource::Pex, now));
+        assert!(l.is_banned(a(9).ip()));
+    }
+
+    #[test]
+    fn bounded() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        for i in 0..(MAX_KNOWN_PEERS + 10) {
+            let addr = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 6881));
+            l.add(addr, PeerSource::Pex, now);
+        }
+        assert_eq!(l.len(), MAX_KNOWN_PEERS);
+    }
+}

@@ -1,0 +1,178 @@
+//! `shoal download` and `shoal seed`: one torrent in a session, with a live
+//! line of progress, rates, peers and ETA.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use shoal::session::{Session, SessionConfig};
+use shoal::torrent::{AddTorrent, TorrentHandle, TorrentState};
+use shoal::Metainfo;
+
+/// Options shared by `download` and `seed`.
+#[derive(clap::Args, Debug)]
+pub struct NetArgs {
+    /// Port to listen on for peers (0: any free port).
+    #[arg(long, default_value_t = 6881)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// A peer to dial as well as the trackers' (HOST:PORT; repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+}
+
+/// `shoal download`.
+#[derive(clap::Args, Debug)]
+pub struct DownloadArgs {
+    /// The .torrent file.
+    pub torrent: PathBuf,
+    /// Save folder (the content goes to DIR/<name>).
+    #[arg(short = 'o', long = "output", default_value = ".")]
+    pub output: PathBuf,
+    /// Keep seeding after the download completes (until Ctrl-C).
+    #[arg(long)]
+    pub seed: bool,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// `shoal seed`.
+#[derive(clap::Args, Debug)]
+pub struct SeedArgs {
+    /// The .torrent file.
+    pub torrent: PathBuf,
+    /// Save folder holding the content (at DIR/<name>).
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
+    let meta = read_torrent(&args.torrent)?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    run(meta, args.output, &args.net, args.seed).await
+}
+
+pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    let meta = read_torrent(&args.torrent)?;
+    if !args.dir.join(&meta.info.name).exists() {
+        bail!(
+            "{} does not hold {} (the content must be at DIR/{})",
+            args.dir.display(),
+            meta.info.name,
+            meta.info.name
+        );
+    }
+    run(meta, args.dir, &args.net, true).await
+}
+
+fn read_torrent(path: &PathBuf) -> anyhow::Result<Metainfo> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Metainfo::from_bytes(&bytes).with_context(|| format!("{} is not a valid torrent", path.display()))
+}
+
+fn resolve_peers(peers: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let mut out = Vec::new();
+    for p in peers {
+        let addrs = p
+            .to_socket_addrs()
+            .with_context(|| format!("bad peer address {p:?} (want HOST:PORT)"))?;
+        out.extend(addrs);
+    }
+    Ok(out)
+}
+
+async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
+    let config = SessionConfig {
+        listen_addr: SocketAddr::new(net.bind, net.port),
+        ..Default::default()
+    };
+    match Session::new(config.clone()).await {
+        Ok(s) => Ok(s),
+        Err(e) if net.port != 0 => {
+            // The default port may be taken by another client: any port will do.
+            let s = Session::new(SessionConfig {
+                listen_addr: SocketAddr::new(net.bind, 0),
+                ..config
+            })
+            .await
+            .context("cannot open a listening port")?;
+            eprintln!("{e}; listening on port {} instead", s.listen_port());
+            Ok(s)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn run(meta: Metainfo, dir: PathBuf, net: &NetArgs, keep_seeding: bool) -> anyhow::Result<()> {
+    let peers = resolve_peers(&net.peers)?;
+    let session = start_session(net).await?;
+    let mut add = AddTorrent::new(meta, dir);
+    add.peers = peers;
+    let handle = session.add_torrent(add)?;
+    let outcome = tokio::select! {
+        r = follow(&handle, keep_seeding) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopping");
+            Ok(())
+        }
+    };
+    session.shutdown().await;
+    outcome
+}
+
+/// Shows a live line until the download completes (or forever while
+/// seeding); fails if the torrent stops on an error.
+async fn follow(handle: &TorrentHandle, keep_seeding: bool) -> anyhow::Result<()> {
+    let bar = ProgressBar::new(handle.stats().total_bytes);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:12} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {prefix}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    let mut rx = handle.subscribe();
+    let mut announced_done = false;
+    loop {
+        let st = rx.borrow_and_update().clone();
+        bar.set_length(st.wanted_bytes.max(1));
+        bar.set_position(st.have_bytes.min(st.wanted_bytes));
+        bar.set_message(st.state.label().to_string());
+        let eta = if st.download_rate > 0 && !st.complete {
+            let secs = st.wanted_bytes.saturating_sub(st.have_bytes) / st.download_rate;
+            format!("ETA {}", indicatif::HumanDuration(Duration::from_secs(secs)))
+        } else {
+            String::new()
+        };
+        bar.set_prefix(format!(
+            "down {}/s up {}/s peers {} ({} seeds) {}",
+            indicatif::HumanBytes(st.download_rate),
+            indicatif::HumanBytes(st.upload_rate),
+            st.peers,
+            st.seeds,
+            eta
+        ));
+        if let TorrentState::Error(e) = &st.state {
+            bar.abandon();
+            bail!("{e}");
+        }
+        if st.complete && !announced_done {
+            announced_done = true;
+            if !keep_seeding {
+                bar.finish_with_message("complete");
+                return Ok(());
+            }
+            bar.println(format!("complete: {} verified, seeding", indicatif::HumanBytes(st.have_bytes)));
+        }
+        if rx.changed().await.is_err() {
+            bail!("the torrent stopped");
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Real peers started by the tests — libtorrent (through
+//! tests/support/lt_peer.py), Transmission and aria2 — each owned by a guard
+//! that stops the process it started, by PID, when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; there is a small window
+/// before the caller binds it).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A child process stopped on drop: SIGTERM, then SIGKILL after a grace
+/// period.
+pub struct Proc {
+    /// What it is, for messages.
+    pub name: String,
+    child: Child,
+}
+
+impl Proc {
+    /// Starts `cmd`, which must exist: a missing tool fails the test.
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}; run `make setup`"));
+        Proc {
+            name: name.to_string(),
+            child,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Takes its stdout.
+    pub fn stdout(&mut self) -> std::process::ChildStdout {
+        self.child.stdout.take().expect("stdout piped")
+    }
+
+    /// Stops it and waits for it.
+    pub fn stop(&mut self) {
+        if self.running() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if !self.running() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics after `limit`
+/// saying what it waited for.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A libtorrent peer (python3-libtorrent from Debian, run with
+/// /usr/bin/python3, which is where Debian installs the module).
+pub struct Libtorrent {
+    /// The process.
+    pub proc: Proc,
+    /// Its listening port.
+    pub port: u16,
+    lines: mpsc::Receiver<String>,
+}
+
+/// How to run a libtorrent peer.
+#[derive(Default)]
+pub struct LtOptions {
+    /// Peers to dial.
+    pub peers: Vec<SocketAddr>,
+    /// Start as a seed (the data is in the save folder).
+    pub seed: bool,
+    /// Keep running after the download completes.
+    pub stay: bool,
+    /// DHT bootstrap nodes (DHT stays off without them).
+    pub dht_bootstrap: Vec<SocketAddr>,
+}
+
+impl Libtorrent {
+    /// Starts a libtorrent peer on `source` (a .torrent path or a magnet).
+    pub fn start(source: &str, save: &Path, opts: LtOptions) -> Libtorrent {
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_peer.py");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script)
+            .arg(source)
+            .arg("--save")
+            .arg(save)
+            .arg("--port")
+            .arg(port.to_string())
+            .stdout(Stdio::piped());
+        for p in &opts.peers {
+            cmd.arg("--peer").arg(p.to_string());
+        }
+        for p in &opts.dht_bootstrap {
+            cmd.arg("--dht-bootstrap").arg(p.to_string());
+        }
+        if opts.seed {
+            cmd.arg("--seed");
+        }
+        if opts.stay {
+            cmd.arg("--stay");
+        }
+        let mut proc = Proc::spawn("libtorrent", &mut cmd);
+        let out = proc.stdout();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Libtorrent { proc, port, lines }
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Waits until it reports a complete download; panics on its error or
+    /// after `limit`.
+    pub fn wait_done(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut last = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if line.contains("\"done\": true") {
+                        return;
+                    }
+                    if line.contains("\"error\"") {
+                        panic!("libtorrent failed: {line}");
+                    }
+                    last = line;
+                }
+                Err(_) => panic!("libtorrent did not finish within {limit:?}; last status: {last}"),
+            }
+        }
+    }
+
+    /// Waits until it listens (its first status line).
+    pub fn wait_started(&mut self, limit: Duration) {
+        match self.lines.recv_timeout(limit) {
+            Ok(l) if !l.contains("\"error\"") => {}
+            other => panic!("libtorrent did not start: {other:?}"),
+        }
+    }
+}
+
+/// Transmission 3.00's command-line client, with DHT, LPD, PEX, uTP and
+/// port mapping off in its settings.json.
+pub fn transmission(torrent: &Path, download_dir: &Path, config_dir: &Path, port: u16) -> Proc {
+    std::fs::create_dir_all(config_dir).expect("config dir");
+    let settings = serde_json_like(&[
+        ("dht-enabled", "false"),
+        ("lpd-enabled", "false"),
+        ("pex-enabled", "false"),
+        ("utp-enabled", "false"),
+        ("port-forwarding-enabled", "false"),
+        ("encryption", "0"),
+        ("ratio-limit-enabled", "false"),
+        ("speed-limit-up-enabled", "false"),
+        ("speed-limit-down-enabled", "false"),
+        ("peer-port", &port.to_string()),
+        ("bind-address-ipv4", "\"127.0.0.1\""),
+    ]);
+    std::fs::write(config_dir.join("settings.json"), settings).expect("settings.json");
+    let mut cmd = Command::new("transmission-cli");
+    cmd.arg("-g")
+        .arg(config_dir)
+        .arg("-w")
+        .arg(download_dir)
+        .arg("-p")
+        .arg(port.to_string())
+        .arg("-M")
+        .arg("-et")
+        .arg(torrent)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Proc::spawn("transmission-cli", &mut cmd)
+}
+
+fn serde_json_like(pairs: &[(&str, &str)]) -> String {
+    let body: Vec<String> = pairs.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
+    format!("{{\n{}\n}}\n", body.join(",\n"))
+}
+
+/// aria2c on a torrent, with DHT, LPD and PEX off. As a seed it checks the
+/// data first and seeds until stopped.
+pub fn aria2(torrent: &Path, dir: &Path, port: u16, seed: bool) -> Proc {
+    let mut cmd = Command::new("aria2c");
+    cmd.arg("--enable-dht=false")
+        .arg("--enable-dht6=false")
+        .arg("--bt-enable-lpd=false")
+        .arg("--enable-peer-exchange=false")
+        .arg("--bt-require-crypto=false")
+        .arg(format!("--listen-port={port}"))
+        .arg("--seed-ratio=0.0")
+        .arg("--file-allocation=none")
+        .arg("--summary-interval=0")
+        .arg("--console-log-level=warn")
+        .arg("--bt-stop-timeout=0")
+        .arg("--bt-tracker-connect-timeout=3")
+        .arg("--bt-tracker-timeout=3")
+        .arg(format!("--dir={}", dir.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if seed {
+        cmd.arg("--check-integrity=true").arg("--bt-seed-unverified=false");
+    }
+    cmd.arg(torrent);
+    Proc::spawn("aria2c", &mut cmd)
+}
+
+/// A path inside the crate, for tools and fixtures.
+pub fn manifest_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
