@@ -4,18 +4,38 @@
 //! - [`types`]: info hashes, peer ids, piece indices, blocks.
 //! - [`bencode`]: size/depth pre-checks, raw value spans, a small writer.
 //! - [`metainfo`]: .torrent files, validated; path sanitising.
-//! - [`storage`]: pieces to file spans.
+//! - [`magnet`]: magnet links.
+//! - [`hash`]: SHA-1 of pieces on every core.
+//! - [`create`]: torrent creation from a file or folder.
+//! - [`storage`]: pieces to file spans; verifying a save folder; the disk workers.
+//! - [`bitfield`]: sets of pieces in wire order.
+//! - [`picker`]: which block to request next.
 //! - [`wire`]: the peer wire protocol as pure data: handshake, messages, codec, extensions.
-//! - [`peer`]: peer connections; [`peer::client`] names a peer's client.
+//! - [`peer`]: one task per connection; [`peer::client`] names a peer's client.
+//! - [`tracker`]: HTTP and UDP announces, and the per-torrent announce task.
+//! - [`torrent`]: one task per torrent: picker, choker, peer list, stats.
+//! - [`session`]: the public handle: one listening port, many torrents.
+//! - [`rate`]: byte counters and rates.
 
 pub mod bencode;
+pub mod bitfield;
+pub mod create;
 pub mod error;
+pub mod hash;
+pub mod magnet;
 pub mod metainfo;
 pub mod peer;
+pub mod picker;
+pub mod rate;
+pub mod session;
 pub mod storage;
+pub mod torrent;
+pub mod tracker;
 pub mod types;
 pub mod wire;
 
+pub use create::{create_torrent, CreateError, CreateOptions};
 pub use error::{Error, Result};
+pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{FileEntry, Info, Metainfo, MetainfoError};
 pub use types::{BlockRef, InfoHash, PeerId, PieceIndex, BLOCK_LEN};

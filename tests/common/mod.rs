@@ -1,6 +1,6 @@
-//! Helpers shared by the integration tests: real peer processes, test data
-//! and bounded waits.
+//! Helpers shared by the integration tests; one module per area.
 #![allow(dead_code)]
 
 pub mod data;
 pub mod procs;
+pub mod tools;
