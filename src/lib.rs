@@ -4,10 +4,12 @@
 //! - [`types`]: info hashes, peer ids, piece indices, blocks.
 //! - [`metainfo`]: .torrent files, validated.
 //! - [`storage`]: pieces to file spans.
+//! - [`tracker`]: HTTP and UDP tracker announces and the per-torrent announce task.
 
 pub mod error;
 pub mod metainfo;
 pub mod storage;
+pub mod tracker;
 pub mod types;
 
 pub use error::{Error, Result};
