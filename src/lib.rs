@@ -3,10 +3,14 @@
 //! Crate map, from the bytes up:
 //! - [`types`]: info hashes, peer ids, piece indices, blocks.
 //! - [`metainfo`]: .torrent files, validated.
+//! - [`bitfield`]: sets of pieces in wire order.
+//! - [`picker`]: which blocks to request from which peer.
 //! - [`storage`]: pieces to file spans.
 
+pub mod bitfield;
 pub mod error;
 pub mod metainfo;
+pub mod picker;
 pub mod storage;
 pub mod types;
 
