@@ -29,6 +29,7 @@
 //! changes of one are O(1); seeds are counted apart, since a peer with every
 //! piece changes no piece's rank.
 
+mod geometry;
 mod order;
 mod partial;
 
@@ -38,6 +39,7 @@ use crate::bitfield::Bitfield;
 use crate::storage::Layout;
 use crate::types::{BlockRef, PieceIndex, BLOCK_LEN};
 
+use geometry::Geometry;
 use order::{key, Order, Rng, CLASSES, NONE, STRIDE};
 use partial::{Partial, State};
 
@@ -748,39 +750,6 @@ impl Picker {
             .collect();
         self.order.rebuild(&pieces, &mut self.rng);
     }
-
-    /// Checks every invariant (tests only).
-    #[cfg(test)]
-    fn check(&self) {
-        self.order.check(|i| self.key_of(i));
-        let mut free = 0u64;
-        for (s, part) in self.partial.iter().enumerate() {
-            assert_eq!(self.slot[part.piece as usize], s as u32);
-            assert!(self.needed.get(PieceIndex(part.piece)));
-            assert!(!self.order.contains(part.piece));
-            let count = |st| part.blocks.iter().filter(|b| b.state == st).count() as u32;
-            assert_eq!(count(State::Free), part.free);
-            assert_eq!(count(State::Requested), part.requested);
-            assert_eq!(count(State::Received), part.received);
-            for (b, blk) in part.blocks.iter().enumerate() {
-                if blk.state == State::Free {
-                    assert!(b as u32 >= part.next_free);
-                }
-            }
-            for &(b, p) in &part.extra {
-                assert_eq!(part.blocks[b as usize].state, State::Requested);
-                assert_ne!(part.blocks[b as usize].peer, p, "same peer twice");
-            }
-            free += part.free as u64;
-        }
-        assert_eq!(free, self.free_total);
-        for i in 0..self.geo.num_pieces {
-            let p = PieceIndex(i);
-            let waiting = self.needed.get(p) && self.slot[i as usize] == NONE;
-            assert_eq!(self.order.contains(i), waiting, "piece {i}");
-            assert!(!(self.have.get(p) && self.needed.get(p)));
-        }
-    }
 }
 
 /// Piece priorities from file priorities: a piece is as wanted as the most
@@ -801,39 +770,6 @@ pub fn piece_priorities(layout: &Layout, file_priorities: &[Priority]) -> Vec<Pr
         }
     }
     out
-}
-
-/// Piece and block arithmetic of one torrent.
-#[derive(Clone, Copy)]
-struct Geometry {
-    /// Number of pieces.
-    num_pieces: u32,
-    /// Nominal piece length (the last piece may be shorter).
-    piece_length: u32,
-    /// Torrent length in bytes.
-    total_length: u64,
-}
-
-impl Geometry {
-    fn piece_len(&self, i: u32) -> u32 {
-        let start = i as u64 * self.piece_length as u64;
-        self.total_length
-            .saturating_sub(start)
-            .min(self.piece_length as u64) as u32
-    }
-
-    fn num_blocks(&self, i: u32) -> u32 {
-        self.piece_len(i).div_ceil(BLOCK_LEN)
-    }
-
-    fn block(&self, i: u32, b: u32) -> BlockRef {
-        let offset = b * BLOCK_LEN;
-        BlockRef {
-            piece: PieceIndex(i),
-            offset,
-            len: (self.piece_len(i) - offset).min(BLOCK_LEN),
-        }
-    }
 }
 
 #[cfg(test)]

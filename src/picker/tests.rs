@@ -7,6 +7,40 @@ use std::path::PathBuf;
 
 const K: u32 = BLOCK_LEN;
 
+impl Picker {
+    /// Checks every invariant.
+    fn check(&self) {
+        self.order.check(|i| self.key_of(i));
+        let mut free = 0u64;
+        for (s, part) in self.partial.iter().enumerate() {
+            assert_eq!(self.slot[part.piece as usize], s as u32);
+            assert!(self.needed.get(PieceIndex(part.piece)));
+            assert!(!self.order.contains(part.piece));
+            let count = |st| part.blocks.iter().filter(|b| b.state == st).count() as u32;
+            assert_eq!(count(State::Free), part.free);
+            assert_eq!(count(State::Requested), part.requested);
+            assert_eq!(count(State::Received), part.received);
+            for (b, blk) in part.blocks.iter().enumerate() {
+                if blk.state == State::Free {
+                    assert!(b as u32 >= part.next_free);
+                }
+            }
+            for &(b, p) in &part.extra {
+                assert_eq!(part.blocks[b as usize].state, State::Requested);
+                assert_ne!(part.blocks[b as usize].peer, p, "same peer twice");
+            }
+            free += part.free as u64;
+        }
+        assert_eq!(free, self.free_total);
+        for i in 0..self.geo.num_pieces {
+            let p = PieceIndex(i);
+            let waiting = self.needed.get(p) && self.slot[i as usize] == NONE;
+            assert_eq!(self.order.contains(i), waiting, "piece {i}");
+            assert!(!(self.have.get(p) && self.needed.get(p)));
+        }
+    }
+}
+
 fn bf(len: u32, ones: &[u32]) -> Bitfield {
     let mut b = Bitfield::new(len);
     for &i in ones {
