@@ -1,0 +1,214 @@
+//! The open files of one disk worker and positional I/O over the torrent's
+//! byte stream: a write or read at a torrent offset becomes `pwrite`/`pread`
+//! calls on the file spans it covers. Owns file creation (folders as needed,
+//! sparse via `set_len` on first write), the bounded handle cache, the set of
+//! files to sync, and the check that every path stays in the save folder.
+//!
+//! Pad files (BEP 47) are never created or written; they read as zeros.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::disk::DiskError;
+use super::Layout;
+
+/// Open files and positional I/O for one worker.
+pub(super) struct Files {
+    /// The folder every path must stay in.
+    save_dir: PathBuf,
+    /// Files and their offsets.
+    layout: Arc<Layout>,
+    /// Open handles, least recently used first.
+    open: Vec<Handle>,
+    /// Most handles kept open.
+    cap: usize,
+    /// Files written since the last sync.
+    dirty: BTreeSet<usize>,
+}
+
+/// One open file.
+struct Handle {
+    /// Index into the layout's files.
+    file: usize,
+    /// The handle.
+    f: File,
+    /// Opened for writing (and created, and sized).
+    writable: bool,
+}
+
+impl Files {
+    pub(super) fn new(save_dir: PathBuf, layout: Arc<Layout>, cap: usize) -> Self {
+        Files {
+            save_dir,
+            layout,
+            open: Vec::new(),
+            cap: cap.max(1),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// The path of a file, checked to lie inside the save folder.
+    pub(super) fn path(&self, file: usize) -> Result<PathBuf, DiskError> {
+        let path = self.layout.path(&self.save_dir, file);
+        if is_inside(&self.save_dir, &path) {
+            Ok(path)
+        } else {
+            Err(DiskError::UnsafePath(path))
+        }
+    }
+
+    /// Writes `data` at `offset` of the torrent's byte stream.
+    pub(super) fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), DiskError> {
+        let layout = self.layout.clone();
+        let mut pos = 0usize;
+        for span in layout.spans(offset, data.len() as u64) {
+            let chunk = &data[pos..pos + span.len as usize];
+            pos += span.len as usize;
+            if layout.files[span.file].pad {
+                continue;
+            }
+            let f = self.handle(span.file, true)?;
+            if let Err(e) = f.write_all_at(chunk, span.file_offset) {
+                return Err(self.io_error("writing", span.file, e));
+            }
+            self.dirty.insert(span.file);
+        }
+        Ok(())
+    }
+
+    /// Fills `buf` from `offset` of the torrent's byte stream.
+    pub(super) fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        let layout = self.layout.clone();
+        let mut pos = 0usize;
+        for span in layout.spans(offset, buf.len() as u64) {
+            let chunk = &mut buf[pos..pos + span.len as usize];
+            pos += span.len as usize;
+            if layout.files[span.file].pad {
+                chunk.fill(0);
+                continue;
+            }
+            let f = self.handle(span.file, false)?;
+            if let Err(e) = f.read_exact_at(chunk, span.file_offset) {
+                return Err(self.io_error("reading", span.file, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates an empty file (a zero-length file of the torrent).
+    pub(super) fn create_empty(&mut self, file: usize) -> Result<(), DiskError> {
+        self.handle(file, true).map(|_| ())
+    }
+
+    /// Flushes every file written since the last sync to stable storage.
+    pub(super) fn sync(&mut self) -> Result<(), DiskError> {
+        while let Some(&file) = self.dirty.first() {
+            let f = self.handle(file, true)?;
+            if let Err(e) = f.sync_data() {
+                return Err(self.io_error("syncing", file, e));
+            }
+            self.dirty.remove(&file);
+        }
+        Ok(())
+    }
+
+    /// The handle of `file`, opened (for writing: created, with its folders,
+    /// and extended to its length) if not cached.
+    fn handle(&mut self, file: usize, write: bool) -> Result<&File, DiskError> {
+        let hit = self
+            .open
+            .iter()
+            .rposition(|h| h.file == file && (h.writable || !write));
+        if let Some(i) = hit {
+            if i + 1 != self.open.len() {
+                let h = self.open.remove(i);
+                self.open.push(h);
+            }
+        } else {
+            self.open.retain(|h| h.file != file);
+            let f = self.open_file(file, write)?;
+            if self.open.len() >= self.cap {
+                self.open.remove(0);
+            }
+            self.open.push(Handle {
+                file,
+                f,
+                writable: write,
+            });
+        }
+        // Both branches leave the wanted handle last.
+        let last = self.open.len() - 1;
+        Ok(&self.open[last].f)
+    }
+
+    fn open_file(&self, file: usize, write: bool) -> Result<File, DiskError> {
+        let path = self.path(file)?;
+        let io_err = |op: &'static str, path: &Path, source: io::Error| DiskError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        };
+        if !write {
+            return File::open(&path).map_err(|e| io_err("opening", &path, e));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_err("creating folder", parent, e))?;
+        }
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io_err("creating", &path, e))?;
+        let want = self.layout.files[file].length;
+        let have = f
+            .metadata()
+            .map_err(|e| io_err("inspecting", &path, e))?
+            .len();
+        if have < want {
+            // Sparse: no blocks are allocated until written.
+            f.set_len(want).map_err(|e| io_err("sizing", &path, e))?;
+        }
+        Ok(f)
+    }
+
+    fn io_error(&self, op: &'static str, file: usize, source: io::Error) -> DiskError {
+        DiskError::Io {
+            op,
+            path: self.layout.path(&self.save_dir, file),
+            source,
+        }
+    }
+}
+
+/// Whether `path` is `dir` followed by plain names only.
+fn is_inside(dir: &Path, path: &Path) -> bool {
+    match path.strip_prefix(dir) {
+        Ok(rel) => {
+            rel.components().next().is_some()
+                && rel.components().all(|c| matches!(c, Component::Normal(_)))
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::join_absolute_paths)] // the point of the test
+    fn paths_must_stay_inside() {
+        let d = Path::new("/save");
+        assert!(is_inside(d, Path::new("/save/a/b")));
+        assert!(!is_inside(d, Path::new("/save")));
+        assert!(!is_inside(d, Path::new("/save/../etc")));
+        assert!(!is_inside(d, Path::new("/etc/passwd")));
+        assert!(!is_inside(d, &d.join("/abs")));
+    }
+}
