@@ -194,6 +194,11 @@ impl Picker {
         self.avail.get(piece.as_usize()).map_or(0, |&a| a as u32) + self.seeds
     }
 
+    /// Whether a piece is wanted and not had yet.
+    pub fn is_needed(&self, piece: PieceIndex) -> bool {
+        piece.0 < self.needed.len() && self.needed.get(piece)
+    }
+
     /// Whether `peer_has` holds a piece we want and lack.
     pub fn is_interesting(&self, peer_has: &Bitfield) -> bool {
         peer_has.intersects(&self.needed)

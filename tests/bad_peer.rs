@@ -51,11 +51,7 @@ async fn liar(listener: TcpListener, meta: shoal::Metainfo, stream_bytes: Vec<u8
             if sock.write_all(&ours.encode()).await.is_err() {
                 return;
             }
-            let geometry = Geometry {
-                num_pieces: meta.info.num_pieces(),
-                piece_length: meta.info.piece_length as u32,
-                total_length: meta.info.total_length(),
-            };
+            let geometry = Geometry::from_info(&meta.info).expect("valid geometry");
             let mut framed = Framed::new(sock, PeerCodec::new(Some(geometry)));
             let _ = framed.send(Message::HaveAll).await;
             while let Some(Ok(msg)) = framed.next().await {
@@ -90,6 +86,7 @@ async fn liar(listener: TcpListener, meta: shoal::Metainfo, stream_bytes: Vec<u8
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_data_is_refused_and_the_liar_banned() {
+    common::init_tracing();
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let content = src.join("content");

@@ -219,8 +219,9 @@ struct Conn {
     am_interested: bool,
     /// Whether the peer chokes us.
     peer_choking: bool,
-    /// Whether any message came in yet (a bitfield must be first).
-    got_message: bool,
+    /// Whether the peer told us of its pieces yet (a bitfield, have-all or
+    /// have-none may only come before that).
+    got_pieces: bool,
     /// Our requests to the peer.
     pipeline: Pipeline,
     /// The peer's requests to us.
@@ -262,7 +263,7 @@ impl Conn {
             am_choking: true,
             am_interested: false,
             peer_choking: true,
-            got_message: false,
+            got_pieces: false,
             pipeline: Pipeline::new(now),
             uploads: UploadQueue::default(),
             reads: FuturesOrdered::new(),
@@ -330,6 +331,15 @@ impl Conn {
     /// Sends what opens a conversation: the extension handshake and our
     /// pieces.
     fn greet(&mut self) -> Result<(), PeerError> {
+        let count = self.have.count_ones();
+        if self.fast && count == 0 {
+            self.send(Message::HaveNone)?;
+        } else if self.fast && self.have.is_full() {
+            self.send(Message::HaveAll)?;
+        } else if count > 0 {
+            let bits = Bytes::copy_from_slice(self.have.as_bytes());
+            self.send(Message::Bitfield(bits))?;
+        }
         if self.extensions {
             let mut hs = ExtendedHandshake::ours(false);
             hs.m.clear();
@@ -340,15 +350,6 @@ impl Conn {
                 payload: hs.encode(),
             })?;
         }
-        let count = self.have.count_ones();
-        if self.fast && count == 0 {
-            self.send(Message::HaveNone)?;
-        } else if self.fast && self.have.is_full() {
-            self.send(Message::HaveAll)?;
-        } else if count > 0 {
-            let bits = Bytes::copy_from_slice(self.have.as_bytes());
-            self.send(Message::Bitfield(bits))?;
-        }
         Ok(())
     }
 
@@ -357,7 +358,7 @@ impl Conn {
         Ok(())
     }
 
-    async fn emit(&self, ev: PeerEvent) -> Result<(), PeerError> {
+    async fn emit(&mut self, ev: PeerEvent) -> Result<(), PeerError> {
         // The torrent closing its receiver means it is shutting down.
         self.ctx
             .events
@@ -427,8 +428,12 @@ impl Conn {
     }
 
     async fn on_message(&mut self, msg: Message) -> Result<(), PeerError> {
-        let first = !self.got_message;
-        self.got_message = true;
+        let first = match msg {
+            Message::Bitfield(_) | Message::HaveAll | Message::HaveNone | Message::Have(_) => {
+                !std::mem::replace(&mut self.got_pieces, true)
+            }
+            _ => true,
+        };
         match msg {
             Message::KeepAlive => {}
             Message::Choke => {
@@ -451,7 +456,7 @@ impl Conn {
             Message::Have(p) => self.emit(PeerEvent::Have(p)).await?,
             Message::Bitfield(bits) => {
                 if !first {
-                    return Err(PeerError::Protocol("bitfield after the first message"));
+                    return Err(PeerError::Protocol("bitfield after other piece messages"));
                 }
                 let bf = Bitfield::from_bytes(&bits, self.ctx.geometry.num_pieces())
                     .map_err(|_| PeerError::Protocol("malformed bitfield"))?;
@@ -459,6 +464,9 @@ impl Conn {
             }
             Message::HaveAll | Message::HaveNone if !self.fast => {
                 return Err(PeerError::Protocol("fast extension message without the extension"));
+            }
+            Message::HaveAll | Message::HaveNone if !first => {
+                return Err(PeerError::Protocol("have-all or have-none after other piece messages"));
             }
             Message::HaveAll => {
                 self.emit(PeerEvent::Bitfield(Bitfield::full(self.ctx.geometry.num_pieces())))

@@ -32,6 +32,8 @@ const PEER_EVENT_QUEUE: usize = 4096;
 const SOLE_BLAME: i32 = 2;
 /// Trust lost for a failed piece a peer shared in.
 const SHARED_BLAME: i32 = 1;
+/// Progress is published at most this often between ticks.
+const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
 /// Trust at or below which a peer is banned.
 const BAN_TRUST: i32 = -4;
 
@@ -137,6 +139,11 @@ struct Torrent {
     hash_failures: u32,
     banned: u32,
     priorities: Vec<Priority>,
+    /// Bytes of verified pieces, kept as pieces are verified.
+    have_bytes: u64,
+    /// When stats were last published, to publish at most every
+    /// `PUBLISH_INTERVAL` between ticks.
+    last_publish: Instant,
 }
 
 async fn run(
@@ -196,6 +203,8 @@ async fn run(
         hash_failures: 0,
         banned: 0,
         priorities: add.file_priorities.clone(),
+        have_bytes: 0,
+        last_publish: Instant::now(),
         info,
     };
     t.picker.set_sequential(add.sequential);
@@ -221,6 +230,7 @@ async fn run(
                 if *ok {
                     let p = PieceIndex(i as u32);
                     t.have.set(p, true);
+                    t.have_bytes += t.layout.piece_len(p) as u64;
                     t.picker.we_have(p);
                 }
             }
@@ -295,13 +305,16 @@ impl Torrent {
 
     fn start_disk(&mut self) {
         let wanted = self.wanted_files();
-        self.disk = Some(Disk::spawn(
+        match Disk::spawn(
             self.layout.clone(),
             self.save_dir.clone(),
             self.info.pieces.clone(),
             wanted,
             self.disk_events_tx.clone(),
-        ));
+        ) {
+            Ok(d) => self.disk = Some(d),
+            Err(e) => self.fail(format!("cannot start the disk: {e}")),
+        }
     }
 
     fn wanted_files(&self) -> Vec<bool> {
@@ -311,20 +324,10 @@ impl Torrent {
     }
 
     fn apply_priorities(&mut self) {
-        let n = self.info.num_pieces() as usize;
-        let mut pieces = vec![Priority::Skip; n];
-        for (i, _) in self.layout.files.iter().enumerate() {
-            let prio = self.priorities.get(i).copied().unwrap_or(Priority::Normal);
-            if let Some((first, last)) = self.layout.file_pieces(i) {
-                for p in first.0..=last.0 {
-                    let slot = &mut pieces[p as usize];
-                    if prio > *slot {
-                        *slot = prio;
-                    }
-                }
-            }
-        }
-        self.picker.set_piece_priorities(pieces);
+        let mut files = self.priorities.clone();
+        files.resize(self.layout.files.len(), Priority::Normal);
+        self.picker
+            .set_piece_priorities(crate::picker::piece_priorities(&self.layout, &files));
     }
 
     fn downloading(&self) -> bool {
@@ -503,7 +506,7 @@ impl Torrent {
                 }
             }
             PeerEvent::Bitfield(bf) => {
-                self.picker.peer_bitfield(&bf);
+                self.picker.peer_bitfield(key, &bf);
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.has = bf;
                 }
@@ -515,9 +518,9 @@ impl Torrent {
                 };
                 if !p.has.get(piece) {
                     p.has.set(piece, true);
-                    self.picker.peer_have(piece);
+                    self.picker.peer_have(key, piece);
                 }
-                let wants = !p.am_interested && !self.have.get(piece) && self.picker.is_wanted(piece);
+                let wants = !p.am_interested && !self.have.get(piece) && self.picker.is_needed(piece);
                 if wants {
                     self.set_interested(key, true);
                 }
@@ -619,11 +622,15 @@ impl Torrent {
                     return;
                 }
                 self.have.set(piece, true);
+                self.have_bytes += self.layout.piece_len(piece) as u64;
                 self.picker.piece_verified(piece);
                 for p in self.peers.values() {
                     let _ = p.tx.send(PeerCmd::Have(piece));
                 }
                 self.check_complete();
+                if self.last_publish.elapsed() >= PUBLISH_INTERVAL {
+                    self.publish();
+                }
             }
             DiskEvent::PieceFailed(piece) => {
                 self.hash_failures += 1;
@@ -634,8 +641,8 @@ impl Torrent {
                         continue;
                     };
                     p.trust -= if sole { SOLE_BLAME } else { SHARED_BLAME };
-                    if p.trust <= BAN_TRUST {
-                        let ip = p.shared.addr.ip();
+                    let ip = p.shared.addr.ip();
+                    if p.trust <= BAN_TRUST && !self.peer_list.is_banned(ip) {
                         tracing::info!(%ip, "banning peer after repeated bad pieces");
                         self.banned += 1;
                         self.peer_list.ban(ip);
@@ -644,6 +651,10 @@ impl Torrent {
                         }
                     }
                 }
+            }
+            DiskEvent::PieceNotStored(piece) => {
+                // Fetch it again; the error that caused it came separately.
+                self.picker.piece_failed(piece);
             }
             DiskEvent::Error(e) => self.fail(format!("disk error: {e}")),
         }
@@ -727,12 +738,9 @@ impl Torrent {
     }
 
     fn publish(&mut self) {
+        self.last_publish = Instant::now();
         let (downloaded, uploaded) = self.totals();
-        let have_bytes: u64 = self
-            .have
-            .iter_ones()
-            .map(|p| self.layout.piece_len(p) as u64)
-            .sum();
+        let have_bytes = self.have_bytes;
         let wanted_bytes = self.picker.wanted_remaining_bytes() + have_bytes;
         let seeds = self.peers.values().filter(|p| p.has.is_full()).count();
         let complete = self.picker.is_complete();
@@ -809,7 +817,14 @@ impl Torrent {
             a.shutdown().await;
         }
         if let Some(d) = self.disk.take() {
-            d.shutdown().await;
+            match d.shutdown().await {
+                Ok(left) => {
+                    for ev in left {
+                        self.on_disk_event(ev);
+                    }
+                }
+                Err(e) => tracing::warn!("flushing {}: {e}", self.info.name),
+            }
         }
     }
 }

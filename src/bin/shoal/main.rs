@@ -3,6 +3,7 @@
 
 mod create;
 mod info;
+mod transfer;
 mod util;
 mod verify;
 
@@ -27,6 +28,10 @@ enum Command {
     Info(info::Args),
     /// Check downloaded data against a .torrent file.
     Verify(verify::Args),
+    /// Download a torrent into a folder.
+    Download(transfer::DownloadArgs),
+    /// Seed a torrent whose content is in a folder.
+    Seed(transfer::SeedArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +40,8 @@ fn main() -> ExitCode {
         Command::Create(args) => create::run(args),
         Command::Info(args) => info::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Download(args) => transfer::download(args),
+        Command::Seed(args) => transfer::seed(args),
     };
     match result {
         Ok(code) => code,

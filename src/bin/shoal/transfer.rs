@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -10,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use shoal::session::{Session, SessionConfig};
 use shoal::torrent::{AddTorrent, TorrentHandle, TorrentState};
 use shoal::Metainfo;
+
+use crate::util::load_torrent;
 
 /// Options shared by `download` and `seed`.
 #[derive(clap::Args, Debug)]
@@ -51,15 +54,34 @@ pub struct SeedArgs {
     pub net: NetArgs,
 }
 
-pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
-    let meta = read_torrent(&args.torrent)?;
+/// Runs `shoal download`.
+pub fn download(args: DownloadArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(download_async(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `shoal seed`.
+pub fn seed(args: SeedArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(seed_async(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn download_async(args: DownloadArgs) -> anyhow::Result<()> {
+    let meta = load_torrent(&args.torrent)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     run(meta, args.output, &args.net, args.seed).await
 }
 
-pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
-    let meta = read_torrent(&args.torrent)?;
+async fn seed_async(args: SeedArgs) -> anyhow::Result<()> {
+    let meta = load_torrent(&args.torrent)?;
     if !args.dir.join(&meta.info.name).exists() {
         bail!(
             "{} does not hold {} (the content must be at DIR/{})",
@@ -69,11 +91,6 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         );
     }
     run(meta, args.dir, &args.net, true).await
-}
-
-fn read_torrent(path: &PathBuf) -> anyhow::Result<Metainfo> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Metainfo::from_bytes(&bytes).with_context(|| format!("{} is not a valid torrent", path.display()))
 }
 
 fn resolve_peers(peers: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
