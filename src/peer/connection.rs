@@ -219,9 +219,6 @@ struct Conn {
     am_interested: bool,
     /// Whether the peer chokes us.
     peer_choking: bool,
-    /// Whether the peer told us of its pieces yet (a bitfield, have-all or
-    /// have-none may only come before that).
-    got_pieces: bool,
     /// Our requests to the peer.
     pipeline: Pipeline,
     /// The peer's requests to us.
@@ -263,7 +260,6 @@ impl Conn {
             am_choking: true,
             am_interested: false,
             peer_choking: true,
-            got_pieces: false,
             pipeline: Pipeline::new(now),
             uploads: UploadQueue::default(),
             reads: FuturesOrdered::new(),
@@ -354,6 +350,9 @@ impl Conn {
     }
 
     fn send(&mut self, msg: Message) -> Result<(), PeerError> {
+        if !matches!(msg, Message::Piece { .. }) {
+            tracing::trace!(peer = %self.ctx.shared.addr, "-> {msg:?}");
+        }
         self.codec.encode(msg, &mut self.out)?;
         Ok(())
     }
@@ -428,12 +427,9 @@ impl Conn {
     }
 
     async fn on_message(&mut self, msg: Message) -> Result<(), PeerError> {
-        let first = match msg {
-            Message::Bitfield(_) | Message::HaveAll | Message::HaveNone | Message::Have(_) => {
-                !std::mem::replace(&mut self.got_pieces, true)
-            }
-            _ => true,
-        };
+        if !matches!(msg, Message::Piece { .. }) {
+            tracing::trace!(peer = %self.ctx.shared.addr, "<- {msg:?}");
+        }
         match msg {
             Message::KeepAlive => {}
             Message::Choke => {
@@ -455,18 +451,12 @@ impl Conn {
             Message::NotInterested => self.emit(PeerEvent::Interested(false)).await?,
             Message::Have(p) => self.emit(PeerEvent::Have(p)).await?,
             Message::Bitfield(bits) => {
-                if !first {
-                    return Err(PeerError::Protocol("bitfield after other piece messages"));
-                }
                 let bf = Bitfield::from_bytes(&bits, self.ctx.geometry.num_pieces())
                     .map_err(|_| PeerError::Protocol("malformed bitfield"))?;
                 self.emit(PeerEvent::Bitfield(bf)).await?;
             }
             Message::HaveAll | Message::HaveNone if !self.fast => {
                 return Err(PeerError::Protocol("fast extension message without the extension"));
-            }
-            Message::HaveAll | Message::HaveNone if !first => {
-                return Err(PeerError::Protocol("have-all or have-none after other piece messages"));
             }
             Message::HaveAll => {
                 self.emit(PeerEvent::Bitfield(Bitfield::full(self.ctx.geometry.num_pieces())))

@@ -55,7 +55,9 @@ pub enum PeerEvent {
         /// The port it listens on, if it said.
         listen_port: Option<u16>,
     },
-    /// The peer's pieces (from `Bitfield`, `HaveAll` or `HaveNone`).
+    /// The peer's pieces (from `Bitfield`, `HaveAll` or `HaveNone`). Some
+    /// clients send more than one (aria2 follows have-none with a
+    /// bitfield); a later one adds to what the peer has.
     Bitfield(Bitfield),
     /// The peer got a piece.
     Have(PieceIndex),

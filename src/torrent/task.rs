@@ -506,9 +506,18 @@ impl Torrent {
                 }
             }
             PeerEvent::Bitfield(bf) => {
-                self.picker.peer_bitfield(key, &bf);
-                if let Some(p) = self.peers.get_mut(&key) {
+                let Some(p) = self.peers.get_mut(&key) else {
+                    return;
+                };
+                if p.has.none() {
+                    self.picker.peer_bitfield(key, &bf);
                     p.has = bf;
+                } else {
+                    for piece in bf.iter_ones() {
+                        if p.has.set(piece, true) {
+                            self.picker.peer_have(key, piece);
+                        }
+                    }
                 }
                 self.refresh_interest(key);
             }

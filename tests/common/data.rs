@@ -62,6 +62,28 @@ pub fn same_tree(a: &Path, b: &Path) -> bool {
     })
 }
 
+/// Whether `copy` holds every non-empty file of `original` with the same
+/// bytes and no other non-empty file. Other clients differ on zero-length
+/// files (Transmission 3.00 creates none), so those are left out.
+pub fn same_content(original: &Path, copy: &Path) -> bool {
+    let non_empty = |dir: &Path| -> Vec<PathBuf> {
+        list(dir)
+            .into_iter()
+            .filter(|rel| std::fs::metadata(dir.join(rel)).map(|m| m.len() > 0).unwrap_or(false))
+            .collect()
+    };
+    let files = non_empty(original);
+    if files != non_empty(copy) {
+        return false;
+    }
+    files.iter().all(|rel| {
+        match (std::fs::read(original.join(rel)), std::fs::read(copy.join(rel))) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
+    })
+}
+
 /// Relative paths of the regular files under `dir`, sorted.
 pub fn list(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
