@@ -229,9 +229,10 @@ async fn wait_status(
     reached.unwrap_or_else(|| panic!("{what}: status never got there: {:#?}", *rx.borrow()))
 }
 
-/// Tiers [[dead HTTP], [dead UDP], [opentracker]]: peers from the working
-/// tier arrive promptly, the dead ones show as errors, `completed` reaches
-/// the tracker, and shutdown sends `stopped`.
+/// Tiers [[dead HTTP], [dead UDP], [silent UDP], [opentracker]]: peers from
+/// the working tier arrive promptly, while the silent tracker is still being
+/// waited for; the dead ones show as errors; `completed` reaches the tracker;
+/// and shutdown sends `stopped`.
 #[tokio::test]
 async fn announcer_works_past_dead_tiers_and_stops_on_shutdown() {
     let hash = random_hash();
@@ -239,6 +240,8 @@ async fn announcer_works_past_dead_tiers_and_stops_on_shutdown() {
     let dead = free_port();
     let dead_http = format!("http://127.0.0.1:{dead}/announce");
     let dead_udp = format!("udp://127.0.0.1:{dead}/announce");
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let silent_udp = format!("udp://{}/announce", silent.local_addr().unwrap());
 
     // Another peer already in the swarm.
     let other = request(hash, 7602, Event::Started);
@@ -256,6 +259,7 @@ async fn announcer_works_past_dead_tiers_and_stops_on_shutdown() {
         vec![
             vec![dead_http.clone()],
             vec![dead_udp.clone()],
+            vec![silent_udp.clone()],
             vec![tracker.http_url()],
         ],
         hash,
@@ -273,20 +277,29 @@ async fn announcer_works_past_dead_tiers_and_stops_on_shutdown() {
 
     let mut rx = handle.subscribe();
     let status = wait_status(&mut rx, "dead tiers in error, live tier working", |s| {
-        s.len() == 3
+        s.len() == 4
             && s[0].state == TrackerState::Error
             && s[1].state == TrackerState::Error
-            && s[2].state == TrackerState::Working
+            && s[3].state == TrackerState::Working
     })
     .await;
     assert_eq!(status[0].url, dead_http);
     assert_eq!(status[1].url, dead_udp);
-    assert_eq!((status[0].tier, status[1].tier, status[2].tier), (0, 1, 2));
+    assert_eq!(status[2].url, silent_udp);
+    assert_eq!(
+        status.iter().map(|s| s.tier).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
     assert!(status[0].message.is_some() && status[1].message.is_some());
     assert!(status[0].next_announce.is_some(), "a retry is scheduled");
-    assert!(status[2].last_announce.is_some());
-    assert!(status[2].peers >= 1);
-    assert_eq!(status[2].message, None);
+    assert_eq!(
+        status[2].state,
+        TrackerState::Updating,
+        "still waiting for the silent tracker"
+    );
+    assert!(status[3].last_announce.is_some());
+    assert!(status[3].peers >= 1);
+    assert_eq!(status[3].message, None);
 
     // The other peer sees us.
     let seen = bounded(

@@ -260,6 +260,12 @@ struct Shared {
 }
 
 /// One tier of trackers.
+///
+/// Invariants that make the indexing in this file safe: `trackers` is never
+/// empty (empty tiers are dropped in `spawn`); `round_pos < trackers.len()`
+/// (it is set to 0, or to `index + 1` only after checking it is in range);
+/// an index in `in_flight` stays valid because `trackers` is reordered only
+/// when the tier's announce has finished.
 struct Tier {
     /// Trackers in the order we try them; the last one that worked first.
     trackers: Vec<Tracker>,
