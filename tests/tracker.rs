@@ -424,3 +424,83 @@ async fn announcer_fails_over_within_a_tier() {
     .unwrap();
     assert!(!after.peers.contains(&local(7701)), "{:?}", after.peers);
 }
+
+/// Serves one canned HTTP response on a fresh port; the task yields the
+/// request it received.
+async fn serve_once(response: &'static [u8]) -> (SocketAddr, tokio::task::JoinHandle<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = conn.write_all(response).await;
+        let _ = conn.shutdown().await;
+        request
+    });
+    (addr, task)
+}
+
+/// The request line carries the raw bytes percent-encoded, and the HTTP
+/// status decides between a tracker's refusal and a plain HTTP error.
+#[tokio::test]
+async fn http_request_encoding_and_status_errors() {
+    let mut req = request(InfoHash([0xab; 20]), 7801, Event::Completed);
+    req.peer_id = PeerId(*b"-SH0100-~ .%/abcdefg");
+    let (addr, task) =
+        serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found").await;
+    let result = bounded("404", announce(&format!("http://{addr}/a?pk=1"), &req)).await;
+    assert!(
+        matches!(result, Err(TrackerError::HttpStatus(404))),
+        "{result:?}"
+    );
+    let sent = String::from_utf8(bounded("request", task).await.unwrap()).unwrap();
+    let line = sent.lines().next().unwrap();
+    assert!(
+        line.starts_with("GET /a?pk=1&info_hash=%AB%AB%AB"),
+        "{line}"
+    );
+    assert!(
+        line.contains("&peer_id=-SH0100-~%20.%25%2Fabcdefg&"),
+        "{line}"
+    );
+    assert!(line.contains("&event=completed"), "{line}");
+
+    let (addr, _task) = serve_once(
+        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 27\r\n\r\nd14:failure reason6:bannede",
+    )
+    .await;
+    let result = bounded("403", announce(&format!("http://{addr}/a"), &req)).await;
+    assert!(
+        matches!(&result, Err(TrackerError::Failure(m)) if m == "banned"),
+        "{result:?}"
+    );
+}
+
+/// `https` trackers are spoken to over TLS: the first bytes on the wire are
+/// a TLS handshake record.
+#[tokio::test]
+async fn https_trackers_get_tls() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut first = [0u8; 1];
+        conn.read_exact(&mut first).await.unwrap();
+        first[0]
+    });
+    let req = request(random_hash(), 7901, Event::Started);
+    let result = bounded("https", announce(&format!("https://{addr}/announce"), &req)).await;
+    assert!(matches!(result, Err(TrackerError::Http(_))), "{result:?}");
+    assert_eq!(
+        bounded("server", server).await.unwrap(),
+        0x16,
+        "a TLS handshake record"
+    );
+}
