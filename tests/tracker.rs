@@ -301,6 +301,21 @@ async fn announcer_works_past_dead_tiers_and_stops_on_shutdown() {
     assert!(status[3].peers >= 1);
     assert_eq!(status[3].message, None);
 
+    // opentracker's `min interval` is minutes: a forced announce waits for it.
+    let next = status[3].next_announce.unwrap();
+    handle.announce_now();
+    let status = wait_status(&mut rx, "forced announce rescheduled", |s| {
+        s[3].next_announce.is_some_and(|n| n < next)
+    })
+    .await;
+    let wait = status[3]
+        .next_announce
+        .unwrap()
+        .duration_since(std::time::SystemTime::now());
+    assert!(
+        wait.is_ok_and(|w| w > Duration::from_secs(60)),
+        "announce_now ignored `min interval`: {status:#?}"
+    );
     // The other peer sees us.
     let seen = bounded(
         "other peer re-announces",
@@ -407,6 +422,13 @@ async fn announcer_fails_over_within_a_tier() {
         "the working tracker is next in line"
     );
     assert_eq!(status[1].seeders, Some(0));
+    // UDP trackers have no `min interval`: a forced announce goes out at once.
+    let last = status[1].last_announce.unwrap();
+    handle.announce_now();
+    wait_status(&mut rx, "forced announce done", |s| {
+        s[1].state == TrackerState::Working && s[1].last_announce.is_some_and(|t| t > last)
+    })
+    .await;
     // Cancelling the caller's token stops the task the same way.
     cancel.cancel();
     bounded("shutdown", handle.shutdown()).await;
