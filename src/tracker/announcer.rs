@@ -20,6 +20,8 @@
 //! Events: `started` to each tracker before anything else, `completed` once
 //! per tier when [`AnnouncerHandle::completed`] is called, `stopped` at
 //! shutdown to every tracker that may know us (bounded by [`STOPPED_TIMEOUT`]).
+//! Events go out at once: `min interval` throttles regular and forced
+//! re-announces ([`AnnouncerHandle::announce_now`]), not news of a change.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -258,6 +260,12 @@ struct Shared {
 }
 
 /// One tier of trackers.
+///
+/// Invariants that make the indexing in this file safe: `trackers` is never
+/// empty (empty tiers are dropped in `spawn`); `round_pos < trackers.len()`
+/// (it is set to 0, or to `index + 1` only after checking it is in range);
+/// an index in `in_flight` stays valid because `trackers` is reordered only
+/// when the tier's announce has finished.
 struct Tier {
     /// Trackers in the order we try them; the last one that worked first.
     trackers: Vec<Tracker>,
@@ -423,10 +431,14 @@ impl Announcer {
     fn take_requests(&mut self) {
         let now = Instant::now();
         if self.shared.completed.swap(false, Ordering::AcqRel) {
+            // An event is news the tracker should hear now; `min interval`
+            // throttles regular and forced re-announces, not events.
             for tier in &mut self.tiers {
                 tier.completed_pending = true;
+                if tier.in_flight.is_none() {
+                    tier.next = now;
+                }
             }
-            self.announce_all(now);
         }
         if self.shared.announce_now.swap(false, Ordering::AcqRel) {
             self.announce_all(now);
@@ -484,7 +496,7 @@ impl Announcer {
                 tier.round_pos = 0;
                 tier.failures = 0;
                 tier.next = if tier.completed_pending {
-                    tier.trackers[0].earliest().map_or(now, |e| e.max(now))
+                    now
                 } else {
                     now + response
                         .interval

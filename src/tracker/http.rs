@@ -260,6 +260,9 @@ fn client() -> Result<&'static reqwest::Client, TrackerError> {
                 // Trackers are reached directly, as peers are; proxy variables
                 // in the environment are meant for other programs.
                 .no_proxy()
+                // No idle connections: announces are minutes apart, and a pooled
+                // connection would belong to the runtime that opened it.
+                .pool_max_idle_per_host(0)
                 .build()
                 .map_err(|e| error_chain(&e))
         })

@@ -180,6 +180,12 @@ pub fn decode_response(buf: &[u8], ipv6: bool) -> Result<UdpResponse, TrackerErr
                 connection_id,
             })
         }
+        // opentracker answers an announce for a torrent it does not serve
+        // (its whitelist) with the bare 8-byte header and nothing else.
+        ACTION_ANNOUNCE if buf.len() == 8 => Ok(UdpResponse::Error {
+            transaction_id,
+            message: "empty announce answer: the tracker does not serve this torrent".into(),
+        }),
         ACTION_ANNOUNCE => {
             let interval = read_u32(buf, 8).ok_or_else(short)?;
             let leechers = read_u32(buf, 12).ok_or_else(short)?;
@@ -507,11 +513,25 @@ mod tests {
     }
 
     #[test]
+    fn bare_announce_header_is_a_refusal() {
+        match decode_response(&[0, 0, 0, 1, 0, 0, 0, 9], false).unwrap() {
+            UdpResponse::Error {
+                transaction_id: 9,
+                message,
+            } => {
+                assert!(message.contains("does not serve"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn short_and_unknown_responses_are_malformed() {
         for b in [
             &[][..],
             &[0, 0, 0, 0, 0, 0, 0, 9, 1, 2, 3][..],
             &[0, 0, 0, 1, 0, 0, 0, 9, 0, 0][..],
+            &[0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0][..],
             &[0, 0, 0, 2, 0, 0, 0, 9][..],
             &[
                 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1,
