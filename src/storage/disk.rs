@@ -33,6 +33,9 @@ use super::Layout;
 use crate::bitfield::Bitfield;
 use crate::types::{BlockRef, PieceIndex, BLOCK_LEN};
 
+/// Most messages a worker takes from its queue at once.
+const RECV_BATCH: usize = 16;
+
 /// What went wrong on the disk side.
 #[derive(Debug, thiserror::Error)]
 pub enum DiskError {
@@ -218,6 +221,7 @@ impl Disk {
                 events: events.clone(),
                 backlog: VecDeque::new(),
                 rx,
+                batch: Vec::with_capacity(RECV_BATCH),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("shoal-disk-{id}"))
@@ -418,6 +422,8 @@ struct Worker {
     backlog: VecDeque<DiskEvent>,
     /// This worker's queue.
     rx: mpsc::Receiver<Msg>,
+    /// Messages taken from the queue and not yet handled, last first.
+    batch: Vec<Msg>,
 }
 
 impl Worker {
@@ -453,15 +459,22 @@ impl Worker {
         }
     }
 
-    /// The next message; while events wait for room in the channel, also
-    /// delivers them as room appears.
+    /// The next message. Messages are taken from the queue in batches, so a
+    /// sender waiting for room is woken once per batch rather than once per
+    /// block. While events wait for room in the event channel, they are
+    /// delivered as room appears.
     fn next_msg(&mut self) -> Option<Msg> {
-        self.flush_backlog();
-        if self.backlog.is_empty() {
-            return self.rx.blocking_recv();
+        if let Some(m) = self.batch.pop() {
+            return Some(m);
         }
-        let (rx, events, backlog) = (&mut self.rx, &self.events, &mut self.backlog);
-        futures::executor::block_on(async {
+        self.flush_backlog();
+        let (rx, events, backlog, batch) = (
+            &mut self.rx,
+            &self.events,
+            &mut self.backlog,
+            &mut self.batch,
+        );
+        let n = futures::executor::block_on(async {
             while !backlog.is_empty() {
                 tokio::select! {
                     biased;
@@ -470,11 +483,17 @@ impl Worker {
                         // The receiver is gone: nobody listens.
                         _ => backlog.clear(),
                     },
-                    msg = rx.recv() => return msg,
+                    n = rx.recv_many(batch, RECV_BATCH) => return n,
                 }
             }
-            rx.recv().await
-        })
+            rx.recv_many(batch, RECV_BATCH).await
+        });
+        if n == 0 {
+            return None;
+        }
+        // Popped from the end, so reverse to keep the queue's order.
+        self.batch.reverse();
+        self.batch.pop()
     }
 
     fn emit(&mut self, ev: DiskEvent) {
