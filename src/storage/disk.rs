@@ -222,6 +222,7 @@ impl Disk {
                 backlog: VecDeque::new(),
                 rx,
                 batch: Vec::with_capacity(RECV_BATCH),
+                run: Vec::with_capacity(RECV_BATCH),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("shoal-disk-{id}"))
@@ -424,6 +425,8 @@ struct Worker {
     rx: mpsc::Receiver<Msg>,
     /// Messages taken from the queue and not yet handled, last first.
     batch: Vec<Msg>,
+    /// Buffer for a run of consecutive blocks written at once.
+    run: Vec<(BlockRef, Bytes)>,
 }
 
 impl Worker {
@@ -535,10 +538,30 @@ impl Worker {
             .any(|s| self.wanted[s.file] && !self.layout.files[s.file].pad)
     }
 
+    /// Handles a write and the writes right behind it in the batch that
+    /// continue it (same piece, next offset), as one run.
     fn write(&mut self, block: BlockRef, data: Bytes) {
-        let piece = block.piece;
+        let mut run = std::mem::take(&mut self.run);
+        run.push((block, data));
+        while let Some(Msg::Write { block: next, .. }) = self.batch.last() {
+            let (last, _) = run[run.len() - 1];
+            if next.piece != last.piece || next.offset != last.offset + last.len {
+                break;
+            }
+            if let Some(Msg::Write { block, data }) = self.batch.pop() {
+                run.push((block, data));
+            }
+        }
+        self.write_run(&mut run);
+        run.clear();
+        self.run = run;
+    }
+
+    /// Writes and hashes consecutive blocks of one piece.
+    fn write_run(&mut self, run: &mut Vec<(BlockRef, Bytes)>) {
+        let piece = run[0].0.piece;
         if self.verified.get(piece) || !self.piece_wanted(piece) {
-            tracing::debug!(?block, "dropping a write to a verified or unwanted piece");
+            tracing::debug!(?piece, "dropping writes to a verified or unwanted piece");
             return;
         }
         let (piece_start, piece_len) = self.layout.piece_range(piece);
@@ -547,32 +570,39 @@ impl Worker {
             .pieces
             .entry(piece.0)
             .or_insert_with(|| PieceHasher::new(piece_len as u32, budget.clone()));
-        let b = block.offset / BLOCK_LEN;
-        if !state.mark_seen(b) {
+        // Blocks that arrived before are dropped, never written twice.
+        run.retain(|(b, _)| state.mark_seen(b.offset / BLOCK_LEN));
+        if run.is_empty() {
             return;
         }
         self.cache.invalidate(piece.0);
         let mut error = None;
-        match self
-            .files
-            .write_at(piece_start + block.offset as u64, &data)
-        {
-            Err(e) => {
+        let mut i = 0;
+        while i < run.len() {
+            let mut j = i + 1;
+            while j < run.len() && run[j].0.offset == run[j - 1].0.offset + run[j - 1].0.len {
+                j += 1;
+            }
+            let bufs: Vec<&[u8]> = run[i..j].iter().map(|(_, d)| &d[..]).collect();
+            let at = piece_start + run[i].0.offset as u64;
+            if let Err(e) = self.files.write_all_at(at, &bufs) {
                 state.set_broken();
                 error = Some(e);
+                break;
             }
-            Ok(()) => {
-                let files = &mut self.files;
-                let read_back = |i: u32| {
-                    let off = i * BLOCK_LEN;
-                    let len = (piece_len as u32 - off).min(BLOCK_LEN);
-                    let mut buf = vec![0u8; len as usize];
-                    files.read_at(piece_start + off as u64, &mut buf)?;
-                    Ok::<_, DiskError>(Bytes::from(buf))
-                };
-                if let Err(e) = state.add(b, data, read_back) {
-                    error = Some(e);
-                }
+            i = j;
+        }
+        let files = &mut self.files;
+        for (block, data) in run.drain(..) {
+            let read_back = |i: u32| {
+                let off = i * BLOCK_LEN;
+                let len = (piece_len as u32 - off).min(BLOCK_LEN);
+                let mut buf = vec![0u8; len as usize];
+                files.read_at(piece_start + off as u64, &mut buf)?;
+                Ok::<_, DiskError>(Bytes::from(buf))
+            };
+            if let Err(e) = state.add(block.offset / BLOCK_LEN, data, read_back) {
+                error.get_or_insert(e);
             }
         }
         let complete = state.is_complete();
