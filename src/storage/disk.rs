@@ -222,7 +222,7 @@ impl Disk {
                 backlog: VecDeque::new(),
                 rx,
                 batch: Vec::with_capacity(RECV_BATCH),
-                run: Vec::with_capacity(RECV_BATCH),
+                run_buf: Vec::with_capacity(RECV_BATCH),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("shoal-disk-{id}"))
@@ -426,7 +426,7 @@ struct Worker {
     /// Messages taken from the queue and not yet handled, last first.
     batch: Vec<Msg>,
     /// Buffer for a run of consecutive blocks written at once.
-    run: Vec<(BlockRef, Bytes)>,
+    run_buf: Vec<(BlockRef, Bytes)>,
 }
 
 impl Worker {
@@ -541,7 +541,7 @@ impl Worker {
     /// Handles a write and the writes right behind it in the batch that
     /// continue it (same piece, next offset), as one run.
     fn write(&mut self, block: BlockRef, data: Bytes) {
-        let mut run = std::mem::take(&mut self.run);
+        let mut run = std::mem::take(&mut self.run_buf);
         run.push((block, data));
         while let Some(Msg::Write { block: next, .. }) = self.batch.last() {
             let (last, _) = run[run.len() - 1];
@@ -554,7 +554,7 @@ impl Worker {
         }
         self.write_run(&mut run);
         run.clear();
-        self.run = run;
+        self.run_buf = run;
     }
 
     /// Writes and hashes consecutive blocks of one piece.
