@@ -434,6 +434,42 @@ async fn shutdown_hands_back_undelivered_events_and_closes() {
 }
 
 #[tokio::test]
+async fn verified_data_is_never_overwritten() {
+    let fx = fixture(&[("a", 3 * K as u64, false)], 2 * K as u64);
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, mut rx) = fx.spawn(dir.path(), vec![true], DiskOptions::default());
+    let blocks = fx.blocks();
+    // A repeated block inside a piece in progress is dropped, not written.
+    disk.write_block(blocks[0], fx.data(blocks[0]))
+        .await
+        .unwrap();
+    disk.write_block(blocks[0], Bytes::from(vec![0xee; K as usize]))
+        .await
+        .unwrap();
+    for &b in &blocks[1..] {
+        disk.write_block(b, fx.data(b)).await.unwrap();
+    }
+    let (evs, _) = verdicts(&mut rx, 2).await;
+    assert!(
+        evs.iter().all(|e| matches!(e, DiskEvent::PieceVerified(_))),
+        "{evs:?}"
+    );
+    // Writes to verified pieces are dropped.
+    for &b in &blocks {
+        disk.write_block(b, Bytes::from(vec![0xee; b.len as usize]))
+            .await
+            .unwrap();
+    }
+    disk.flush().await.unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("t/a")).unwrap(),
+        fx.file_content(0)
+    );
+    assert!(rx.try_recv().is_err(), "no further events");
+    disk.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn bad_blocks_and_mismatched_inputs_are_refused() {
     let fx = mixed();
     let dir = tempfile::tempdir().unwrap();
