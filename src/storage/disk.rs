@@ -129,6 +129,7 @@ pub struct Disk {
     shared: Arc<Shared>,
 }
 
+/// What the clones of a `Disk` share.
 struct Shared {
     /// One queue per worker; piece `i` goes to `queues[i % len]`.
     queues: Vec<mpsc::Sender<Msg>>,
@@ -140,16 +141,18 @@ struct Shared {
 
 /// A request to a worker.
 enum Msg {
-    Write {
-        block: BlockRef,
-        data: Bytes,
-    },
+    /// Write and hash a block (checked against the grid already).
+    Write { block: BlockRef, data: Bytes },
+    /// Read a range inside a piece and send it back.
     Read {
         block: BlockRef,
         reply: oneshot::Sender<Result<Bytes, DiskError>>,
     },
+    /// New wanted flags, one per file.
     SetWanted(Arc<Vec<bool>>),
+    /// Sync written files, then answer.
     Flush(oneshot::Sender<Result<(), DiskError>>),
+    /// Sync, answer with the undelivered events, and end the thread.
     Shutdown(oneshot::Sender<(Result<(), DiskError>, Vec<DiskEvent>)>),
 }
 
