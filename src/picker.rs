@@ -164,6 +164,11 @@ impl Picker {
 
     // ----- state of our download -------------------------------------------
 
+    /// Number of pieces of the torrent.
+    pub fn num_pieces(&self) -> u32 {
+        self.geo.num_pieces
+    }
+
     /// Verified pieces.
     pub fn have(&self) -> &Bitfield {
         &self.have
