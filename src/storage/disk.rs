@@ -326,11 +326,11 @@ impl Disk {
 
     /// Writes everything queued, syncs the files, and ends the workers (other
     /// clones of this handle get `Closed` from then on). Returns the events
-    /// the event channel had no room for: handle them after draining the
-    /// channel. Pieces not yet complete keep no hashing state; their blocks
-    /// are on disk, unverified.
-    pub async fn shutdown(self) -> Result<Vec<DiskEvent>, DiskError> {
-        let mut first_err = None;
+    /// the event channel had no room for, a failed sync among them as an
+    /// `Error`: handle them after draining the channel, so no verdict is
+    /// lost. Pieces not yet complete keep no hashing state; their blocks are
+    /// on disk, unverified.
+    pub async fn shutdown(self) -> Vec<DiskEvent> {
         let mut leftover = Vec::new();
         for q in &self.shared.queues {
             let (reply, rx) = oneshot::channel();
@@ -340,7 +340,7 @@ impl Disk {
             if let Ok((result, events)) = rx.await {
                 leftover.extend(events);
                 if let Err(e) = result {
-                    first_err.get_or_insert(e);
+                    leftover.push(DiskEvent::Error(e));
                 }
             }
         }
@@ -355,7 +355,7 @@ impl Disk {
             }
         })
         .await;
-        first_err.map_or(Ok(leftover), Err)
+        leftover
     }
 
     /// The worker queue for a block on the 16 KiB grid with `data_len` bytes.
