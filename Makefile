@@ -17,3 +17,8 @@ test: setup
 
 bench: setup
 	$(CARGO) build --release
+
+# Micro-benchmarks of the disk workers and the piece picker (release mode).
+.PHONY: bench-parts
+bench-parts:
+	$(CARGO) test --release --lib -- --ignored --nocapture disk_throughput picker_throughput

@@ -164,6 +164,11 @@ impl Picker {
 
     // ----- state of our download -------------------------------------------
 
+    /// Number of pieces of the torrent.
+    pub fn num_pieces(&self) -> u32 {
+        self.geo.num_pieces
+    }
+
     /// Verified pieces.
     pub fn have(&self) -> &Bitfield {
         &self.have
@@ -231,7 +236,9 @@ impl Picker {
         self.have.set(piece, true);
         if self.needed.set(piece, false) {
             self.missing -= 1;
-            self.remaining_bytes -= self.geo.piece_len(i) as u64;
+            self.remaining_bytes = self
+                .remaining_bytes
+                .saturating_sub(self.geo.piece_len(i) as u64);
         }
     }
 
@@ -598,7 +605,7 @@ impl Picker {
             return peer_has
                 .iter_ones()
                 .map(|p| p.0)
-                .filter(|&i| self.order.contains(i))
+                .filter(|&i| i < self.geo.num_pieces && self.order.contains(i))
                 .min_by_key(|&i| self.order.position(i));
         }
         // Otherwise scan in order; a non-seed peer's pieces have a count of

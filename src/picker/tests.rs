@@ -599,3 +599,63 @@ fn randomized_runs_keep_the_invariant() {
         }
     }
 }
+
+/// Picks per second on a large torrent (65,536 pieces of 16 blocks) with a
+/// mix of seeds and partial peers, one block per call as a peer task would
+/// ask as each block arrives. A benchmark, not a test: run
+/// `cargo test --release --lib picker_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn picker_throughput() {
+    let n = 65_536u32;
+    let mut p = Picker::new(n, 16 * K, n as u64 * 16 * K as u64);
+    let mut rng = Rng::new();
+    let mut peers = Vec::new();
+    for key in 0..30u32 {
+        let has = if key < 5 {
+            Bitfield::full(n)
+        } else {
+            let mut b = Bitfield::new(n);
+            for i in 0..n {
+                if rng.below(3) != 0 {
+                    b.set(PieceIndex(i), true);
+                }
+            }
+            b
+        };
+        p.peer_bitfield(PeerKey(key), &has);
+        peers.push(has);
+    }
+    let t = std::time::Instant::now();
+    let mut picks = 0u64;
+    let mut out = Vec::new();
+    // Each peer keeps a few blocks in flight; one arrives, one is asked for.
+    let mut inflight: Vec<std::collections::VecDeque<BlockRef>> = vec![Default::default(); 30];
+    while !p.is_complete() {
+        let k = rng.below(30) as usize;
+        if let Some(b) = inflight[k].pop_front() {
+            if let Received::New {
+                piece_complete: true,
+                ..
+            } = p.block_received(PeerKey(k as u32), b)
+            {
+                p.piece_verified(b.piece);
+            }
+        }
+        while inflight[k].len() < 8 {
+            out.clear();
+            p.pick(PeerKey(k as u32), &peers[k], 1, &mut out);
+            picks += 1;
+            match out.pop() {
+                Some(b) => inflight[k].push_back(b),
+                None => break,
+            }
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{picks} pick calls for {} blocks in {secs:.2} s: {:.0} picks/s",
+        n as u64 * 16,
+        picks as f64 / secs
+    );
+}

@@ -33,6 +33,9 @@ use super::Layout;
 use crate::bitfield::Bitfield;
 use crate::types::{BlockRef, PieceIndex, BLOCK_LEN};
 
+/// Most messages a worker takes from its queue at once.
+const RECV_BATCH: usize = 16;
+
 /// What went wrong on the disk side.
 #[derive(Debug, thiserror::Error)]
 pub enum DiskError {
@@ -126,6 +129,7 @@ pub struct Disk {
     shared: Arc<Shared>,
 }
 
+/// What the clones of a `Disk` share.
 struct Shared {
     /// One queue per worker; piece `i` goes to `queues[i % len]`.
     queues: Vec<mpsc::Sender<Msg>>,
@@ -137,16 +141,18 @@ struct Shared {
 
 /// A request to a worker.
 enum Msg {
-    Write {
-        block: BlockRef,
-        data: Bytes,
-    },
+    /// Write and hash a block (checked against the grid already).
+    Write { block: BlockRef, data: Bytes },
+    /// Read a range inside a piece and send it back.
     Read {
         block: BlockRef,
         reply: oneshot::Sender<Result<Bytes, DiskError>>,
     },
+    /// New wanted flags, one per file.
     SetWanted(Arc<Vec<bool>>),
+    /// Sync written files, then answer.
     Flush(oneshot::Sender<Result<(), DiskError>>),
+    /// Sync, answer with the undelivered events, and end the thread.
     Shutdown(oneshot::Sender<(Result<(), DiskError>, Vec<DiskEvent>)>),
 }
 
@@ -218,6 +224,8 @@ impl Disk {
                 events: events.clone(),
                 backlog: VecDeque::new(),
                 rx,
+                batch: Vec::with_capacity(RECV_BATCH),
+                run_buf: Vec::with_capacity(RECV_BATCH),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("shoal-disk-{id}"))
@@ -318,11 +326,11 @@ impl Disk {
 
     /// Writes everything queued, syncs the files, and ends the workers (other
     /// clones of this handle get `Closed` from then on). Returns the events
-    /// the event channel had no room for: handle them after draining the
-    /// channel. Pieces not yet complete keep no hashing state; their blocks
-    /// are on disk, unverified.
-    pub async fn shutdown(self) -> Result<Vec<DiskEvent>, DiskError> {
-        let mut first_err = None;
+    /// the event channel had no room for, a failed sync among them as an
+    /// `Error`: handle them after draining the channel, so no verdict is
+    /// lost. Pieces not yet complete keep no hashing state; their blocks are
+    /// on disk, unverified.
+    pub async fn shutdown(self) -> Vec<DiskEvent> {
         let mut leftover = Vec::new();
         for q in &self.shared.queues {
             let (reply, rx) = oneshot::channel();
@@ -332,7 +340,7 @@ impl Disk {
             if let Ok((result, events)) = rx.await {
                 leftover.extend(events);
                 if let Err(e) = result {
-                    first_err.get_or_insert(e);
+                    leftover.push(DiskEvent::Error(e));
                 }
             }
         }
@@ -347,7 +355,7 @@ impl Disk {
             }
         })
         .await;
-        first_err.map_or(Ok(leftover), Err)
+        leftover
     }
 
     /// The worker queue for a block on the 16 KiB grid with `data_len` bytes.
@@ -418,6 +426,10 @@ struct Worker {
     backlog: VecDeque<DiskEvent>,
     /// This worker's queue.
     rx: mpsc::Receiver<Msg>,
+    /// Messages taken from the queue and not yet handled, last first.
+    batch: Vec<Msg>,
+    /// Buffer for a run of consecutive blocks written at once.
+    run_buf: Vec<(BlockRef, Bytes)>,
 }
 
 impl Worker {
@@ -453,15 +465,22 @@ impl Worker {
         }
     }
 
-    /// The next message; while events wait for room in the channel, also
-    /// delivers them as room appears.
+    /// The next message. Messages are taken from the queue in batches, so a
+    /// sender waiting for room is woken once per batch rather than once per
+    /// block. While events wait for room in the event channel, they are
+    /// delivered as room appears.
     fn next_msg(&mut self) -> Option<Msg> {
-        self.flush_backlog();
-        if self.backlog.is_empty() {
-            return self.rx.blocking_recv();
+        if let Some(m) = self.batch.pop() {
+            return Some(m);
         }
-        let (rx, events, backlog) = (&mut self.rx, &self.events, &mut self.backlog);
-        futures::executor::block_on(async {
+        self.flush_backlog();
+        let (rx, events, backlog, batch) = (
+            &mut self.rx,
+            &self.events,
+            &mut self.backlog,
+            &mut self.batch,
+        );
+        let n = futures::executor::block_on(async {
             while !backlog.is_empty() {
                 tokio::select! {
                     biased;
@@ -470,11 +489,17 @@ impl Worker {
                         // The receiver is gone: nobody listens.
                         _ => backlog.clear(),
                     },
-                    msg = rx.recv() => return msg,
+                    n = rx.recv_many(batch, RECV_BATCH) => return n,
                 }
             }
-            rx.recv().await
-        })
+            rx.recv_many(batch, RECV_BATCH).await
+        });
+        if n == 0 {
+            return None;
+        }
+        // Popped from the end, so reverse to keep the queue's order.
+        self.batch.reverse();
+        self.batch.pop()
     }
 
     fn emit(&mut self, ev: DiskEvent) {
@@ -516,10 +541,30 @@ impl Worker {
             .any(|s| self.wanted[s.file] && !self.layout.files[s.file].pad)
     }
 
+    /// Handles a write and the writes right behind it in the batch that
+    /// continue it (same piece, next offset), as one run.
     fn write(&mut self, block: BlockRef, data: Bytes) {
-        let piece = block.piece;
+        let mut run = std::mem::take(&mut self.run_buf);
+        run.push((block, data));
+        while let Some(Msg::Write { block: next, .. }) = self.batch.last() {
+            let (last, _) = run[run.len() - 1];
+            if next.piece != last.piece || next.offset != last.offset + last.len {
+                break;
+            }
+            if let Some(Msg::Write { block, data }) = self.batch.pop() {
+                run.push((block, data));
+            }
+        }
+        self.write_run(&mut run);
+        run.clear();
+        self.run_buf = run;
+    }
+
+    /// Writes and hashes consecutive blocks of one piece.
+    fn write_run(&mut self, run: &mut Vec<(BlockRef, Bytes)>) {
+        let piece = run[0].0.piece;
         if self.verified.get(piece) || !self.piece_wanted(piece) {
-            tracing::debug!(?block, "dropping a write to a verified or unwanted piece");
+            tracing::debug!(?piece, "dropping writes to a verified or unwanted piece");
             return;
         }
         let (piece_start, piece_len) = self.layout.piece_range(piece);
@@ -528,32 +573,39 @@ impl Worker {
             .pieces
             .entry(piece.0)
             .or_insert_with(|| PieceHasher::new(piece_len as u32, budget.clone()));
-        let b = block.offset / BLOCK_LEN;
-        if !state.mark_seen(b) {
+        // Blocks that arrived before are dropped, never written twice.
+        run.retain(|(b, _)| state.mark_seen(b.offset / BLOCK_LEN));
+        if run.is_empty() {
             return;
         }
         self.cache.invalidate(piece.0);
         let mut error = None;
-        match self
-            .files
-            .write_at(piece_start + block.offset as u64, &data)
-        {
-            Err(e) => {
+        let mut i = 0;
+        while i < run.len() {
+            let mut j = i + 1;
+            while j < run.len() && run[j].0.offset == run[j - 1].0.offset + run[j - 1].0.len {
+                j += 1;
+            }
+            let bufs: Vec<&[u8]> = run[i..j].iter().map(|(_, d)| &d[..]).collect();
+            let at = piece_start + run[i].0.offset as u64;
+            if let Err(e) = self.files.write_all_at(at, &bufs) {
                 state.set_broken();
                 error = Some(e);
+                break;
             }
-            Ok(()) => {
-                let files = &mut self.files;
-                let read_back = |i: u32| {
-                    let off = i * BLOCK_LEN;
-                    let len = (piece_len as u32 - off).min(BLOCK_LEN);
-                    let mut buf = vec![0u8; len as usize];
-                    files.read_at(piece_start + off as u64, &mut buf)?;
-                    Ok::<_, DiskError>(Bytes::from(buf))
-                };
-                if let Err(e) = state.add(b, data, read_back) {
-                    error = Some(e);
-                }
+            i = j;
+        }
+        let files = &mut self.files;
+        for (block, data) in run.drain(..) {
+            let read_back = |i: u32| {
+                let off = i * BLOCK_LEN;
+                let len = (piece_len as u32 - off).min(BLOCK_LEN);
+                let mut buf = vec![0u8; len as usize];
+                files.read_at(piece_start + off as u64, &mut buf)?;
+                Ok::<_, DiskError>(Bytes::from(buf))
+            };
+            if let Err(e) = state.add(block.offset / BLOCK_LEN, data, read_back) {
+                error.get_or_insert(e);
             }
         }
         let complete = state.is_complete();
