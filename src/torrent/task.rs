@@ -293,7 +293,7 @@ async fn run(
             _ = tick.tick() => t.on_tick(),
         }
     }
-    t.shutdown(&mut events_rx).await;
+    t.shutdown(&mut events_rx, &mut disk_events_rx).await;
 }
 
 impl Torrent {
@@ -810,7 +810,11 @@ impl Torrent {
 
     /// Closes every connection, sends `stopped` to the trackers and flushes
     /// the disk, each step awaited.
-    async fn shutdown(mut self, events_rx: &mut mpsc::Receiver<(PeerKey, PeerEvent)>) {
+    async fn shutdown(
+        mut self,
+        events_rx: &mut mpsc::Receiver<(PeerKey, PeerEvent)>,
+        disk_events_rx: &mut mpsc::Receiver<DiskEvent>,
+    ) {
         self.peer_cancel.cancel();
         self.dials.abort_all();
         // Peer tasks end on the token; drain their last events so none
@@ -826,13 +830,12 @@ impl Torrent {
             a.shutdown().await;
         }
         if let Some(d) = self.disk.take() {
-            match d.shutdown().await {
-                Ok(left) => {
-                    for ev in left {
-                        self.on_disk_event(ev);
-                    }
-                }
-                Err(e) => tracing::warn!("flushing {}: {e}", self.info.name),
+            let left = d.shutdown().await;
+            while let Ok(ev) = disk_events_rx.try_recv() {
+                self.on_disk_event(ev);
+            }
+            for ev in left {
+                self.on_disk_event(ev);
             }
         }
     }
