@@ -28,6 +28,12 @@ impl Opentracker {
     /// and waits until it accepts connections. Panics with the tracker's
     /// output if it does not come up (the test must fail, not skip).
     pub fn start(whitelist: &[InfoHash]) -> Opentracker {
+        Self::start_on(free_port(), whitelist)
+    }
+
+    /// Like [`Opentracker::start`] on a given port (a torrent naming the
+    /// tracker's URL must exist before the tracker can whitelist its hash).
+    pub fn start_on(port: u16, whitelist: &[InfoHash]) -> Opentracker {
         let dir = tempfile::tempdir().expect("temp dir");
         // opentracker may read the whitelist after dropping root.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
@@ -42,7 +48,6 @@ impl Opentracker {
             .expect("chmod whitelist");
         let log_path = dir.path().join("log");
         let log = std::fs::File::create(&log_path).expect("log file");
-        let port = free_port();
         let child = Command::new("opentracker")
             .args([
                 "-i",

@@ -46,6 +46,11 @@ impl Proc {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Its exit status, if it has exited.
+    pub fn try_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Takes its stdout.
     pub fn stdout(&mut self) -> std::process::ChildStdout {
         self.child.stdout.take().expect("stdout piped")
