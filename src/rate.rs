@@ -39,9 +39,7 @@ impl Rate {
     /// Records the total at `now`.
     pub fn sample(&mut self, now: Instant, total: u64) {
         self.samples.push_back((now, total));
-        while self.samples.len() > 2
-            && now.duration_since(self.samples[1].0) >= RATE_WINDOW
-        {
+        while self.samples.len() > 2 && now.duration_since(self.samples[1].0) >= RATE_WINDOW {
             self.samples.pop_front();
         }
     }

@@ -122,7 +122,9 @@ async fn bad_data_is_refused_and_the_liar_banned() {
 
     // Now an honest seeder joins; the download completes from it.
     let seed = Session::new(config()).await.unwrap();
-    let sh = seed.add_torrent(AddTorrent::new(meta.clone(), &src)).unwrap();
+    let sh = seed
+        .add_torrent(AddTorrent::new(meta.clone(), &src))
+        .unwrap();
     tokio::time::timeout(LIMIT, async {
         while sh.stats().state != TorrentState::Seeding {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -140,7 +142,10 @@ async fn bad_data_is_refused_and_the_liar_banned() {
         .expect("completes");
     data::assert_same_tree(&content, &dst.join("content"));
     assert!(
-        h.peers().await.iter().all(|p| p.addr.ip() != liar_addr.ip()),
+        h.peers()
+            .await
+            .iter()
+            .all(|p| p.addr.ip() != liar_addr.ip()),
         "no connection to the banned peer"
     );
     liar_task.abort();

@@ -142,7 +142,9 @@ async fn we_download_from_libtorrent() {
     data::assert_same_tree(&src.join("content"), &dst.join("content"));
     let peers = h.peers().await;
     assert!(
-        peers.iter().all(|p| p.client.to_lowercase().contains("libtorrent")),
+        peers
+            .iter()
+            .all(|p| p.client.to_lowercase().contains("libtorrent")),
         "client named from peer id/v: {peers:?}"
     );
     s.shutdown().await;

@@ -41,7 +41,9 @@ async fn swarm_through(tiers: impl Fn(u16) -> Vec<Vec<String>>) {
     let _tracker = Opentracker::start_on(port, &[meta.info_hash]);
 
     let seed = Session::new(config()).await.unwrap();
-    let sh = seed.add_torrent(AddTorrent::new(meta.clone(), &src)).unwrap();
+    let sh = seed
+        .add_torrent(AddTorrent::new(meta.clone(), &src))
+        .unwrap();
     tokio::time::timeout(LIMIT, async {
         while sh.stats().state != TorrentState::Seeding {
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -177,7 +177,9 @@ pub async fn run(
     };
     let returned = task.pipeline.clear();
     // The torrent may be gone already during shutdown; nothing to do then.
-    let _ = events.send((key, PeerEvent::Closed { error, returned })).await;
+    let _ = events
+        .send((key, PeerEvent::Closed { error, returned }))
+        .await;
 }
 
 /// What woke the loop.
@@ -190,8 +192,9 @@ enum Wake {
     Tick,
 }
 
-type ReadFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = (BlockRef, Result<Bytes, DiskError>)> + Send>>;
+type ReadFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (BlockRef, Result<Bytes, DiskError>)> + Send>,
+>;
 
 /// The state of one connection.
 struct Conn {
@@ -456,15 +459,21 @@ impl Conn {
                 self.emit(PeerEvent::Bitfield(bf)).await?;
             }
             Message::HaveAll | Message::HaveNone if !self.fast => {
-                return Err(PeerError::Protocol("fast extension message without the extension"));
+                return Err(PeerError::Protocol(
+                    "fast extension message without the extension",
+                ));
             }
             Message::HaveAll => {
-                self.emit(PeerEvent::Bitfield(Bitfield::full(self.ctx.geometry.num_pieces())))
-                    .await?
+                self.emit(PeerEvent::Bitfield(Bitfield::full(
+                    self.ctx.geometry.num_pieces(),
+                )))
+                .await?
             }
             Message::HaveNone => {
-                self.emit(PeerEvent::Bitfield(Bitfield::new(self.ctx.geometry.num_pieces())))
-                    .await?
+                self.emit(PeerEvent::Bitfield(Bitfield::new(
+                    self.ctx.geometry.num_pieces(),
+                )))
+                .await?
             }
             Message::Request(b) => self.on_request(b)?,
             Message::Cancel(b) => {
@@ -497,7 +506,9 @@ impl Conn {
             }
             Message::RejectRequest(b) => {
                 if !self.fast {
-                    return Err(PeerError::Protocol("fast extension message without the extension"));
+                    return Err(PeerError::Protocol(
+                        "fast extension message without the extension",
+                    ));
                 }
                 if self.pipeline.rejected(b) {
                     self.emit(PeerEvent::Returned(vec![b])).await?;
@@ -513,7 +524,8 @@ impl Conn {
                     if let Some(reqq) = hs.reqq {
                         self.pipeline.set_remote_reqq(reqq as usize);
                     }
-                    let client = super::client::client_name(&self.ctx.shared.peer_id, hs.v.as_deref());
+                    let client =
+                        super::client::client_name(&self.ctx.shared.peer_id, hs.v.as_deref());
                     self.emit(PeerEvent::Extended {
                         client,
                         listen_port: hs.p,
@@ -539,7 +551,9 @@ impl Conn {
             // Requests racing our choke are normal without BEP 6; drop them.
             Ok(())
         } else {
-            Err(PeerError::Protocol("request for a piece we do not have, or over our reqq"))
+            Err(PeerError::Protocol(
+                "request for a piece we do not have, or over our reqq",
+            ))
         }
     }
 

@@ -50,11 +50,13 @@ impl UploadQueue {
     }
 
     /// Requests waiting.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.queue.len()
     }
 
     /// Whether no request waits.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }

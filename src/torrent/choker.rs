@@ -92,18 +92,31 @@ mod tests {
     use super::*;
 
     fn c(key: u32, interested: bool, rate: u64) -> Candidate<u32> {
-        Candidate { key, interested, rate }
+        Candidate {
+            key,
+            interested,
+            rate,
+        }
     }
 
     #[test]
     fn fastest_interested_get_slots_plus_one_optimistic() {
         let mut ch = Choker::new(2);
-        let peers = [c(1, true, 10), c(2, true, 50), c(3, false, 99), c(4, true, 30), c(5, true, 1)];
+        let peers = [
+            c(1, true, 10),
+            c(2, true, 50),
+            c(3, false, 99),
+            c(4, true, 30),
+            c(5, true, 1),
+        ];
         let now = Instant::now();
         let un = ch.rechoke(now, &peers);
         assert_eq!(&un[..2], &[2, 4]);
         assert_eq!(un.len(), 3);
-        assert!(un[2] == 1 || un[2] == 5, "optimistic slot goes to an interested loser");
+        assert!(
+            un[2] == 1 || un[2] == 5,
+            "optimistic slot goes to an interested loser"
+        );
         assert!(!un.contains(&3), "uninterested peers never take a slot");
     }
 
@@ -114,7 +127,11 @@ mod tests {
         let now = Instant::now();
         let first = ch.rechoke(now, &peers);
         assert_eq!(first.len(), 1);
-        assert_eq!(ch.rechoke(now + RECHOKE_INTERVAL, &peers), first, "kept within the interval");
+        assert_eq!(
+            ch.rechoke(now + RECHOKE_INTERVAL, &peers),
+            first,
+            "kept within the interval"
+        );
         let mut changed = false;
         for i in 1..10 {
             let t = now + OPTIMISTIC_INTERVAL * i;

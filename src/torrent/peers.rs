@@ -216,7 +216,10 @@ mod tests {
         assert!(l.add(a(1), PeerSource::Tracker, now));
         assert!(!l.add(a(1), PeerSource::Dht, now));
         assert_eq!(l.source(&a(1)), Some(PeerSource::Tracker));
-        assert!(!l.add(a(0), PeerSource::Dht, now), "port 0 is not an address");
+        assert!(
+            !l.add(a(0), PeerSource::Dht, now),
+            "port 0 is not an address"
+        );
         assert_eq!(l.len(), 1);
     }
 
@@ -229,7 +232,10 @@ mod tests {
         let c = l.take_candidates(now, 10);
         assert_eq!(c[0], a(2), "manual peers first");
         assert_eq!(c.len(), 2);
-        assert!(l.take_candidates(now, 10).is_empty(), "busy peers are not handed out");
+        assert!(
+            l.take_candidates(now, 10).is_empty(),
+            "busy peers are not handed out"
+        );
         l.failed(a(1), now);
         assert!(l.take_candidates(now, 10).is_empty());
         assert_eq!(l.take_candidates(now + RETRY_BASE, 10), vec![a(1)]);

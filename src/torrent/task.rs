@@ -10,21 +10,24 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::choker::{Candidate, Choker, RECHOKE_INTERVAL, UPLOAD_SLOTS};
+use super::choker::{Choker, RECHOKE_INTERVAL, UPLOAD_SLOTS};
 use super::peers::{PeerList, PeerSource};
-use super::{
-    AddTorrent, PeerSnapshot, TorrentCmd, TorrentEnv, TorrentHandle, TorrentState, TorrentStats,
-};
+use super::{AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle, TorrentState, TorrentStats};
 use crate::bitfield::Bitfield;
 use crate::metainfo::Info;
-use crate::peer::{self, Connected, PeerCmd, PeerContext, PeerEvent, PeerKey, PeerSetup, PeerShared};
-use crate::picker::{Picker, Priority, Received};
+use crate::peer::{
+    self, Connected, PeerCmd, PeerContext, PeerEvent, PeerKey, PeerSetup, PeerShared,
+};
+use crate::picker::{Picker, Priority};
 use crate::rate::Rate;
 use crate::storage::disk::{Disk, DiskEvent};
 use crate::storage::Layout;
 use crate::tracker::announcer::{Announcer, AnnouncerHandle, TransferStats};
 use crate::types::{InfoHash, PieceIndex};
 use crate::wire::Geometry;
+
+mod events;
+mod stats;
 
 /// Peer events queued before peer tasks wait for the torrent.
 const PEER_EVENT_QUEUE: usize = 4096;
@@ -331,7 +334,10 @@ impl Torrent {
     }
 
     fn downloading(&self) -> bool {
-        matches!(self.state, TorrentState::Downloading | TorrentState::Seeding)
+        matches!(
+            self.state,
+            TorrentState::Downloading | TorrentState::Seeding
+        )
     }
 
     fn on_cmd(&mut self, cmd: TorrentCmd, _cmd_tx: &mpsc::Sender<TorrentCmd>) {
@@ -483,210 +489,6 @@ impl Torrent {
         );
     }
 
-    fn send(&self, key: PeerKey, cmd: PeerCmd) {
-        if let Some(p) = self.peers.get(&key) {
-            // A closed channel means the task is ending; its Closed event
-            // will clean up.
-            let _ = p.tx.send(cmd);
-        }
-    }
-
-    fn on_peer_event(&mut self, key: PeerKey, ev: PeerEvent) {
-        if let PeerEvent::Closed { error, returned } = ev {
-            self.on_closed(key, error, returned);
-            return;
-        }
-        if !self.peers.contains_key(&key) {
-            return;
-        }
-        match ev {
-            PeerEvent::Extended { client, .. } => {
-                if let Some(p) = self.peers.get_mut(&key) {
-                    p.client = client;
-                }
-            }
-            PeerEvent::Bitfield(bf) => {
-                let Some(p) = self.peers.get_mut(&key) else {
-                    return;
-                };
-                if p.has.none() {
-                    self.picker.peer_bitfield(key, &bf);
-                    p.has = bf;
-                } else {
-                    for piece in bf.iter_ones() {
-                        if p.has.set(piece, true) {
-                            self.picker.peer_have(key, piece);
-                        }
-                    }
-                }
-                self.refresh_interest(key);
-            }
-            PeerEvent::Have(piece) => {
-                let Some(p) = self.peers.get_mut(&key) else {
-                    return;
-                };
-                if !p.has.get(piece) {
-                    p.has.set(piece, true);
-                    self.picker.peer_have(key, piece);
-                }
-                let wants = !p.am_interested && !self.have.get(piece) && self.picker.is_needed(piece);
-                if wants {
-                    self.set_interested(key, true);
-                }
-            }
-            PeerEvent::Choked(c) => {
-                if let Some(p) = self.peers.get_mut(&key) {
-                    p.peer_choking = c;
-                }
-            }
-            PeerEvent::Interested(i) => {
-                let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
-                let free = self.choker.has_free_slot(unchoked);
-                if let Some(p) = self.peers.get_mut(&key) {
-                    p.peer_interested = i;
-                    if i && p.am_choking && free {
-                        p.am_choking = false;
-                        let _ = p.tx.send(PeerCmd::Choke(false));
-                    }
-                }
-            }
-            PeerEvent::AllowedFast(_) => {}
-            PeerEvent::NeedBlocks(n) => {
-                let mut blocks = Vec::with_capacity(n);
-                if self.state == TorrentState::Downloading {
-                    if let Some(p) = self.peers.get(&key) {
-                        self.picker.pick(key, &p.has, n, &mut blocks);
-                    }
-                }
-                self.send(key, PeerCmd::Request { asked: n, blocks });
-            }
-            PeerEvent::Received(block) => {
-                if let Received::New { cancel, .. } = self.picker.block_received(key, block) {
-                    for other in cancel {
-                        self.send(other, PeerCmd::Cancel(block));
-                    }
-                }
-            }
-            PeerEvent::Returned(blocks) => {
-                for b in blocks {
-                    self.picker.request_cancelled(key, b);
-                }
-            }
-            PeerEvent::Closed { .. } => {}
-        }
-    }
-
-    fn on_closed(&mut self, key: PeerKey, error: Option<String>, returned: Vec<crate::types::BlockRef>) {
-        let Some(p) = self.peers.remove(&key) else {
-            return;
-        };
-        for b in returned {
-            self.picker.request_cancelled(key, b);
-        }
-        self.picker.peer_left(key, &p.has);
-        self.choker.remove(key);
-        self.downloaded_closed += p.shared.downloaded.get();
-        self.uploaded_closed += p.shared.uploaded.get();
-        let now = Instant::now();
-        if p.source != PeerSource::Incoming {
-            if error.is_some() && p.shared.downloaded.get() == 0 && p.shared.uploaded.get() == 0 {
-                self.peer_list.failed(p.shared.addr, now);
-            } else {
-                self.peer_list.disconnected(p.shared.addr, now);
-            }
-        } else {
-            self.peer_list.remove(p.shared.addr);
-        }
-        self.connect_more();
-    }
-
-    fn set_interested(&mut self, key: PeerKey, interested: bool) {
-        if let Some(p) = self.peers.get_mut(&key) {
-            if p.am_interested != interested {
-                p.am_interested = interested;
-                let _ = p.tx.send(PeerCmd::Interested(interested));
-            }
-        }
-    }
-
-    fn refresh_interest(&mut self, key: PeerKey) {
-        let want = match self.peers.get(&key) {
-            Some(p) => self.state == TorrentState::Downloading && self.picker.is_interesting(&p.has),
-            None => return,
-        };
-        self.set_interested(key, want);
-    }
-
-    fn update_interest(&mut self) {
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for k in keys {
-            self.refresh_interest(k);
-        }
-    }
-
-    fn on_disk_event(&mut self, ev: DiskEvent) {
-        match ev {
-            DiskEvent::PieceVerified(piece) => {
-                if self.have.get(piece) {
-                    return;
-                }
-                self.have.set(piece, true);
-                self.have_bytes += self.layout.piece_len(piece) as u64;
-                self.picker.piece_verified(piece);
-                for p in self.peers.values() {
-                    let _ = p.tx.send(PeerCmd::Have(piece));
-                }
-                self.check_complete();
-                if self.last_publish.elapsed() >= PUBLISH_INTERVAL {
-                    self.publish();
-                }
-            }
-            DiskEvent::PieceFailed(piece) => {
-                self.hash_failures += 1;
-                let blamed = self.picker.piece_failed(piece);
-                let sole = blamed.len() == 1;
-                for key in blamed {
-                    let Some(p) = self.peers.get_mut(&key) else {
-                        continue;
-                    };
-                    p.trust -= if sole { SOLE_BLAME } else { SHARED_BLAME };
-                    let ip = p.shared.addr.ip();
-                    if p.trust <= BAN_TRUST && !self.peer_list.is_banned(ip) {
-                        tracing::info!(%ip, "banning peer after repeated bad pieces");
-                        self.banned += 1;
-                        self.peer_list.ban(ip);
-                        for q in self.peers.values().filter(|q| q.shared.addr.ip() == ip) {
-                            let _ = q.tx.send(PeerCmd::Close);
-                        }
-                    }
-                }
-            }
-            DiskEvent::PieceNotStored(piece) => {
-                // Fetch it again; the error that caused it came separately.
-                self.picker.piece_failed(piece);
-            }
-            DiskEvent::Error(e) => self.fail(format!("disk error: {e}")),
-        }
-    }
-
-    fn check_complete(&mut self) {
-        if self.state == TorrentState::Downloading && self.picker.is_complete() {
-            tracing::info!(torrent = %self.info.name, "download complete");
-            self.state = TorrentState::Seeding;
-            if let Some(a) = &self.announcer {
-                a.completed();
-            }
-            self.update_interest();
-            // Two seeds have nothing to say to each other.
-            for p in self.peers.values() {
-                if p.has.is_full() {
-                    let _ = p.tx.send(PeerCmd::Close);
-                }
-            }
-            self.publish();
-        }
-    }
-
     fn on_tick(&mut self) {
         let now = Instant::now();
         for p in self.peers.values_mut() {
@@ -703,102 +505,6 @@ impl Torrent {
         }
         self.connect_more();
         self.publish();
-    }
-
-    fn rechoke(&mut self, now: Instant) {
-        let seeding = self.state == TorrentState::Seeding;
-        let candidates: Vec<Candidate<PeerKey>> = self
-            .peers
-            .iter()
-            .map(|(k, p)| Candidate {
-                key: *k,
-                interested: p.peer_interested,
-                rate: if seeding {
-                    p.up.per_second()
-                } else {
-                    p.down.per_second()
-                },
-            })
-            .collect();
-        let unchoke = self.choker.rechoke(now, &candidates);
-        for (k, p) in self.peers.iter_mut() {
-            let choke = !unchoke.contains(k);
-            if choke != p.am_choking {
-                p.am_choking = choke;
-                let _ = p.tx.send(PeerCmd::Choke(choke));
-            }
-        }
-    }
-
-    fn totals(&self) -> (u64, u64) {
-        let down = self.downloaded_closed
-            + self
-                .peers
-                .values()
-                .map(|p| p.shared.downloaded.get())
-                .sum::<u64>();
-        let up = self.uploaded_closed
-            + self
-                .peers
-                .values()
-                .map(|p| p.shared.uploaded.get())
-                .sum::<u64>();
-        (down, up)
-    }
-
-    fn publish(&mut self) {
-        self.last_publish = Instant::now();
-        let (downloaded, uploaded) = self.totals();
-        let have_bytes = self.have_bytes;
-        let wanted_bytes = self.picker.wanted_remaining_bytes() + have_bytes;
-        let seeds = self.peers.values().filter(|p| p.has.is_full()).count();
-        let complete = self.picker.is_complete();
-        let stats = TorrentStats {
-            state: self.state.clone(),
-            have_bytes,
-            wanted_bytes,
-            total_bytes: self.layout.total_length,
-            pieces_have: self.have.count_ones(),
-            num_pieces: self.info.num_pieces(),
-            downloaded,
-            uploaded,
-            download_rate: self.down_rate.per_second(),
-            upload_rate: self.up_rate.per_second(),
-            peers: self.peers.len(),
-            seeds,
-            known_peers: self.peer_list.len(),
-            hash_failures: self.hash_failures,
-            banned: self.banned,
-            complete: complete && !matches!(self.state, TorrentState::Error(_) | TorrentState::Checking),
-        };
-        self.stats_tx.send_replace(stats);
-        self.transfer_tx.send_replace(TransferStats {
-            uploaded,
-            downloaded,
-            left: self.picker.wanted_remaining_bytes(),
-        });
-    }
-
-    fn peer_snapshots(&self) -> Vec<PeerSnapshot> {
-        let n = self.info.num_pieces().max(1) as f32;
-        self.peers
-            .values()
-            .map(|p| PeerSnapshot {
-                addr: p.shared.addr,
-                client: p.client.clone(),
-                source: p.source,
-                incoming: p.shared.incoming,
-                am_choking: p.am_choking,
-                am_interested: p.am_interested,
-                peer_choking: p.peer_choking,
-                peer_interested: p.peer_interested,
-                download_rate: p.down.per_second(),
-                upload_rate: p.up.per_second(),
-                downloaded: p.shared.downloaded.get(),
-                uploaded: p.shared.uploaded.get(),
-                progress: p.has.count_ones() as f32 / n,
-            })
-            .collect()
     }
 
     fn close_all(&mut self) {

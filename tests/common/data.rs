@@ -42,7 +42,13 @@ pub fn multi_file_folder(root: &Path, name: &str) -> PathBuf {
 pub fn assert_same_tree(a: &Path, b: &Path) {
     let fa = list(a);
     let fb = list(b);
-    assert_eq!(fa, fb, "file lists differ between {} and {}", a.display(), b.display());
+    assert_eq!(
+        fa,
+        fb,
+        "file lists differ between {} and {}",
+        a.display(),
+        b.display()
+    );
     for rel in fa {
         let x = std::fs::read(a.join(&rel)).expect("read original");
         let y = std::fs::read(b.join(&rel)).expect("read copy");
@@ -56,10 +62,12 @@ pub fn same_tree(a: &Path, b: &Path) -> bool {
     if fa != list(b) {
         return false;
     }
-    fa.iter().all(|rel| match (std::fs::read(a.join(rel)), std::fs::read(b.join(rel))) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    })
+    fa.iter().all(
+        |rel| match (std::fs::read(a.join(rel)), std::fs::read(b.join(rel))) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        },
+    )
 }
 
 /// Whether `copy` holds every non-empty file of `original` with the same
@@ -69,7 +77,11 @@ pub fn same_content(original: &Path, copy: &Path) -> bool {
     let non_empty = |dir: &Path| -> Vec<PathBuf> {
         list(dir)
             .into_iter()
-            .filter(|rel| std::fs::metadata(dir.join(rel)).map(|m| m.len() > 0).unwrap_or(false))
+            .filter(|rel| {
+                std::fs::metadata(dir.join(rel))
+                    .map(|m| m.len() > 0)
+                    .unwrap_or(false)
+            })
             .collect()
     };
     let files = non_empty(original);
@@ -77,7 +89,10 @@ pub fn same_content(original: &Path, copy: &Path) -> bool {
         return false;
     }
     files.iter().all(|rel| {
-        match (std::fs::read(original.join(rel)), std::fs::read(copy.join(rel))) {
+        match (
+            std::fs::read(original.join(rel)),
+            std::fs::read(copy.join(rel)),
+        ) {
             (Ok(x), Ok(y)) => x == y,
             _ => false,
         }
@@ -88,7 +103,9 @@ pub fn same_content(original: &Path, copy: &Path) -> bool {
 pub fn list(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

@@ -229,7 +229,10 @@ pub fn transmission(torrent: &Path, download_dir: &Path, config_dir: &Path, port
 }
 
 fn serde_json_like(pairs: &[(&str, &str)]) -> String {
-    let body: Vec<String> = pairs.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
+    let body: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("  \"{k}\": {v}"))
+        .collect();
     format!("{{\n{}\n}}\n", body.join(",\n"))
 }
 
@@ -254,7 +257,8 @@ pub fn aria2(torrent: &Path, dir: &Path, port: u16, seed: bool) -> Proc {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if seed {
-        cmd.arg("--check-integrity=true").arg("--bt-seed-unverified=false");
+        cmd.arg("--check-integrity=true")
+            .arg("--bt-seed-unverified=false");
     }
     cmd.arg(torrent);
     Proc::spawn("aria2c", &mut cmd)

@@ -127,7 +127,12 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
     }
 }
 
-async fn run(meta: Metainfo, dir: PathBuf, net: &NetArgs, keep_seeding: bool) -> anyhow::Result<()> {
+async fn run(
+    meta: Metainfo,
+    dir: PathBuf,
+    net: &NetArgs,
+    keep_seeding: bool,
+) -> anyhow::Result<()> {
     let peers = resolve_peers(&net.peers)?;
     let session = start_session(net).await?;
     let mut add = AddTorrent::new(meta, dir);
@@ -164,7 +169,10 @@ async fn follow(handle: &TorrentHandle, keep_seeding: bool) -> anyhow::Result<()
         bar.set_message(st.state.label().to_string());
         let eta = if st.download_rate > 0 && !st.complete {
             let secs = st.wanted_bytes.saturating_sub(st.have_bytes) / st.download_rate;
-            format!("ETA {}", indicatif::HumanDuration(Duration::from_secs(secs)))
+            format!(
+                "ETA {}",
+                indicatif::HumanDuration(Duration::from_secs(secs))
+            )
         } else {
             String::new()
         };
@@ -186,7 +194,10 @@ async fn follow(handle: &TorrentHandle, keep_seeding: bool) -> anyhow::Result<()
                 bar.finish_with_message("complete");
                 return Ok(());
             }
-            bar.println(format!("complete: {} verified, seeding", indicatif::HumanBytes(st.have_bytes)));
+            bar.println(format!(
+                "complete: {} verified, seeding",
+                indicatif::HumanBytes(st.have_bytes)
+            ));
         }
         if rx.changed().await.is_err() {
             bail!("the torrent stopped");

@@ -1,0 +1,224 @@
+//! The torrent task's handlers for what its peers and its disk report.
+
+use std::time::Instant;
+
+use super::{PeerSource, Torrent, BAN_TRUST, PUBLISH_INTERVAL, SHARED_BLAME, SOLE_BLAME};
+use crate::peer::{PeerCmd, PeerEvent, PeerKey};
+use crate::picker::Received;
+use crate::storage::disk::DiskEvent;
+use crate::torrent::TorrentState;
+use crate::types::BlockRef;
+
+impl Torrent {
+    pub(super) fn send(&self, key: PeerKey, cmd: PeerCmd) {
+        if let Some(p) = self.peers.get(&key) {
+            // A closed channel means the task is ending; its Closed event
+            // will clean up.
+            let _ = p.tx.send(cmd);
+        }
+    }
+
+    pub(super) fn on_peer_event(&mut self, key: PeerKey, ev: PeerEvent) {
+        if let PeerEvent::Closed { error, returned } = ev {
+            self.on_closed(key, error, returned);
+            return;
+        }
+        if !self.peers.contains_key(&key) {
+            return;
+        }
+        match ev {
+            PeerEvent::Extended { client, .. } => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.client = client;
+                }
+            }
+            PeerEvent::Bitfield(bf) => {
+                let Some(p) = self.peers.get_mut(&key) else {
+                    return;
+                };
+                if p.has.none() {
+                    self.picker.peer_bitfield(key, &bf);
+                    p.has = bf;
+                } else {
+                    for piece in bf.iter_ones() {
+                        if p.has.set(piece, true) {
+                            self.picker.peer_have(key, piece);
+                        }
+                    }
+                }
+                self.refresh_interest(key);
+            }
+            PeerEvent::Have(piece) => {
+                let Some(p) = self.peers.get_mut(&key) else {
+                    return;
+                };
+                if !p.has.get(piece) {
+                    p.has.set(piece, true);
+                    self.picker.peer_have(key, piece);
+                }
+                let wants =
+                    !p.am_interested && !self.have.get(piece) && self.picker.is_needed(piece);
+                if wants {
+                    self.set_interested(key, true);
+                }
+            }
+            PeerEvent::Choked(c) => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.peer_choking = c;
+                }
+            }
+            PeerEvent::Interested(i) => {
+                let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
+                let free = self.choker.has_free_slot(unchoked);
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.peer_interested = i;
+                    if i && p.am_choking && free {
+                        p.am_choking = false;
+                        let _ = p.tx.send(PeerCmd::Choke(false));
+                    }
+                }
+            }
+            PeerEvent::AllowedFast(_) => {}
+            PeerEvent::NeedBlocks(n) => {
+                let mut blocks = Vec::with_capacity(n);
+                if self.state == TorrentState::Downloading {
+                    if let Some(p) = self.peers.get(&key) {
+                        self.picker.pick(key, &p.has, n, &mut blocks);
+                    }
+                }
+                self.send(key, PeerCmd::Request { asked: n, blocks });
+            }
+            PeerEvent::Received(block) => {
+                if let Received::New { cancel, .. } = self.picker.block_received(key, block) {
+                    for other in cancel {
+                        self.send(other, PeerCmd::Cancel(block));
+                    }
+                }
+            }
+            PeerEvent::Returned(blocks) => {
+                for b in blocks {
+                    self.picker.request_cancelled(key, b);
+                }
+            }
+            PeerEvent::Closed { .. } => {}
+        }
+    }
+
+    pub(super) fn on_closed(
+        &mut self,
+        key: PeerKey,
+        error: Option<String>,
+        returned: Vec<BlockRef>,
+    ) {
+        let Some(p) = self.peers.remove(&key) else {
+            return;
+        };
+        for b in returned {
+            self.picker.request_cancelled(key, b);
+        }
+        self.picker.peer_left(key, &p.has);
+        self.choker.remove(key);
+        self.downloaded_closed += p.shared.downloaded.get();
+        self.uploaded_closed += p.shared.uploaded.get();
+        let now = Instant::now();
+        if p.source != PeerSource::Incoming {
+            if error.is_some() && p.shared.downloaded.get() == 0 && p.shared.uploaded.get() == 0 {
+                self.peer_list.failed(p.shared.addr, now);
+            } else {
+                self.peer_list.disconnected(p.shared.addr, now);
+            }
+        } else {
+            self.peer_list.remove(p.shared.addr);
+        }
+        self.connect_more();
+    }
+
+    pub(super) fn set_interested(&mut self, key: PeerKey, interested: bool) {
+        if let Some(p) = self.peers.get_mut(&key) {
+            if p.am_interested != interested {
+                p.am_interested = interested;
+                let _ = p.tx.send(PeerCmd::Interested(interested));
+            }
+        }
+    }
+
+    pub(super) fn refresh_interest(&mut self, key: PeerKey) {
+        let want = match self.peers.get(&key) {
+            Some(p) => {
+                self.state == TorrentState::Downloading && self.picker.is_interesting(&p.has)
+            }
+            None => return,
+        };
+        self.set_interested(key, want);
+    }
+
+    pub(super) fn update_interest(&mut self) {
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            self.refresh_interest(k);
+        }
+    }
+
+    pub(super) fn on_disk_event(&mut self, ev: DiskEvent) {
+        match ev {
+            DiskEvent::PieceVerified(piece) => {
+                if self.have.get(piece) {
+                    return;
+                }
+                self.have.set(piece, true);
+                self.have_bytes += self.layout.piece_len(piece) as u64;
+                self.picker.piece_verified(piece);
+                for p in self.peers.values() {
+                    let _ = p.tx.send(PeerCmd::Have(piece));
+                }
+                self.check_complete();
+                if self.last_publish.elapsed() >= PUBLISH_INTERVAL {
+                    self.publish();
+                }
+            }
+            DiskEvent::PieceFailed(piece) => {
+                self.hash_failures += 1;
+                let blamed = self.picker.piece_failed(piece);
+                let sole = blamed.len() == 1;
+                for key in blamed {
+                    let Some(p) = self.peers.get_mut(&key) else {
+                        continue;
+                    };
+                    p.trust -= if sole { SOLE_BLAME } else { SHARED_BLAME };
+                    let ip = p.shared.addr.ip();
+                    if p.trust <= BAN_TRUST && !self.peer_list.is_banned(ip) {
+                        tracing::info!(%ip, "banning peer after repeated bad pieces");
+                        self.banned += 1;
+                        self.peer_list.ban(ip);
+                        for q in self.peers.values().filter(|q| q.shared.addr.ip() == ip) {
+                            let _ = q.tx.send(PeerCmd::Close);
+                        }
+                    }
+                }
+            }
+            DiskEvent::PieceNotStored(piece) => {
+                // Fetch it again; the error that caused it came separately.
+                self.picker.piece_failed(piece);
+            }
+            DiskEvent::Error(e) => self.fail(format!("disk error: {e}")),
+        }
+    }
+
+    pub(super) fn check_complete(&mut self) {
+        if self.state == TorrentState::Downloading && self.picker.is_complete() {
+            tracing::info!(torrent = %self.info.name, "download complete");
+            self.state = TorrentState::Seeding;
+            if let Some(a) = &self.announcer {
+                a.completed();
+            }
+            self.update_interest();
+            // Two seeds have nothing to say to each other.
+            for p in self.peers.values() {
+                if p.has.is_full() {
+                    let _ = p.tx.send(PeerCmd::Close);
+                }
+            }
+            self.publish();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The torrent task's choking round and the snapshots it publishes.
+
+use std::time::Instant;
+
+use super::Torrent;
+use crate::peer::{PeerCmd, PeerKey};
+use crate::torrent::choker::Candidate;
+use crate::torrent::{PeerSnapshot, TorrentState, TorrentStats};
+use crate::tracker::announcer::TransferStats;
+
+impl Torrent {
+    pub(super) fn rechoke(&mut self, now: Instant) {
+        let seeding = self.state == TorrentState::Seeding;
+        let candidates: Vec<Candidate<PeerKey>> = self
+            .peers
+            .iter()
+            .map(|(k, p)| Candidate {
+                key: *k,
+                interested: p.peer_interested,
+                rate: if seeding {
+                    p.up.per_second()
+                } else {
+                    p.down.per_second()
+                },
+            })
+            .collect();
+        let unchoke = self.choker.rechoke(now, &candidates);
+        for (k, p) in self.peers.iter_mut() {
+            let choke = !unchoke.contains(k);
+            if choke != p.am_choking {
+                p.am_choking = choke;
+                let _ = p.tx.send(PeerCmd::Choke(choke));
+            }
+        }
+    }
+
+    pub(super) fn totals(&self) -> (u64, u64) {
+        let down = self.downloaded_closed
+            + self
+                .peers
+                .values()
+                .map(|p| p.shared.downloaded.get())
+                .sum::<u64>();
+        let up = self.uploaded_closed
+            + self
+                .peers
+                .values()
+                .map(|p| p.shared.uploaded.get())
+                .sum::<u64>();
+        (down, up)
+    }
+
+    pub(super) fn publish(&mut self) {
+        self.last_publish = Instant::now();
+        let (downloaded, uploaded) = self.totals();
+        let have_bytes = self.have_bytes;
+        let wanted_bytes = self.picker.wanted_remaining_bytes() + have_bytes;
+        let seeds = self.peers.values().filter(|p| p.has.is_full()).count();
+        let complete = self.picker.is_complete();
+        let stats = TorrentStats {
+            state: self.state.clone(),
+            have_bytes,
+            wanted_bytes,
+            total_bytes: self.layout.total_length,
+            pieces_have: self.have.count_ones(),
+            num_pieces: self.info.num_pieces(),
+            downloaded,
+            uploaded,
+            download_rate: self.down_rate.per_second(),
+            upload_rate: self.up_rate.per_second(),
+            peers: self.peers.len(),
+            seeds,
+            known_peers: self.peer_list.len(),
+            hash_failures: self.hash_failures,
+            banned: self.banned,
+            complete: complete
+                && !matches!(self.state, TorrentState::Error(_) | TorrentState::Checking),
+        };
+        self.stats_tx.send_replace(stats);
+        self.transfer_tx.send_replace(TransferStats {
+            uploaded,
+            downloaded,
+            left: self.picker.wanted_remaining_bytes(),
+        });
+    }
+
+    pub(super) fn peer_snapshots(&self) -> Vec<PeerSnapshot> {
+        let n = self.info.num_pieces().max(1) as f32;
+        self.peers
+            .values()
+            .map(|p| PeerSnapshot {
+                addr: p.shared.addr,
+                client: p.client.clone(),
+                source: p.source,
+                incoming: p.shared.incoming,
+                am_choking: p.am_choking,
+                am_interested: p.am_interested,
+                peer_choking: p.peer_choking,
+                peer_interested: p.peer_interested,
+                download_rate: p.down.per_second(),
+                upload_rate: p.up.per_second(),
+                downloaded: p.shared.downloaded.get(),
+                uploaded: p.shared.uploaded.get(),
+                progress: p.has.count_ones() as f32 / n,
+            })
+            .collect()
+    }
+}
