@@ -17,3 +17,4 @@ test: setup
 
 bench: setup
 	$(CARGO) build --release
+	$(CARGO) bench --bench create

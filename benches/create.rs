@@ -1,0 +1,199 @@
+//! `make bench`: torrent creation speed, side by side with mktorrent and
+//! transmission-create in one run, against the machine's SHA-1 speed.
+//!
+//! Data sets (generated in a temporary folder, page cache warmed before
+//! timing): 4 files of 512 MiB (2 GiB), and 10,000 small files of about
+//! 20 KiB (about 200 MiB) in 100 folders. Each tool runs `BENCH_RUNS` times
+//! (default 3) and its best time counts. All tools use the same piece size.
+//! Set `BENCH_DIR` to put the data somewhere other than the system temp dir.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha1::{Digest, Sha1};
+
+fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let base = std::env::var_os("BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let tmp = tempfile::Builder::new()
+        .prefix("shoal-bench-")
+        .tempdir_in(base)
+        .expect("temp dir");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let sha = sha1_speed();
+    println!("machine: {cores} cores; single-core SHA-1 (sha1 crate): {:.0} MB/s; limit with 2 cores: {:.0} MB/s", sha / 1e6, 2.0 * sha / 1e6);
+    println!();
+
+    let big = tmp.path().join("big");
+    make_big(&big);
+    let small = tmp.path().join("small");
+    make_small(&small);
+
+    println!(
+        "{:<30} {:<22} {:>9} {:>10} {:>11} {:>9}",
+        "data set", "tool", "best s", "MB/s", "% of 2xSHA", "shoal is"
+    );
+    for (label, dir, piece_log2) in [
+        ("2 GiB, 4 files", &big, 21u32),
+        ("10,000 small files, 200 MiB", &small, 17u32),
+    ] {
+        let bytes = dir_bytes(dir);
+        warm(dir);
+        let out = tmp.path().join("out.torrent");
+        let piece = 1u64 << piece_log2;
+        let shoal_bin = env!("CARGO_BIN_EXE_shoal");
+        let tools: Vec<(&str, Command)> = vec![
+            ("shoal create", {
+                let mut c = Command::new(shoal_bin);
+                c.arg("create")
+                    .arg(dir)
+                    .arg("-o")
+                    .arg(&out)
+                    .arg("--piece-size")
+                    .arg(piece.to_string());
+                c
+            }),
+            ("mktorrent -t 2", {
+                let mut c = Command::new("mktorrent");
+                c.args(["-t", "2", "-l", &piece_log2.to_string(), "-o"])
+                    .arg(&out)
+                    .arg(dir);
+                c
+            }),
+            ("transmission-create", {
+                let mut c = Command::new("transmission-create");
+                c.args(["-s", &(piece / 1024).to_string(), "-o"])
+                    .arg(&out)
+                    .arg(dir);
+                c
+            }),
+        ];
+        let mut results = Vec::new();
+        for (name, mut cmd) in tools {
+            let mut best = Duration::MAX;
+            for _ in 0..runs {
+                let _ = std::fs::remove_file(&out);
+                let start = Instant::now();
+                let status = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status();
+                let t = start.elapsed();
+                match status {
+                    Ok(s) if s.success() => best = best.min(t),
+                    other => panic!("{name} failed: {other:?}"),
+                }
+            }
+            results.push((name, best));
+        }
+        let shoal_t = results[0].1.as_secs_f64();
+        for (name, t) in &results {
+            let secs = t.as_secs_f64();
+            let mbs = bytes as f64 / secs / 1e6;
+            let pct = 100.0 * (bytes as f64 / secs) / (2.0 * sha);
+            let ratio = if *name == "shoal create" {
+                String::from("-")
+            } else {
+                format!("{:.2}x", secs / shoal_t)
+            };
+            println!("{label:<30} {name:<22} {secs:>9.3} {mbs:>10.0} {pct:>10.1}% {ratio:>9}");
+        }
+    }
+    println!();
+    println!("(\"shoal is\" = the tool's time / shoal's time: above 1.00x shoal is faster)");
+}
+
+/// Best of several runs hashing a 64 MiB buffer on one core, in bytes/s.
+fn sha1_speed() -> f64 {
+    let buf = fill(64 << 20, 42);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let mut h = Sha1::new();
+        for c in buf.chunks(1 << 20) {
+            h.update(c);
+        }
+        std::hint::black_box(h.finalize());
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    buf.len() as f64 / best
+}
+
+/// Pseudo-random bytes (incompressible enough, fast to make).
+fn fill(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+fn make_big(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let chunk = fill(8 << 20, 7);
+    for i in 0..4 {
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(dir.join(format!("file{i}.bin"))).unwrap(),
+        );
+        for j in 0..64u64 {
+            // Vary each 8 MiB block a little so pieces differ.
+            let mut block = chunk.clone();
+            block[..8].copy_from_slice(&(i as u64 * 1000 + j).to_le_bytes());
+            f.write_all(&block).unwrap();
+        }
+        f.flush().unwrap();
+    }
+}
+
+fn make_small(dir: &Path) {
+    let data = fill(64 << 10, 11);
+    let mut x: u64 = 12345;
+    for i in 0..10_000u64 {
+        let sub = dir.join(format!("d{:03}", i / 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&sub).unwrap();
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = 10 * 1024 + (x % (20 * 1024)) as usize + (i as usize % 7);
+        let off = (x >> 32) as usize % (data.len() - len);
+        std::fs::write(sub.join(format!("f{i:05}.dat")), &data[off..off + len]).unwrap();
+    }
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() {
+            dir_bytes(&e.path())
+        } else {
+            m.len()
+        };
+    }
+    total
+}
+
+/// Reads every file so the page cache holds the data set.
+fn warm(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            warm(&e.path());
+        } else {
+            std::hint::black_box(std::fs::read(e.path()).unwrap());
+        }
+    }
+}
