@@ -30,9 +30,11 @@ use bytes::Bytes;
 use crate::bencode::Writer;
 use crate::hash::{self, OnError, ReadError};
 use crate::metainfo::{
-    sanitize_component, FileEntry, Metainfo, MetainfoError, MAX_METAINFO_LEN, MAX_PIECE_LEN,
+    sanitize_component, FileEntry, Info, Metainfo, MetainfoError, MAX_METAINFO_LEN, MAX_PIECE_LEN,
 };
 use crate::storage::Layout;
+use crate::types::InfoHash;
+use sha1::{Digest, Sha1};
 
 /// Smallest piece length we create (16 KiB, one block).
 pub const MIN_CREATE_PIECE_LEN: u64 = 16 * 1024;
@@ -230,7 +232,39 @@ pub fn create_torrent(
         return Err(CreateError::TooLarge);
     }
 
-    let mut m = Metainfo::from_info_bytes(Bytes::from(info_bytes))?;
+    // The info is built from what we wrote rather than parsed back (that
+    // costs real time for many files); tests check that the two agree.
+    let info = Info {
+        name,
+        piece_length,
+        pieces: pieces
+            .chunks_exact(20)
+            .map(|c| {
+                let mut h = [0u8; 20];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect(),
+        files: layout.files,
+        multi_file,
+        private: options.private,
+        source: options.source.clone(),
+    };
+    debug_assert_eq!(
+        Info::from_bytes(&info_bytes).map(|i| (i.files, i.pieces, i.name)),
+        Ok((info.files.clone(), info.pieces.clone(), info.name.clone()))
+    );
+    let mut m = Metainfo {
+        info,
+        info_hash: InfoHash(Sha1::digest(&info_bytes).into()),
+        info_bytes: Bytes::from(info_bytes),
+        announce: None,
+        announce_list: Vec::new(),
+        url_list: Vec::new(),
+        comment: None,
+        created_by: None,
+        creation_date: None,
+    };
     let tiers: Vec<Vec<String>> = options
         .trackers
         .iter()

@@ -247,24 +247,41 @@ impl<'a> Worker<'a> {
     }
 
     /// Asks the kernel to read ahead the large file spans of a chunk, so a
-    /// cold cache streams from disk while we hash. Small files are skipped:
-    /// the extra calls would cost more than they save.
+    /// cold cache streams from disk while we hash. A span whose last byte is
+    /// already cached (probed with a non-blocking read) is left alone: the
+    /// hint would walk the whole cached range for nothing. Small files are
+    /// skipped: the extra calls would cost more than they save.
     fn advise(&self, start: u64, len: u64) {
         for span in self.layout.spans(start, len) {
             if span.len < ADVISE_MIN || self.layout.files[span.file].pad {
                 continue;
             }
-            if let Ok(f) = File::open(&self.paths[span.file]) {
-                // SAFETY: posix_fadvise only reads its integer arguments; a
-                // failure is harmless (it is a hint).
-                unsafe {
-                    libc::posix_fadvise(
-                        f.as_raw_fd(),
-                        span.file_offset as libc::off_t,
-                        span.len as libc::off_t,
-                        libc::POSIX_FADV_WILLNEED,
-                    );
-                }
+            let Ok(f) = File::open(&self.paths[span.file]) else {
+                continue;
+            };
+            let fd = f.as_raw_fd();
+            let last = span.file_offset + span.len - 1;
+            let mut byte = 0u8;
+            let iov = libc::iovec {
+                iov_base: (&mut byte as *mut u8).cast(),
+                iov_len: 1,
+            };
+            // SAFETY: one iovec pointing at a live one-byte buffer; the
+            // kernel writes at most one byte there.
+            let cached =
+                unsafe { libc::preadv2(fd, &iov, 1, last as libc::off_t, libc::RWF_NOWAIT) } == 1;
+            if cached {
+                continue;
+            }
+            // SAFETY: posix_fadvise only reads its integer arguments; a
+            // failure is harmless (it is a hint).
+            unsafe {
+                libc::posix_fadvise(
+                    fd,
+                    span.file_offset as libc::off_t,
+                    span.len as libc::off_t,
+                    libc::POSIX_FADV_WILLNEED,
+                );
             }
         }
     }
