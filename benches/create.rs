@@ -4,7 +4,7 @@
 //! Data sets (generated in a temporary folder, page cache warmed before
 //! timing): 4 files of 512 MiB (2 GiB), and 10,000 small files of about
 //! 20 KiB (about 200 MiB) in 100 folders. Each tool runs `BENCH_RUNS` times
-//! (default 3) and its best time counts. All tools use the same piece size.
+//! (default 5, alternating between tools) and its best time counts. All tools use the same piece size.
 //! Set `BENCH_DIR` to put the data somewhere other than the system temp dir.
 
 use std::io::Write;
@@ -24,7 +24,7 @@ fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(5);
     let base = std::env::var_os("BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
@@ -89,23 +89,27 @@ fn main() {
                 c
             }),
         ];
-        let mut results = Vec::new();
-        for (name, mut cmd) in tools {
-            let mut best = Duration::MAX;
-            let mut best_cpu = f64::MAX;
-            for _ in 0..runs {
+        // Runs alternate between the tools so that each sees the same
+        // background load; the best run of each counts.
+        let mut tools = tools;
+        let mut results: Vec<(&str, Duration, f64)> = tools
+            .iter()
+            .map(|(n, _)| (*n, Duration::MAX, f64::MAX))
+            .collect();
+        for _ in 0..runs {
+            for (i, (name, cmd)) in tools.iter_mut().enumerate() {
                 let _ = std::fs::remove_file(&out);
                 let cpu0 = children_cpu();
                 let start = Instant::now();
                 let status = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status();
                 let t = start.elapsed();
                 match status {
-                    Ok(s) if s.success() => best = best.min(t),
+                    Ok(s) if s.success() => {}
                     other => panic!("{name} failed: {other:?}"),
                 }
-                best_cpu = best_cpu.min(children_cpu() - cpu0);
+                results[i].1 = results[i].1.min(t);
+                results[i].2 = results[i].2.min(children_cpu() - cpu0);
             }
-            results.push((name, best, best_cpu));
         }
         let shoal_t = results[0].1.as_secs_f64();
         for (name, t, cpu) in &results {

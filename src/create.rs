@@ -61,7 +61,7 @@ pub struct CreateOptions {
     pub comment: Option<String>,
     /// `source`: private trackers use it to make the info hash unique.
     pub source: Option<String>,
-    /// Hashing threads; `None` uses every core.
+    /// Hashing threads; `None` uses every core ([`hash::default_threads`]).
     pub threads: Option<usize>,
     /// `creation date` in seconds since the epoch; `None` means now.
     pub creation_date: Option<i64>,

@@ -127,9 +127,14 @@ pub fn hash_pieces(
     Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
-/// The number of hashing threads to use by default: one per core.
+/// The number of hashing threads to use by default: one per core, plus one.
+/// Each thread reads its own data, so while one waits for the disk (or for
+/// a CPU the rest of the machine is using) the others keep every core
+/// hashing; on an idle machine with a warm cache the extra thread costs
+/// nothing measurable. On a busy 2-core machine it measurably shortens the
+/// run, for the same CPU time.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, |n| n.get()) + 1
 }
 
 /// Locks a mutex, ignoring poisoning: the data under these locks is only

@@ -35,7 +35,7 @@ pub struct Args {
     /// A source tag (private trackers use it to make the info hash unique).
     #[arg(short, long)]
     source: Option<String>,
-    /// Hashing threads [default: one per core].
+    /// Hashing threads [default: one per core, plus one].
     #[arg(long)]
     threads: Option<usize>,
     /// Leave out the creation date (for reproducible torrents).
