@@ -9,7 +9,7 @@
 //!   of the content the user chose.
 //! - **Symbolic links** are skipped, to files and to folders alike: following
 //!   them could leave the folder or loop. The path given on the command line
-//!   itself may be a link; it is followed.
+//!   itself may be a link; it is followed, and the torrent takes the link's name.
 //! - **Empty folders** are left out: a torrent lists files only.
 //! - **Zero-length files** are included (they take no bytes of any piece).
 //! - **Other special files** (FIFOs, sockets, devices) are skipped.
@@ -134,8 +134,12 @@ pub fn create_torrent(
     };
     let root = path.canonicalize().map_err(io_err)?;
     let meta = std::fs::metadata(&root).map_err(io_err)?;
-    let name = root
+    // The name as the user gave it (a link keeps its own name); `.`, `..`
+    // and the like fall back to the real folder's name.
+    let name = path
         .file_name()
+        .filter(|_| !path.ends_with(".."))
+        .or_else(|| root.file_name())
         .ok_or_else(|| CreateError::NotFileOrDir(path.to_path_buf()))?;
     let name = checked_name(name.to_str(), &root)?;
 
@@ -403,6 +407,20 @@ mod tests {
         let back = Metainfo::from_bytes(&m.to_bytes()).unwrap();
         assert_eq!(back.info_hash, m.info_hash);
         assert_eq!(back.creation_date, Some(5));
+    }
+
+    #[test]
+    fn a_linked_folder_keeps_the_links_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join("f"), b"data").unwrap();
+        let alias = dir.path().join("alias");
+        std::os::unix::fs::symlink(&real, &alias).unwrap();
+        let m = create_torrent(&alias, &CreateOptions::default(), |_, _| {}).unwrap();
+        assert_eq!(m.info.name, "alias");
+        let m = create_torrent(&real.join("."), &CreateOptions::default(), |_, _| {}).unwrap();
+        assert_eq!(m.info.name, "real");
     }
 
     #[test]

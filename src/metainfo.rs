@@ -269,6 +269,8 @@ impl Metainfo {
 
     /// Encodes the torrent. The `info` value is written back byte for byte,
     /// so the info hash never changes; the outer keys are written sorted.
+    /// Outer keys this type does not hold (`nodes`, `httpseeds`, ...) are
+    /// not kept.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = bencode::Writer::new();
         w.dict();
