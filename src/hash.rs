@@ -13,10 +13,13 @@
 //! mapping and unmapping page-cache pages cost more system time here than
 //! copying them.)
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
-use std::os::unix::io::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -154,6 +157,9 @@ struct Worker<'a> {
     buf: Vec<u8>,
     /// The file opened last, reused while consecutive spans stay in it.
     open: Option<(usize, File)>,
+    /// The folder of the file opened last, so that many small files in one
+    /// folder are opened relative to it instead of walking the whole path.
+    dir: Option<(PathBuf, File)>,
 }
 
 impl<'a> Worker<'a> {
@@ -163,6 +169,7 @@ impl<'a> Worker<'a> {
             paths,
             buf: vec![0; READ_BLOCK],
             open: None,
+            dir: None,
         }
     }
 
@@ -233,7 +240,8 @@ impl<'a> Worker<'a> {
         len: u64,
     ) -> io::Result<()> {
         if !matches!(&self.open, Some((i, _)) if *i == file) {
-            self.open = Some((file, File::open(&self.paths[file])?));
+            let f = self.open_file(file)?;
+            self.open = Some((file, f));
         }
         let Some((_, f)) = &self.open else {
             // Unreachable: `open` was filled just above.
@@ -249,6 +257,39 @@ impl<'a> Worker<'a> {
             pos += n as u64;
         }
         Ok(())
+    }
+
+    /// Opens file `file` for reading, relative to its folder's handle when
+    /// that folder was the last one used.
+    fn open_file(&mut self, file: usize) -> io::Result<File> {
+        let path = &self.paths[file];
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return File::open(path);
+        };
+        if !matches!(&self.dir, Some((p, _)) if p == parent) {
+            let d = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(parent)?;
+            self.dir = Some((parent.to_path_buf(), d));
+        }
+        let (Some((_, dir)), Ok(cname)) = (&self.dir, CString::new(name.as_bytes())) else {
+            return File::open(path);
+        };
+        // SAFETY: a valid directory descriptor we own and a NUL-terminated
+        // name; the returned descriptor, if any, is owned by the File.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                cname.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        Ok(unsafe { File::from_raw_fd(fd) })
     }
 
     /// Asks the kernel to read ahead the large file spans of a chunk, so a
