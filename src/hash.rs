@@ -75,8 +75,20 @@ pub fn hash_pieces(
     on_error: OnError,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Vec<PieceHash>, ReadError> {
+    hash_in_chunks(layout, paths, threads, on_error, progress, CHUNK_TARGET)
+}
+
+/// [`hash_pieces`] with a chosen chunk size (tests use small ones).
+fn hash_in_chunks(
+    layout: &Layout,
+    paths: &[PathBuf],
+    threads: usize,
+    on_error: OnError,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    chunk_target: u64,
+) -> Result<Vec<PieceHash>, ReadError> {
     let num_pieces = layout.num_pieces() as u64;
-    let pieces_per_chunk = (CHUNK_TARGET / layout.piece_length).max(1);
+    let pieces_per_chunk = (chunk_target / layout.piece_length).max(1);
     let num_chunks = num_pieces.div_ceil(pieces_per_chunk);
     let next_chunk = AtomicUsize::new(0);
     let done = AtomicU64::new(0);
@@ -391,13 +403,31 @@ mod tests {
             stream.extend_from_slice(&data);
             paths.push(p);
         }
+        let want: Vec<PieceHash> = stream
+            .chunks(16384)
+            .map(|c| Ok(Sha1::digest(c).into()))
+            .collect();
         for threads in [1, 3] {
             let got = hash_pieces(&l, &paths, threads, OnError::Stop, &|_, _| {}).unwrap();
-            let want: Vec<PieceHash> = stream
-                .chunks(16384)
-                .map(|c| Ok(Sha1::digest(c).into()))
-                .collect();
             assert_eq!(got, want);
+            // Many chunks of one or several pieces, taken by racing threads.
+            for chunk in [1, 16384, 3 * 16384, 100 * 16384] {
+                let done = AtomicU64::new(0);
+                let got = hash_in_chunks(
+                    &l,
+                    &paths,
+                    threads,
+                    OnError::Stop,
+                    &|d, t| {
+                        assert!(d <= t);
+                        done.fetch_max(d, Ordering::Relaxed);
+                    },
+                    chunk,
+                )
+                .unwrap();
+                assert_eq!(got, want, "chunk {chunk}, {threads} threads");
+                assert_eq!(done.load(Ordering::Relaxed), l.total_length);
+            }
         }
     }
 
