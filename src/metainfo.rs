@@ -97,9 +97,13 @@ impl Info {
     }
 
     /// Length of one piece: `piece_length` except for the last one.
+    /// Zero for an index past the end.
     pub fn piece_len(&self, index: PieceIndex) -> u32 {
         let start = index.0 as u64 * self.piece_length;
-        (self.total_length() - start).min(self.piece_length) as u32
+        // At most `piece_length`, which is at most 64 MiB: fits in u32.
+        self.total_length()
+            .saturating_sub(start)
+            .min(self.piece_length) as u32
     }
 }
 
