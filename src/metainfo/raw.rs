@@ -72,10 +72,52 @@ pub(super) struct FileList {
 #[derive(Deserialize)]
 struct RawFile {
     length: Option<i64>,
-    path: Option<Vec<ByteBuf>>,
+    path: Option<PathParts>,
     #[serde(rename = "path.utf-8")]
-    path_utf8: Option<Vec<ByteBuf>>,
+    path_utf8: Option<PathParts>,
     attr: Option<ByteBuf>,
+}
+
+/// The components of a file's path, kept only up to [`path::MAX_PATH_LEN`]
+/// bytes in all; `too_long` says that more followed (and was skipped).
+struct PathParts {
+    parts: Vec<ByteBuf>,
+    too_long: bool,
+}
+
+impl<'de> Deserialize<'de> for PathParts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PathParts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of path components")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PathParts, A::Error> {
+                let mut p = PathParts {
+                    parts: Vec::new(),
+                    too_long: false,
+                };
+                let mut len = 0;
+                while !p.too_long {
+                    match seq.next_element::<ByteBuf>()? {
+                        None => return Ok(p),
+                        Some(part) => {
+                            len += part.len() + 1;
+                            if len > path::MAX_PATH_LEN {
+                                p.too_long = true;
+                            } else {
+                                p.parts.push(part);
+                            }
+                        }
+                    }
+                }
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(p)
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 /// Lossy UTF-8.
@@ -88,10 +130,20 @@ fn parse_file(index: usize, raw: RawFile) -> Result<ParsedFile, MetainfoError> {
         .length
         .ok_or(MetainfoError::MissingFileLength { index })?;
     let length = u64::try_from(length).map_err(|_| MetainfoError::NegativeLength(length))?;
-    let parts = raw.path_utf8.or(raw.path).unwrap_or_default();
+    let PathParts { parts, too_long } = raw.path_utf8.or(raw.path).unwrap_or(PathParts {
+        parts: Vec::new(),
+        too_long: false,
+    });
+    let shown = || parts.iter().map(|p| lossy(p)).collect::<Vec<_>>().join("/");
+    if too_long {
+        return Err(MetainfoError::BadPath {
+            path: shown(),
+            error: path::PathError::TooLong,
+        });
+    }
     let rel = path::sanitize_components(parts.iter().map(|p| p.as_slice())).map_err(|error| {
         MetainfoError::BadPath {
-            path: parts.iter().map(|p| lossy(p)).collect::<Vec<_>>().join("/"),
+            path: shown(),
             error,
         }
     })?;
@@ -339,6 +391,17 @@ mod tests {
         assert!(ok.error.is_none());
         assert_eq!(ok.files[0].rel, PathBuf::from("a/b"));
         assert!(ok.files[1].pad);
+        let mut deep = b"ld6:lengthi1e4:pathl".to_vec();
+        deep.extend(std::iter::repeat_n(*b"1:a", 3000).flatten());
+        deep.extend_from_slice(b"eee");
+        let list: FileList = serde_bencode::from_bytes(&deep).unwrap();
+        assert!(matches!(
+            list.error,
+            Some(MetainfoError::BadPath {
+                error: path::PathError::TooLong,
+                ..
+            })
+        ));
     }
 
     #[test]
