@@ -14,7 +14,8 @@
 //! - **Zero-length files** are included (they take no bytes of any piece).
 //! - **Other special files** (FIFOs, sockets, devices) are skipped.
 //! - **Names** must be UTF-8 and acceptable to the metainfo layer unchanged
-//!   (no control characters, at most 255 bytes); otherwise creation fails
+//!   (no control characters, at most 255 bytes a name and 4096 bytes a
+//!   path inside the folder); otherwise creation fails
 //!   with [`CreateError::UnsupportedName`] rather than produce a torrent
 //!   whose paths differ from the disk.
 //!
@@ -30,7 +31,8 @@ use bytes::Bytes;
 use crate::bencode::Writer;
 use crate::hash::{self, OnError, ReadError};
 use crate::metainfo::{
-    sanitize_component, FileEntry, Info, Metainfo, MetainfoError, MAX_METAINFO_LEN, MAX_PIECE_LEN,
+    path::MAX_PATH_LEN, sanitize_component, FileEntry, Info, Metainfo, MetainfoError,
+    MAX_METAINFO_LEN, MAX_PIECE_LEN,
 };
 use crate::storage::Layout;
 use crate::types::InfoHash;
@@ -342,6 +344,10 @@ fn walk(
                 .len();
             let mut parts = prefix.clone();
             parts.push(name);
+            // The same measure the parser applies to a file's path.
+            if parts.iter().map(|p| p.len() + 1).sum::<usize>() > MAX_PATH_LEN {
+                return Err(CreateError::UnsupportedName(path));
+            }
             out.push((parts, path, len));
         }
     }
