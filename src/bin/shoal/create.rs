@@ -82,11 +82,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("name: {}", meta.info.name);
     println!("info hash: {}", meta.info_hash);
     println!("size: {}", human(meta.info.total_length()));
-    println!(
-        "pieces: {} of {}",
-        meta.info.num_pieces(),
-        human(meta.info.piece_length)
-    );
+    println!("piece size: {}", human(meta.info.piece_length));
+    println!("pieces: {}", meta.info.num_pieces());
     println!("files: {}", meta.info.files.len());
     println!("written to {}", out.display());
     Ok(ExitCode::SUCCESS)
