@@ -31,8 +31,8 @@ use bytes::Bytes;
 use crate::bencode::Writer;
 use crate::hash::{self, OnError, ReadError};
 use crate::metainfo::{
-    path::MAX_PATH_LEN, sanitize_component, FileEntry, Info, Metainfo, MetainfoError,
-    MAX_METAINFO_LEN, MAX_PIECE_LEN,
+    path::MAX_PATH_LEN, sanitize_component, FileEntry, Info, Metainfo, MAX_METAINFO_LEN,
+    MAX_PIECE_LEN,
 };
 use crate::storage::Layout;
 use crate::types::InfoHash;
@@ -98,9 +98,6 @@ pub enum CreateError {
         "the torrent would be larger than {MAX_METAINFO_LEN} bytes; choose a larger piece size"
     )]
     TooLarge,
-    /// The generated info dictionary failed validation (a bug).
-    #[error("the generated torrent is invalid: {0}")]
-    Invalid(#[from] MetainfoError),
 }
 
 impl From<ReadError> for CreateError {
