@@ -17,6 +17,7 @@ test: setup
 
 bench: setup
 	$(CARGO) build --release
+	$(CARGO) bench --bench create
 
 # Micro-benchmarks of the disk workers and the piece picker (release mode).
 .PHONY: bench-parts

@@ -9,12 +9,13 @@
 //!   of the content the user chose.
 //! - **Symbolic links** are skipped, to files and to folders alike: following
 //!   them could leave the folder or loop. The path given on the command line
-//!   itself may be a link; it is followed.
+//!   itself may be a link; it is followed, and the torrent takes the link's name.
 //! - **Empty folders** are left out: a torrent lists files only.
 //! - **Zero-length files** are included (they take no bytes of any piece).
 //! - **Other special files** (FIFOs, sockets, devices) are skipped.
 //! - **Names** must be UTF-8 and acceptable to the metainfo layer unchanged
-//!   (no control characters, at most 255 bytes); otherwise creation fails
+//!   (no control characters, at most 255 bytes a name and 4096 bytes a
+//!   path inside the folder); otherwise creation fails
 //!   with [`CreateError::UnsupportedName`] rather than produce a torrent
 //!   whose paths differ from the disk.
 //!
@@ -30,9 +31,12 @@ use bytes::Bytes;
 use crate::bencode::Writer;
 use crate::hash::{self, OnError, ReadError};
 use crate::metainfo::{
-    sanitize_component, FileEntry, Metainfo, MetainfoError, MAX_METAINFO_LEN, MAX_PIECE_LEN,
+    path::MAX_PATH_LEN, sanitize_component, FileEntry, Info, Metainfo, MAX_METAINFO_LEN,
+    MAX_PIECE_LEN,
 };
 use crate::storage::Layout;
+use crate::types::InfoHash;
+use sha1::{Digest, Sha1};
 
 /// Smallest piece length we create (16 KiB, one block).
 pub const MIN_CREATE_PIECE_LEN: u64 = 16 * 1024;
@@ -59,7 +63,7 @@ pub struct CreateOptions {
     pub comment: Option<String>,
     /// `source`: private trackers use it to make the info hash unique.
     pub source: Option<String>,
-    /// Hashing threads; `None` uses every core.
+    /// Hashing threads; `None` uses every core ([`hash::default_threads`]).
     pub threads: Option<usize>,
     /// `creation date` in seconds since the epoch; `None` means now.
     pub creation_date: Option<i64>,
@@ -94,9 +98,6 @@ pub enum CreateError {
         "the torrent would be larger than {MAX_METAINFO_LEN} bytes; choose a larger piece size"
     )]
     TooLarge,
-    /// The generated info dictionary failed validation (a bug).
-    #[error("the generated torrent is invalid: {0}")]
-    Invalid(#[from] MetainfoError),
 }
 
 impl From<ReadError> for CreateError {
@@ -132,8 +133,12 @@ pub fn create_torrent(
     };
     let root = path.canonicalize().map_err(io_err)?;
     let meta = std::fs::metadata(&root).map_err(io_err)?;
-    let name = root
+    // The name as the user gave it (a link keeps its own name); `.`, `..`
+    // and the like fall back to the real folder's name.
+    let name = path
         .file_name()
+        .filter(|_| !path.ends_with(".."))
+        .or_else(|| root.file_name())
         .ok_or_else(|| CreateError::NotFileOrDir(path.to_path_buf()))?;
     let name = checked_name(name.to_str(), &root)?;
 
@@ -230,7 +235,39 @@ pub fn create_torrent(
         return Err(CreateError::TooLarge);
     }
 
-    let mut m = Metainfo::from_info_bytes(Bytes::from(info_bytes))?;
+    // The info is built from what we wrote rather than parsed back (that
+    // costs real time for many files); tests check that the two agree.
+    let info = Info {
+        name,
+        piece_length,
+        pieces: pieces
+            .chunks_exact(20)
+            .map(|c| {
+                let mut h = [0u8; 20];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect(),
+        files: layout.files,
+        multi_file,
+        private: options.private,
+        source: options.source.clone(),
+    };
+    debug_assert_eq!(
+        Info::from_bytes(&info_bytes).map(|i| (i.files, i.pieces, i.name)),
+        Ok((info.files.clone(), info.pieces.clone(), info.name.clone()))
+    );
+    let mut m = Metainfo {
+        info,
+        info_hash: InfoHash(Sha1::digest(&info_bytes).into()),
+        info_bytes: Bytes::from(info_bytes),
+        announce: None,
+        announce_list: Vec::new(),
+        url_list: Vec::new(),
+        comment: None,
+        created_by: None,
+        creation_date: None,
+    };
     let tiers: Vec<Vec<String>> = options
         .trackers
         .iter()
@@ -304,6 +341,10 @@ fn walk(
                 .len();
             let mut parts = prefix.clone();
             parts.push(name);
+            // The same measure the parser applies to a file's path.
+            if parts.iter().map(|p| p.len() + 1).sum::<usize>() > MAX_PATH_LEN {
+                return Err(CreateError::UnsupportedName(path));
+            }
             out.push((parts, path, len));
         }
     }
@@ -369,6 +410,20 @@ mod tests {
         let back = Metainfo::from_bytes(&m.to_bytes()).unwrap();
         assert_eq!(back.info_hash, m.info_hash);
         assert_eq!(back.creation_date, Some(5));
+    }
+
+    #[test]
+    fn a_linked_folder_keeps_the_links_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join("f"), b"data").unwrap();
+        let alias = dir.path().join("alias");
+        std::os::unix::fs::symlink(&real, &alias).unwrap();
+        let m = create_torrent(&alias, &CreateOptions::default(), |_, _| {}).unwrap();
+        assert_eq!(m.info.name, "alias");
+        let m = create_torrent(&real.join("."), &CreateOptions::default(), |_, _| {}).unwrap();
+        assert_eq!(m.info.name, "real");
     }
 
     #[test]

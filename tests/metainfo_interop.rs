@@ -206,3 +206,36 @@ fn unsorted_and_unknown_info_keys_keep_libtorrents_hash() {
     assert_eq!(libtorrent_hash(&t2), m.info_hash.to_hex());
     assert_eq!(load(&t2).info_hash, m.info_hash);
 }
+
+#[test]
+fn many_chunk_torrent_matches_mktorrent_byte_for_byte() {
+    // Enough data for several hashing chunks and pieces across file ends.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("multi");
+    std::fs::create_dir_all(root.join("b")).unwrap();
+    std::fs::write(root.join("a.bin"), common::tools::bytes(9_000_001, 4)).unwrap();
+    std::fs::write(root.join("b/c.bin"), common::tools::bytes(13_000_000, 5)).unwrap();
+    std::fs::write(root.join("b/d"), b"x").unwrap();
+    std::fs::write(root.join("e.bin"), common::tools::bytes(14_999_999, 6)).unwrap();
+    let opts = CreateOptions {
+        piece_length: Some(32768),
+        ..Default::default()
+    };
+    let ours = create_torrent(&root, &opts, |_, _| {}).unwrap();
+    let t = dir.path().join("ours.torrent");
+    std::fs::write(&t, ours.to_bytes()).unwrap();
+    let (good, total) = libtorrent_check(&t, dir.path());
+    assert_eq!(good, total);
+    assert_eq!(total as usize, 37_000_001usize.div_ceil(32768));
+
+    // mktorrent puts the same keys in the info dictionary and the files in
+    // the same order here, so the info hashes must agree exactly.
+    let mk = dir.path().join("mk.torrent");
+    run_ok(
+        Command::new("mktorrent")
+            .args(["-l", "15", "-t", "2", "-o"])
+            .arg(&mk)
+            .arg(&root),
+    );
+    assert_eq!(load(&mk).info_hash, ours.info_hash);
+}

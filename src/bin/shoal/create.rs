@@ -35,7 +35,7 @@ pub struct Args {
     /// A source tag (private trackers use it to make the info hash unique).
     #[arg(short, long)]
     source: Option<String>,
-    /// Hashing threads [default: one per core].
+    /// Hashing threads [default: one per core, plus one].
     #[arg(long)]
     threads: Option<usize>,
     /// Leave out the creation date (for reproducible torrents).
@@ -82,11 +82,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("name: {}", meta.info.name);
     println!("info hash: {}", meta.info_hash);
     println!("size: {}", human(meta.info.total_length()));
-    println!(
-        "pieces: {} of {}",
-        meta.info.num_pieces(),
-        human(meta.info.piece_length)
-    );
+    println!("piece size: {}", human(meta.info.piece_length));
+    println!("pieces: {}", meta.info.num_pieces());
     println!("files: {}", meta.info.files.len());
     println!("written to {}", out.display());
     Ok(ExitCode::SUCCESS)
