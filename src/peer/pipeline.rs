@@ -203,7 +203,9 @@ mod tests {
         p.set_rate(100 * 1024 * 1024);
         assert_eq!(p.wanted(), DEFAULT_REMOTE_REQQ, "capped by the peer's reqq");
         p.set_remote_reqq(2000);
-        assert_eq!(p.wanted(), 1920, "three seconds of 100 MiB/s");
+        assert_eq!(p.wanted(), 2000, "capped by the larger reqq");
+        p.set_rate(10 * 1024 * 1024);
+        assert_eq!(p.wanted(), 1920, "three seconds of 10 MiB/s");
         p.asked(1000);
         assert_eq!(p.wanted(), 920);
         p.answered(1000);
