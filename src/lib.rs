@@ -4,6 +4,7 @@
 //! - [`types`]: info hashes, peer ids, piece indices, blocks.
 //! - [`bencode`]: size/depth pre-checks, raw value spans, a small writer.
 //! - [`metainfo`]: .torrent files, validated; path sanitising.
+//! - [`metadata`]: fetching the info dictionary of a magnet link (BEP 9).
 //! - [`magnet`]: magnet links.
 //! - [`hash`]: SHA-1 of pieces on every core.
 //! - [`create`]: torrent creation from a file or folder.
@@ -23,6 +24,7 @@ pub mod create;
 pub mod error;
 pub mod hash;
 pub mod magnet;
+pub mod metadata;
 pub mod metainfo;
 pub mod peer;
 pub mod picker;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::magnet::Magnet;
 use crate::metainfo::Metainfo;
 use crate::picker::Priority;
 use crate::types::{InfoHash, PeerId};
@@ -28,6 +29,8 @@ pub(crate) use task::spawn;
 /// What a torrent is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TorrentState {
+    /// A magnet link whose info dictionary is being fetched from peers.
+    FetchingMetadata,
     /// Checking the data already on disk.
     Checking,
     /// Fetching pieces.
@@ -44,6 +47,7 @@ impl TorrentState {
     /// A short label.
     pub fn label(&self) -> &'static str {
         match self {
+            TorrentState::FetchingMetadata => "metadata",
             TorrentState::Checking => "checking",
             TorrentState::Downloading => "downloading",
             TorrentState::Seeding => "seeding",
@@ -57,6 +61,9 @@ impl TorrentState {
 /// state.
 #[derive(Debug, Clone)]
 pub struct TorrentStats {
+    /// The torrent's name (a magnet's `dn` or its hash until the metadata
+    /// arrives).
+    pub name: String,
     /// What the torrent is doing.
     pub state: TorrentState,
     /// Bytes of verified pieces (counting each piece's full length).
@@ -122,11 +129,41 @@ pub struct PeerSnapshot {
     pub progress: f32,
 }
 
+/// What a torrent is added from.
+#[derive(Debug, Clone)]
+pub enum TorrentSource {
+    /// A .torrent file's content.
+    Metainfo(Box<Metainfo>),
+    /// A magnet link: the metadata is fetched from peers first.
+    Magnet(Magnet),
+}
+
+impl TorrentSource {
+    /// The info hash.
+    pub fn info_hash(&self) -> InfoHash {
+        match self {
+            TorrentSource::Metainfo(m) => m.info_hash,
+            TorrentSource::Magnet(m) => m.info_hash,
+        }
+    }
+
+    /// A name to show before the metadata is known.
+    pub fn display_name(&self) -> String {
+        match self {
+            TorrentSource::Metainfo(m) => m.info.name.clone(),
+            TorrentSource::Magnet(m) => m
+                .display_name
+                .clone()
+                .unwrap_or_else(|| m.info_hash.to_hex()),
+        }
+    }
+}
+
 /// How to add a torrent to a session.
 #[derive(Debug, Clone)]
 pub struct AddTorrent {
-    /// The torrent.
-    pub metainfo: Metainfo,
+    /// The torrent, or a magnet link to it.
+    pub source: TorrentSource,
     /// The save folder: content goes to `save_dir/<name>`.
     pub save_dir: PathBuf,
     /// Start paused.
@@ -140,10 +177,21 @@ pub struct AddTorrent {
 }
 
 impl AddTorrent {
-    /// Defaults: not paused, no extra peers, every file wanted.
+    /// A .torrent with defaults: not paused, no extra peers, every file
+    /// wanted.
     pub fn new(metainfo: Metainfo, save_dir: impl Into<PathBuf>) -> Self {
+        Self::from_source(TorrentSource::Metainfo(Box::new(metainfo)), save_dir)
+    }
+
+    /// A magnet link with the same defaults; its `x.pe` peers are dialled.
+    pub fn magnet(magnet: Magnet, save_dir: impl Into<PathBuf>) -> Self {
+        Self::from_source(TorrentSource::Magnet(magnet), save_dir)
+    }
+
+    /// Either, with the defaults.
+    pub fn from_source(source: TorrentSource, save_dir: impl Into<PathBuf>) -> Self {
         AddTorrent {
-            metainfo,
+            source,
             save_dir: save_dir.into(),
             paused: false,
             peers: Vec::new(),
@@ -168,6 +216,8 @@ pub(crate) enum TorrentCmd {
     Resume,
     /// Change file priorities.
     FilePriorities(Vec<Priority>),
+    /// The metainfo, once known.
+    Metainfo(oneshot::Sender<Option<Arc<Metainfo>>>),
 }
 
 /// Session-wide facts a torrent needs.
@@ -181,6 +231,8 @@ pub(crate) struct TorrentEnv {
     pub max_connections: usize,
     /// Most dials under way at once.
     pub max_half_open: usize,
+    /// The session's DHT, if it runs one.
+    pub dht: Option<crate::dht::Dht>,
 }
 
 /// A handle on a running torrent.
@@ -188,8 +240,6 @@ pub(crate) struct TorrentEnv {
 pub struct TorrentHandle {
     /// The torrent's identity.
     pub info_hash: InfoHash,
-    /// Its name.
-    pub name: Arc<str>,
     /// Commands to the task.
     pub(crate) cmds: mpsc::Sender<TorrentCmd>,
     /// Its latest stats.
@@ -237,6 +287,13 @@ impl TorrentHandle {
     /// Sets per-file priorities (in torrent file order).
     pub async fn set_file_priorities(&self, priorities: Vec<Priority>) {
         let _ = self.cmds.send(TorrentCmd::FilePriorities(priorities)).await;
+    }
+
+    /// The metainfo: at once for a .torrent, once fetched for a magnet.
+    pub async fn metainfo(&self) -> Option<Arc<Metainfo>> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds.send(TorrentCmd::Metainfo(tx)).await.ok()?;
+        rx.await.ok().flatten()
     }
 
     /// Waits until the torrent is complete or has failed, whichever first.
