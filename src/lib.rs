@@ -7,8 +7,10 @@
 //! - [`storage`]: pieces to file spans.
 //! - [`wire`]: the peer wire protocol as pure data: handshake, messages, codec, extensions.
 //! - [`peer`]: peer connections; [`peer::client`] names a peer's client.
+//! - [`dht`]: the mainline DHT (BEP 5) over the `mainline` crate: lookups, announces, state.
 
 pub mod bencode;
+pub mod dht;
 pub mod error;
 pub mod metainfo;
 pub mod peer;
