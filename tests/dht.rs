@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::dht::{free_port, make_torrent, testnet, LtPeer};
+use common::dht::{free_port, make_torrent, testnet, LtDhtNodes, LtPeer};
 use futures::StreamExt;
 use shoal::dht::{Dht, DhtAnnouncer, DhtConfig, DhtSchedule};
 use shoal::InfoHash;
@@ -123,25 +123,33 @@ async fn announcer_streams_peers_and_announces() {
     assert_eq!(state.announces_in_flight, 0);
 }
 
+/// The testnet holds libtorrent DHT nodes beside the mainline ones, and the
+/// libtorrent seeder joins through those: mainline (8.x) drops KRPC messages
+/// with libtorrent's 2-byte transaction ids, so libtorrent's announce can
+/// only land on libtorrent nodes, and every mainline node in its lookups is
+/// a 15 s timeout to it. Our node joins through both kinds and queries both
+/// (libtorrent echoes our 4-byte ids).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_a_libtorrent_seeder() {
     let net = testnet(10);
+    let lt_nodes = LtDhtNodes::start(4, &[]);
+
     let dir = tempfile::tempdir().unwrap();
     let (torrent, info_hash, save) = make_torrent(dir.path());
-    let mut args: Vec<String> = vec![
-        "--seed".into(),
-        "--stay".into(),
-        "--timeout".into(),
-        "120".into(),
-    ];
-    for node in &net.bootstrap {
+    let mut args: Vec<String> = ["--seed", "--stay", "--timeout", "120"]
+        .map(String::from)
+        .to_vec();
+    for node in &lt_nodes.nodes {
         args.push("--dht-bootstrap".into());
         args.push(node.clone());
     }
     let lt = LtPeer::start(&torrent, &save, free_port(), &args);
-    let ours = start(&net.bootstrap).await;
 
-    // libtorrent announces once its DHT has joined; keep looking until then.
+    let mut bootstrap = net.bootstrap.clone();
+    bootstrap.extend(lt_nodes.nodes.iter().cloned());
+    let ours = start(&bootstrap).await;
+
+    // libtorrent announces once its lookup is done; keep looking until then.
     look_until(&ours, info_hash, lt.addr(), Duration::from_secs(60)).await;
 }
 

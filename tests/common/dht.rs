@@ -125,3 +125,59 @@ impl Drop for LtPeer {
         let _ = self.child.wait();
     }
 }
+
+/// libtorrent DHT nodes (tests/support/lt_dht_nodes.py) on 127.0.0.1, killed
+/// and reaped on drop. A libtorrent peer can only announce to nodes like
+/// these: `mainline` nodes drop its 2-byte KRPC transaction ids.
+pub struct LtDhtNodes {
+    child: Child,
+    /// The nodes' addresses, `127.0.0.1:PORT`.
+    pub nodes: Vec<String>,
+}
+
+impl LtDhtNodes {
+    /// Starts `count` nodes joined to each other and to `bootstrap`.
+    pub fn start(count: usize, bootstrap: &[String]) -> LtDhtNodes {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_dht_nodes.py");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script).arg("--count").arg(count.to_string());
+        for node in bootstrap {
+            cmd.arg("--bootstrap").arg(node);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot run /usr/bin/python3 (python3-libtorrent): run scripts/setup.sh");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut this = LtDhtNodes {
+            child,
+            nodes: Vec::new(),
+        };
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("libtorrent DHT nodes did not start");
+        let start = line.find('[').expect("nodes line");
+        let end = line.rfind(']').expect("nodes line");
+        this.nodes = line[start + 1..end]
+            .split(',')
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(this.nodes.len(), count, "bad nodes line {line:?}");
+        this
+    }
+}
+
+impl Drop for LtDhtNodes {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--dht-bootstrap", action="append", default=[], help="HOST:PORT of a DHT node")
     ap.add_argument("--wait-dht", action="store_true", help="wait for DHT nodes before adding")
     ap.add_argument("--report-dht", action="store_true", help="print DHT peer replies")
+    ap.add_argument("--dht-log", action="store_true", help="print libtorrent's DHT log to stderr")
     ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
     args = ap.parse_args()
 
@@ -56,6 +57,8 @@ def main():
         | lt.alert.category_t.tracker_notification,
         "user_agent": "libtorrent-test",
     }
+    if args.dht_log:
+        settings["alert_mask"] |= lt.alert.category_t.dht_log_notification
     if dht:
         settings["dht_bootstrap_nodes"] = ",".join(args.dht_bootstrap)
         settings["dht_restrict_routing_ips"] = False
@@ -63,6 +66,11 @@ def main():
         settings["dht_ignore_dark_internet"] = False
         settings["dht_prefer_verified_node_ids"] = False
         settings["dht_enforce_node_id"] = False
+        # Every node of a loopback network shares one IP, so the per-IP
+        # request limit (5/s, then a 5-minute block) would soon block all.
+        settings["dht_block_ratelimit"] = 1000000
+        settings["dht_block_timeout"] = 1
+        settings["dht_upload_rate_limit"] = 1000000000
     ses = lt.session(settings)
     t0 = time.monotonic()
 
@@ -104,6 +112,8 @@ def main():
         if wait_ms > 0:
             ses.wait_for_alert(wait_ms)
         for a in ses.pop_alerts():
+            if args.dht_log and isinstance(a, (lt.dht_log_alert, lt.dht_pkt_alert)):
+                print(a.message(), file=sys.stderr, flush=True)
             if isinstance(a, lt.torrent_error_alert):
                 print(json.dumps({"error": a.message()}), flush=True)
                 return 1
