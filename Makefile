@@ -17,3 +17,5 @@ test: setup
 
 bench: setup
 	$(CARGO) build --release
+	# DHT: time from lookup to first peer, Shoal vs libtorrent (benches/dht.rs)
+	$(CARGO) bench --bench dht
