@@ -18,6 +18,8 @@ test: setup
 bench: setup
 	$(CARGO) build --release
 	$(CARGO) bench --bench create
+	# DHT: time from lookup to first peer, Shoal vs libtorrent (benches/dht.rs)
+	$(CARGO) bench --bench dht
 
 # Micro-benchmarks of the disk workers and the piece picker (release mode).
 .PHONY: bench-parts

@@ -16,11 +16,13 @@
 //! - [`tracker`]: HTTP and UDP announces, and the per-torrent announce task.
 //! - [`torrent`]: one task per torrent: picker, choker, peer list, stats.
 //! - [`session`]: the public handle: one listening port, many torrents.
+//! - [`dht`]: the mainline DHT (BEP 5) over the `mainline` crate: lookups, announces, state.
 //! - [`rate`]: byte counters and rates.
 
 pub mod bencode;
 pub mod bitfield;
 pub mod create;
+pub mod dht;
 pub mod error;
 pub mod hash;
 pub mod magnet;

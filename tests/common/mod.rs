@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod data;
+pub mod dht;
 pub mod opentracker;
 pub mod procs;
 pub mod tools;

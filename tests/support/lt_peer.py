@@ -9,6 +9,14 @@ per second with its progress, so the caller can follow it:
 
 It prints {"done": true, ...} when the download is complete and, unless
 --stay is given, exits 0 then. It exits 1 on an error.
+
+With --dht-bootstrap the DHT is on, joined through the given nodes only, with
+the checks that keep a node off loopback and same-IP nodes relaxed (a test
+network runs every node on 127.0.0.1). --wait-dht waits until the DHT has
+nodes before adding the torrent and prints {"dht_ready_ms": ...}.
+--report-dht prints {"dht_peers": n, "t_ms": ...} for every DHT reply that
+carries peers and {"dht_first_peer_ms": ...} for the first one, the times
+counted from adding the torrent.
 """
 import argparse
 import json
@@ -27,6 +35,9 @@ def main():
     ap.add_argument("--stay", action="store_true", help="keep seeding after completion")
     ap.add_argument("--seed", action="store_true", help="the data is complete: seed it")
     ap.add_argument("--dht-bootstrap", action="append", default=[], help="HOST:PORT of a DHT node")
+    ap.add_argument("--wait-dht", action="store_true", help="wait for DHT nodes before adding")
+    ap.add_argument("--report-dht", action="store_true", help="print DHT peer replies")
+    ap.add_argument("--dht-log", action="store_true", help="print libtorrent's DHT log to stderr")
     ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
     args = ap.parse_args()
 
@@ -40,9 +51,14 @@ def main():
         "enable_outgoing_utp": False,
         "enable_incoming_utp": False,
         "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+        "alert_mask": lt.alert.category_t.error_notification
+        | lt.alert.category_t.status_notification
+        | lt.alert.category_t.dht_notification
+        | lt.alert.category_t.tracker_notification,
         "user_agent": "libtorrent-test",
     }
+    if args.dht_log:
+        settings["alert_mask"] |= lt.alert.category_t.dht_log_notification
     if dht:
         settings["dht_bootstrap_nodes"] = ",".join(args.dht_bootstrap)
         settings["dht_restrict_routing_ips"] = False
@@ -50,7 +66,25 @@ def main():
         settings["dht_ignore_dark_internet"] = False
         settings["dht_prefer_verified_node_ids"] = False
         settings["dht_enforce_node_id"] = False
+        # Every node of a loopback network shares one IP, so the per-IP
+        # request limit (5/s, then a 5-minute block) would soon block all.
+        settings["dht_block_ratelimit"] = 1000000
+        settings["dht_block_timeout"] = 1
+        settings["dht_upload_rate_limit"] = 1000000000
     ses = lt.session(settings)
+    t0 = time.monotonic()
+
+    if dht and args.wait_dht:
+        ready = False
+        while not ready and time.monotonic() - t0 < args.timeout:
+            ses.wait_for_alert(100)
+            for a in ses.pop_alerts():
+                if isinstance(a, lt.dht_bootstrap_alert):
+                    ready = True
+        if not ready:
+            print(json.dumps({"error": "DHT did not bootstrap"}), flush=True)
+            return 1
+        print(json.dumps({"dht_ready_ms": (time.monotonic() - t0) * 1000}), flush=True)
 
     if args.source.startswith("magnet:"):
         params = lt.parse_magnet_uri(args.source)
@@ -61,18 +95,37 @@ def main():
         params.save_path = args.save
     if args.seed:
         params.flags |= lt.torrent_flags.seed_mode
+    added = time.monotonic()
     h = ses.add_torrent(params)
     for p in args.peer:
         host, port = p.rsplit(":", 1)
         h.connect_peer((host, int(port)))
 
-    start = time.time()
+    start = time.monotonic()
+    next_status = start
+    first_dht_peer = True
     done_reported = False
-    while time.time() - start < args.timeout:
+    while time.monotonic() - start < args.timeout:
+        # Alerts are taken as soon as they are posted, so the DHT times
+        # below are exact to a millisecond, not to the status period.
+        wait_ms = int((next_status - time.monotonic()) * 1000)
+        if wait_ms > 0:
+            ses.wait_for_alert(wait_ms)
         for a in ses.pop_alerts():
+            if args.dht_log and isinstance(a, (lt.dht_log_alert, lt.dht_pkt_alert)):
+                print(a.message(), file=sys.stderr, flush=True)
             if isinstance(a, lt.torrent_error_alert):
                 print(json.dumps({"error": a.message()}), flush=True)
                 return 1
+            if args.report_dht and isinstance(a, lt.dht_reply_alert) and a.num_peers > 0:
+                t_ms = (time.monotonic() - added) * 1000
+                print(json.dumps({"dht_peers": a.num_peers, "t_ms": t_ms}), flush=True)
+                if first_dht_peer:
+                    first_dht_peer = False
+                    print(json.dumps({"dht_first_peer_ms": t_ms}), flush=True)
+        if time.monotonic() < next_status:
+            continue
+        next_status = time.monotonic() + (0.2 if not done_reported else 1.0)
         s = h.status()
         line = {
             "progress": s.progress,
@@ -97,7 +150,6 @@ def main():
             for p in args.peer:
                 host, port = p.rsplit(":", 1)
                 h.connect_peer((host, int(port)))
-        time.sleep(0.2 if not done_reported else 1.0)
     print(json.dumps({"error": "timed out"}), flush=True)
     return 1
 
