@@ -83,10 +83,13 @@ async fn fetch_inner(
     let mut framed = Framed::new(conn.stream, PeerCodec::new(None));
     let mut ours = ExtendedHandshake::ours(false);
     ours.p = Some(listen_port);
-    send(&mut framed, Message::Extended {
-        id: EXTENDED_HANDSHAKE_ID,
-        payload: ours.encode(),
-    })
+    send(
+        &mut framed,
+        Message::Extended {
+            id: EXTENDED_HANDSHAKE_ID,
+            payload: ours.encode(),
+        },
+    )
     .await?;
     if conn.handshake.supports_fast() {
         send(&mut framed, Message::HaveNone).await?;
@@ -96,7 +99,10 @@ async fn fetch_inner(
     // bitfield, haves) is of no use to us yet.
     let (their_id, size) = loop {
         match next(&mut framed).await? {
-            Message::Extended { id: EXTENDED_HANDSHAKE_ID, payload } => {
+            Message::Extended {
+                id: EXTENDED_HANDSHAKE_ID,
+                payload,
+            } => {
                 let hs = ExtendedHandshake::decode(&payload).map_err(PeerError::from)?;
                 match (hs.extension_id(UT_METADATA), hs.metadata_size) {
                     (Some(id), Some(size)) => break (id, size),
@@ -158,7 +164,14 @@ async fn fetch_inner(
             MetadataMessage::Request { piece } => {
                 // We have nothing to serve yet.
                 let reject = MetadataMessage::Reject { piece }.encode();
-                send(&mut framed, Message::Extended { id: their_id, payload: reject }).await?;
+                send(
+                    &mut framed,
+                    Message::Extended {
+                        id: their_id,
+                        payload: reject,
+                    },
+                )
+                .await?;
             }
         }
     }
@@ -173,7 +186,10 @@ async fn send(
     framed: &mut Framed<tokio::net::TcpStream, PeerCodec>,
     msg: Message,
 ) -> Result<(), MetadataError> {
-    framed.send(msg).await.map_err(|e| PeerError::from(e).into())
+    framed
+        .send(msg)
+        .await
+        .map_err(|e| PeerError::from(e).into())
 }
 
 async fn next(

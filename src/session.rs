@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::dht::{Dht, DhtConfig};
 use crate::peer;
 use crate::torrent::{self, AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle};
 use crate::types::{InfoHash, PeerId};
@@ -39,6 +40,11 @@ pub struct SessionConfig {
     pub max_connections: usize,
     /// Dials under way at once per torrent.
     pub max_half_open: usize,
+    /// The DHT node to run, or `None` for no DHT. Off by default in the
+    /// library, so that nothing reaches the public DHT unless asked to; the
+    /// command line and the desktop app turn it on. A port of 0 takes the
+    /// listening port's number.
+    pub dht: Option<DhtConfig>,
 }
 
 impl Default for SessionConfig {
@@ -48,6 +54,7 @@ impl Default for SessionConfig {
             peer_id: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_half_open: DEFAULT_MAX_HALF_OPEN,
+            dht: None,
         }
     }
 }
@@ -78,6 +85,10 @@ pub struct Session {
 }
 
 struct Inner {
+    /// The DHT node, if on.
+    dht: Option<Dht>,
+    /// Why the DHT is off although the configuration asked for it.
+    dht_error: Option<String>,
     /// Our peer id.
     peer_id: PeerId,
     /// The port we listen on.
@@ -108,7 +119,34 @@ impl Session {
                 source,
             })?
             .port();
+        let mut dht_error = None;
+        let dht = match &config.dht {
+            Some(c) => {
+                let mut c = c.clone();
+                if c.port == 0 {
+                    c.port = listen_port;
+                }
+                let started = match Dht::start(c.clone()).await {
+                    // The UDP port may be taken even though TCP was free.
+                    Err(_) if c.port != 0 => Dht::start(DhtConfig { port: 0, ..c }).await,
+                    r => r,
+                };
+                match started {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        // Torrents still work through trackers and peers
+                        // added by hand; say why the DHT is off.
+                        tracing::warn!("running without the DHT: {e}");
+                        dht_error = Some(e.to_string());
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let inner = Arc::new(Inner {
+            dht,
+            dht_error,
             peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
             listen_port,
             config,
@@ -137,7 +175,7 @@ impl Session {
         if self.inner.cancel.is_cancelled() {
             return Err(SessionError::ShuttingDown);
         }
-        let info_hash = add.metainfo.info_hash;
+        let info_hash = add.source.info_hash();
         let mut torrents = lock(&self.inner.torrents);
         if torrents.contains_key(&info_hash) {
             return Err(SessionError::Duplicate(info_hash));
@@ -147,6 +185,7 @@ impl Session {
             listen_port: self.inner.listen_port,
             max_connections: self.inner.config.max_connections,
             max_half_open: self.inner.config.max_half_open,
+            dht: self.inner.dht.clone(),
         };
         let (handle, join) = torrent::spawn(add, env, self.inner.cancel.child_token());
         self.inner.tasks.spawn(async move {
@@ -164,6 +203,16 @@ impl Session {
     /// Every torrent.
     pub fn torrents(&self) -> Vec<TorrentHandle> {
         lock(&self.inner.torrents).values().cloned().collect()
+    }
+
+    /// The DHT node, if the session runs one.
+    pub fn dht(&self) -> Option<&Dht> {
+        self.inner.dht.as_ref()
+    }
+
+    /// Why the DHT is not running although the configuration asked for it.
+    pub fn dht_error(&self) -> Option<&str> {
+        self.inner.dht_error.as_deref()
     }
 
     /// Stops every torrent (telling trackers, flushing files) and waits for

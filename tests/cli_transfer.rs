@@ -38,7 +38,7 @@ fn download_from_seed_exits_zero_when_complete() {
         .arg("seed")
         .arg(&torrent)
         .arg(&src)
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--no-dht"])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let _seed = Proc::spawn("shoal seed", &mut seed_cmd);
@@ -52,7 +52,7 @@ fn download_from_seed_exits_zero_when_complete() {
         .arg(&torrent)
         .arg("-o")
         .arg(&dst)
-        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
         .args(["--peer", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -74,7 +74,7 @@ fn download_of_a_bad_torrent_fails_with_one_line() {
         .arg(&torrent)
         .arg("-o")
         .arg(tmp.path())
-        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -103,7 +103,7 @@ fn seed_without_the_content_fails() {
         .arg("seed")
         .arg(&torrent)
         .arg(tmp.path().join("elsewhere"))
-        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
         .output()
         .unwrap();
     assert!(!out.status.success());

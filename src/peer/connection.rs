@@ -26,7 +26,10 @@ use crate::bitfield::Bitfield;
 use crate::rate::Rate;
 use crate::storage::disk::DiskError;
 use crate::types::{BlockRef, InfoHash, PeerId};
-use crate::wire::{ExtendedHandshake, Handshake, Message, PeerCodec, WireError};
+use crate::wire::{
+    ExtendedHandshake, Handshake, Message, MetadataMessage, PeerCodec, PexMessage, WireError,
+    LOCAL_UT_METADATA_ID, LOCAL_UT_PEX_ID, METADATA_PIECE_LEN, UT_METADATA, UT_PEX,
+};
 
 /// Time to open a TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -233,6 +236,11 @@ struct Conn {
     starved: bool,
     /// Our pieces, kept current by `PeerCmd::Have`.
     have: Bitfield,
+    /// The id the peer wants ut_metadata messages under, if it speaks it.
+    their_metadata_id: Option<u8>,
+    /// The id the peer wants ut_pex messages under, if it speaks it (and
+    /// PEX is on for this torrent).
+    their_pex_id: Option<u8>,
     /// When a message last arrived.
     last_recv: Instant,
     /// When we last sent anything.
@@ -267,6 +275,8 @@ impl Conn {
             uploads: UploadQueue::default(),
             reads: FuturesOrdered::new(),
             starved: false,
+            their_metadata_id: None,
+            their_pex_id: None,
             last_recv: now,
             last_send: now,
             rate: Rate::default(),
@@ -340,10 +350,10 @@ impl Conn {
             self.send(Message::Bitfield(bits))?;
         }
         if self.extensions {
-            let mut hs = ExtendedHandshake::ours(false);
-            hs.m.clear();
+            let mut hs = ExtendedHandshake::ours(self.ctx.pex);
             hs.p = Some(self.ctx.listen_port);
             hs.reqq = Some(OUR_REQQ as u32);
+            hs.metadata_size = self.ctx.metadata.as_ref().map(|m| m.len() as u64);
             self.send(Message::Extended {
                 id: 0,
                 payload: hs.encode(),
@@ -421,6 +431,14 @@ impl Conn {
                         Message::Interested
                     } else {
                         Message::NotInterested
+                    })?;
+                }
+            }
+            PeerCmd::Pex(msg) => {
+                if let Some(id) = self.their_pex_id {
+                    self.send(Message::Extended {
+                        id,
+                        payload: msg.encode(),
                     })?;
                 }
             }
@@ -524,6 +542,8 @@ impl Conn {
                     if let Some(reqq) = hs.reqq {
                         self.pipeline.set_remote_reqq(reqq as usize);
                     }
+                    self.their_metadata_id = hs.extension_id(UT_METADATA);
+                    self.their_pex_id = hs.extension_id(UT_PEX).filter(|_| self.ctx.pex);
                     let client =
                         super::client::client_name(&self.ctx.shared.peer_id, hs.v.as_deref());
                     self.emit(PeerEvent::Extended {
@@ -533,9 +553,60 @@ impl Conn {
                     .await?;
                 }
             }
+            Message::Extended {
+                id: LOCAL_UT_METADATA_ID,
+                payload,
+            } => self.on_metadata_message(&payload)?,
+            Message::Extended {
+                id: LOCAL_UT_PEX_ID,
+                payload,
+            } => {
+                if self.ctx.pex {
+                    // A malformed PEX message is ignored, not fatal: it is
+                    // advice, and the codec already bounded its size.
+                    if let Ok(pex) = PexMessage::decode(&payload) {
+                        if !pex.added.is_empty() {
+                            self.emit(PeerEvent::Pex(pex.added)).await?;
+                        }
+                    }
+                }
+            }
             Message::Extended { .. } | Message::Port(_) | Message::SuggestPiece(_) => {}
         }
         Ok(())
+    }
+
+    /// Answers a ut_metadata request from our copy of the info dictionary,
+    /// or rejects it when we have none, the piece is out of range, or the
+    /// peer is not reading what we already queued.
+    fn on_metadata_message(&mut self, payload: &Bytes) -> Result<(), PeerError> {
+        let Some(their_id) = self.their_metadata_id else {
+            return Ok(());
+        };
+        let Ok(MetadataMessage::Request { piece }) = MetadataMessage::decode(payload) else {
+            // Data or rejects we did not ask for, or garbage: ignore.
+            return Ok(());
+        };
+        let reply = match &self.ctx.metadata {
+            Some(meta) if self.out.len() < OUT_HIGH_WATER => {
+                let start = piece as usize * METADATA_PIECE_LEN;
+                if start < meta.len() {
+                    let end = (start + METADATA_PIECE_LEN).min(meta.len());
+                    MetadataMessage::Data {
+                        piece,
+                        total_size: meta.len() as u64,
+                        data: meta.slice(start..end),
+                    }
+                } else {
+                    MetadataMessage::Reject { piece }
+                }
+            }
+            _ => MetadataMessage::Reject { piece },
+        };
+        self.send(Message::Extended {
+            id: their_id,
+            payload: reply.encode(),
+        })
     }
 
     /// Validates and queues a request from the peer.

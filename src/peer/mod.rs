@@ -41,6 +41,8 @@ pub enum PeerCmd {
     Choke(bool),
     /// Tell the peer whether we are interested in its pieces.
     Interested(bool),
+    /// Send this peer exchange message (if the peer speaks ut_pex).
+    Pex(crate::wire::PexMessage),
     /// Close the connection.
     Close,
 }
@@ -69,6 +71,8 @@ pub enum PeerEvent {
     AllowedFast(PieceIndex),
     /// The pipeline has room for this many more blocks.
     NeedBlocks(usize),
+    /// Addresses the peer told us of through PEX (BEP 11).
+    Pex(Vec<SocketAddr>),
     /// A block arrived and was handed to the disk.
     Received(BlockRef),
     /// Requests that will not be answered (rejected, timed out, or dropped
@@ -119,4 +123,8 @@ pub struct PeerContext {
     pub shared: Arc<PeerShared>,
     /// The port we listen on, for the extension handshake.
     pub listen_port: u16,
+    /// The info dictionary's bytes, served over ut_metadata (BEP 9).
+    pub metadata: Option<bytes::Bytes>,
+    /// Whether to speak ut_pex (off for private torrents).
+    pub pex: bool,
 }

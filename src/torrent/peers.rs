@@ -169,6 +169,16 @@ impl PeerList {
         }
     }
 
+    /// Makes a busy address available to dial again at once (a metadata
+    /// fetch that worked, before the data connection).
+    pub fn release(&mut self, addr: SocketAddr, now: Instant) {
+        if let Some(p) = self.peers.get_mut(&addr) {
+            p.failures = 0;
+            p.phase = Phase::Idle;
+            p.next_attempt = now;
+        }
+    }
+
     /// Forgets an address (for example one that turned out to be ourselves).
     pub fn remove(&mut self, addr: SocketAddr) {
         self.peers.remove(&addr);

@@ -1,6 +1,9 @@
-//! The torrent task's loop and its event handlers.
+//! The torrent task's loop. A torrent added from a magnet link first runs
+//! [`fetch::fetch_metadata`] until a peer gives it the info dictionary;
+//! from then on every torrent runs the same loop over peer events, disk
+//! verdicts, peers from trackers and the DHT, commands and a tick.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,9 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::choker::{Choker, RECHOKE_INTERVAL, UPLOAD_SLOTS};
 use super::peers::{PeerList, PeerSource};
-use super::{AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle, TorrentState, TorrentStats};
+use super::{
+    AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle, TorrentSource, TorrentState, TorrentStats,
+};
 use crate::bitfield::Bitfield;
-use crate::metainfo::Info;
+use crate::dht::DhtAnnouncer;
+use crate::metainfo::Metainfo;
 use crate::peer::{
     self, Connected, PeerCmd, PeerContext, PeerEvent, PeerKey, PeerSetup, PeerShared,
 };
@@ -27,6 +33,8 @@ use crate::types::{InfoHash, PieceIndex};
 use crate::wire::Geometry;
 
 mod events;
+mod fetch;
+mod pex;
 mod stats;
 
 /// Peer events queued before peer tasks wait for the torrent.
@@ -39,6 +47,10 @@ const SHARED_BLAME: i32 = 1;
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
 /// Trust at or below which a peer is banned.
 const BAN_TRUST: i32 = -4;
+/// What we tell trackers is left while the size is unknown (a magnet
+/// before its metadata): libtorrent's choice, neither zero (a seed) nor
+/// absurd.
+const UNKNOWN_LEFT: u64 = 16 * 1024;
 
 /// Starts a torrent task; returns its handle and the task's join handle.
 pub(crate) fn spawn(
@@ -46,14 +58,21 @@ pub(crate) fn spawn(
     env: TorrentEnv,
     cancel: CancellationToken,
 ) -> (TorrentHandle, tokio::task::JoinHandle<()>) {
-    let info = Arc::new(add.metainfo.info.clone());
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
-    let num_pieces = info.num_pieces();
+    let (total, num_pieces, state) = match &add.source {
+        TorrentSource::Metainfo(m) => (
+            m.info.total_length(),
+            m.info.num_pieces(),
+            TorrentState::Checking,
+        ),
+        TorrentSource::Magnet(_) => (0, 0, TorrentState::FetchingMetadata),
+    };
     let initial = TorrentStats {
-        state: TorrentState::Checking,
+        name: add.source.display_name(),
+        state,
         have_bytes: 0,
-        wanted_bytes: info.total_length(),
-        total_bytes: info.total_length(),
+        wanted_bytes: total,
+        total_bytes: total,
         pieces_have: 0,
         num_pieces,
         downloaded: 0,
@@ -69,13 +88,12 @@ pub(crate) fn spawn(
     };
     let (stats_tx, stats_rx) = watch::channel(initial);
     let handle = TorrentHandle {
-        info_hash: add.metainfo.info_hash,
-        name: info.name.as_str().into(),
-        cmds: cmd_tx.clone(),
+        info_hash: add.source.info_hash(),
+        cmds: cmd_tx,
         stats: stats_rx,
     };
     let join = tokio::spawn(async move {
-        run(add, info, env, cmd_tx, cmd_rx, stats_tx, cancel).await;
+        run(add, env, cmd_rx, stats_tx, cancel).await;
     });
     (handle, join)
 }
@@ -92,6 +110,10 @@ struct PeerEntry {
     client: String,
     /// Where we learnt of it.
     source: PeerSource,
+    /// Where it accepts connections: the address we dialled, or for an
+    /// incoming peer its IP with the port from its extension handshake.
+    /// What PEX tells others.
+    listen_addr: Option<SocketAddr>,
     /// We choke it.
     am_choking: bool,
     /// We want its pieces.
@@ -106,61 +128,219 @@ struct PeerEntry {
     up: Rate,
     /// Falls with failed pieces it contributed to.
     trust: i32,
+    /// The addresses our last PEX message told it of.
+    pex_sent: HashSet<SocketAddr>,
+    /// When it may get its next PEX message.
+    pex_next: Instant,
 }
 
 /// What a dial or an answer to an incoming peer produced.
 type DialResult = (SocketAddr, PeerSource, Result<Connected, peer::PeerError>);
 
-struct Torrent {
-    info_hash: InfoHash,
-    geometry: Geometry,
-    info: Arc<Info>,
-    layout: Layout,
-    save_dir: PathBuf,
-    env: TorrentEnv,
-    state: TorrentState,
-    picker: Picker,
-    have: Bitfield,
-    disk: Option<Disk>,
-    disk_events_tx: mpsc::Sender<DiskEvent>,
-    peers: HashMap<PeerKey, PeerEntry>,
-    next_key: u32,
-    peer_list: PeerList,
-    choker: Choker<PeerKey>,
-    last_rechoke: Instant,
-    events_tx: mpsc::Sender<(PeerKey, PeerEvent)>,
-    dials: JoinSet<DialResult>,
-    peer_tasks: JoinSet<()>,
-    peer_cancel: CancellationToken,
-    stats_tx: watch::Sender<TorrentStats>,
-    transfer_tx: watch::Sender<TransferStats>,
+/// Where peers come from besides the user: trackers and the DHT, each on
+/// its own channel so the source is known.
+struct Discovery {
+    /// The announce task, when the torrent has trackers.
     announcer: Option<AnnouncerHandle>,
+    /// Peers from trackers.
+    tracker_peers: mpsc::Receiver<Vec<SocketAddr>>,
+    /// The DHT task, unless the torrent is private or the DHT is off.
+    dht: Option<DhtAnnouncer>,
+    /// Peers from the DHT.
+    dht_peers: mpsc::Receiver<Vec<SocketAddr>>,
+    /// What we tell trackers about our transfer.
+    transfer_tx: watch::Sender<TransferStats>,
+}
+
+impl Discovery {
+    /// Starts announcing to `tiers` and, unless `private`, to the DHT.
+    fn start(
+        tiers: Vec<Vec<String>>,
+        private: bool,
+        info_hash: InfoHash,
+        env: &TorrentEnv,
+        left: u64,
+        cancel: &CancellationToken,
+    ) -> Discovery {
+        let (transfer_tx, transfer_rx) = watch::channel(TransferStats {
+            uploaded: 0,
+            downloaded: 0,
+            left,
+        });
+        let (tracker_tx, tracker_peers) = mpsc::channel(64);
+        let (dht_tx, dht_peers) = mpsc::channel(64);
+        let announcer = (!tiers.is_empty()).then(|| {
+            Announcer::spawn(
+                tiers,
+                info_hash,
+                env.peer_id,
+                env.listen_port,
+                transfer_rx,
+                tracker_tx,
+                cancel.child_token(),
+            )
+        });
+        let dht = match (&env.dht, private) {
+            (Some(dht), false) => Some(DhtAnnouncer::spawn(
+                dht.clone(),
+                info_hash,
+                env.listen_port,
+                dht_tx,
+                cancel.child_token(),
+            )),
+            _ => None,
+        };
+        Discovery {
+            announcer,
+            tracker_peers,
+            dht,
+            dht_peers,
+            transfer_tx,
+        }
+    }
+}
+
+struct Torrent {
+    /// The torrent's identity.
+    info_hash: InfoHash,
+    /// Piece count and sizes, for the codec of each connection.
+    geometry: Geometry,
+    /// The metainfo (the info dictionary's bytes are served to peers).
+    meta: Arc<Metainfo>,
+    /// Pieces to file spans.
+    layout: Layout,
+    /// Where the content goes.
+    save_dir: PathBuf,
+    /// Session-wide facts.
+    env: TorrentEnv,
+    /// What the torrent is doing.
+    state: TorrentState,
+    /// Which block to fetch next.
+    picker: Picker,
+    /// Our verified pieces.
+    have: Bitfield,
+    /// The disk workers, once started.
+    disk: Option<Disk>,
+    /// Where the disk workers send verdicts.
+    disk_events_tx: mpsc::Sender<DiskEvent>,
+    /// Open connections.
+    peers: HashMap<PeerKey, PeerEntry>,
+    /// The key the next connection gets.
+    next_key: u32,
+    /// Every address we know of.
+    peer_list: PeerList,
+    /// Who gets upload slots.
+    choker: Choker<PeerKey>,
+    /// When the choker last ran.
+    last_rechoke: Instant,
+    /// Where peer tasks send events.
+    events_tx: mpsc::Sender<(PeerKey, PeerEvent)>,
+    /// Dials and answers to incoming peers under way.
+    dials: JoinSet<DialResult>,
+    /// Running peer tasks.
+    peer_tasks: JoinSet<()>,
+    /// Ends every peer task.
+    peer_cancel: CancellationToken,
+    /// Publishes stats.
+    stats_tx: watch::Sender<TorrentStats>,
+    /// Trackers and the DHT.
+    discovery: Discovery,
+    /// Bytes received on connections that have closed.
     downloaded_closed: u64,
+    /// Bytes sent on connections that have closed.
     uploaded_closed: u64,
+    /// The torrent's download rate.
     down_rate: Rate,
+    /// The torrent's upload rate.
     up_rate: Rate,
+    /// Pieces that failed their hash check.
     hash_failures: u32,
+    /// Peers banned.
     banned: u32,
+    /// File priorities, in torrent order (missing ones are Normal).
     priorities: Vec<Priority>,
     /// Bytes of verified pieces, kept as pieces are verified.
     have_bytes: u64,
     /// When stats were last published, to publish at most every
     /// `PUBLISH_INTERVAL` between ticks.
     last_publish: Instant,
+    /// Whether PEX is on (off for private torrents, BEP 27).
+    pex: bool,
 }
 
 async fn run(
     add: AddTorrent,
-    info: Arc<Info>,
     env: TorrentEnv,
-    cmd_tx: mpsc::Sender<TorrentCmd>,
     mut cmds: mpsc::Receiver<TorrentCmd>,
     stats_tx: watch::Sender<TorrentStats>,
     cancel: CancellationToken,
 ) {
-    let layout = Layout::new(&info);
+    let now = Instant::now();
+    let mut peer_list = PeerList::new();
+    for p in &add.peers {
+        peer_list.add(*p, PeerSource::Manual, now);
+    }
+    let mut priorities = add.file_priorities.clone();
+    let mut paused = add.paused;
+
+    let (meta, discovery) = match add.source {
+        TorrentSource::Metainfo(m) => {
+            let d = Discovery::start(
+                m.trackers(),
+                m.info.private,
+                m.info_hash,
+                &env,
+                m.info.total_length(),
+                &cancel,
+            );
+            (Arc::new(*m), d)
+        }
+        TorrentSource::Magnet(magnet) => {
+            for p in &magnet.peers {
+                if let Ok(addrs) = tokio::net::lookup_host(p.as_str()).await {
+                    for a in addrs {
+                        peer_list.add(a, PeerSource::Magnet, now);
+                    }
+                }
+            }
+            // Each `tr` of a magnet is a tier of its own, as libtorrent does.
+            let tiers: Vec<Vec<String>> = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+            let mut d = Discovery::start(
+                tiers.clone(),
+                false,
+                magnet.info_hash,
+                &env,
+                UNKNOWN_LEFT,
+                &cancel,
+            );
+            let fetched = fetch::fetch_metadata(
+                &magnet,
+                &env,
+                &mut peer_list,
+                &mut d,
+                &mut cmds,
+                &stats_tx,
+                &mut paused,
+                &mut priorities,
+                &cancel,
+            )
+            .await;
+            let Some(mut m) = fetched else {
+                return;
+            };
+            m.announce = tiers.first().and_then(|t| t.first()).cloned();
+            m.announce_list = if tiers.len() > 1 { tiers } else { Vec::new() };
+            if m.info.private {
+                // BEP 27: a private torrent is never on the DHT.
+                d.dht = None;
+            }
+            (Arc::new(m), d)
+        }
+    };
+    let info = &meta.info;
+    let layout = Layout::new(info);
     let num_pieces = info.num_pieces();
-    let geometry = match Geometry::from_info(&info) {
+    let geometry = match Geometry::from_info(info) {
         Ok(g) => g,
         Err(e) => {
             // Metainfo validation makes this unreachable; report, don't panic.
@@ -168,16 +348,13 @@ async fn run(
             return;
         }
     };
+    discovery
+        .transfer_tx
+        .send_modify(|t| t.left = info.total_length());
     let (events_tx, mut events_rx) = mpsc::channel(PEER_EVENT_QUEUE);
     let (disk_events_tx, mut disk_events_rx) = mpsc::channel(1024);
-    let (peers_tx, mut tracker_peers) = mpsc::channel::<Vec<SocketAddr>>(64);
-    let (transfer_tx, transfer_rx) = watch::channel(TransferStats {
-        uploaded: 0,
-        downloaded: 0,
-        left: info.total_length(),
-    });
     let mut t = Torrent {
-        info_hash: add.metainfo.info_hash,
+        info_hash: meta.info_hash,
         geometry,
         picker: Picker::new(num_pieces, info.piece_length as u32, info.total_length()),
         have: Bitfield::new(num_pieces),
@@ -189,7 +366,7 @@ async fn run(
         disk_events_tx,
         peers: HashMap::new(),
         next_key: 0,
-        peer_list: PeerList::new(),
+        peer_list,
         choker: Choker::new(UPLOAD_SLOTS),
         last_rechoke: Instant::now(),
         events_tx,
@@ -197,32 +374,29 @@ async fn run(
         peer_tasks: JoinSet::new(),
         peer_cancel: cancel.child_token(),
         stats_tx,
-        transfer_tx,
-        announcer: None,
+        discovery,
         downloaded_closed: 0,
         uploaded_closed: 0,
         down_rate: Rate::default(),
         up_rate: Rate::default(),
         hash_failures: 0,
         banned: 0,
-        priorities: add.file_priorities.clone(),
+        priorities,
         have_bytes: 0,
         last_publish: Instant::now(),
-        info,
+        pex: !info.private,
+        meta: meta.clone(),
     };
     t.picker.set_sequential(add.sequential);
     t.apply_priorities();
-    let now = Instant::now();
-    for p in &add.peers {
-        t.peer_list.add(*p, PeerSource::Manual, now);
-    }
+    t.publish();
 
     // Check what is on disk already, off the runtime.
     let checked = {
-        let info = t.info.clone();
+        let meta = t.meta.clone();
         let dir = t.save_dir.clone();
         tokio::select! {
-            r = tokio::task::spawn_blocking(move || crate::storage::verify::verify(&info, &dir, |_, _| {})) => Some(r),
+            r = tokio::task::spawn_blocking(move || crate::storage::verify::verify(&meta.info, &dir, |_, _| {})) => Some(r),
             _ = cancel.cancelled() => None,
         }
     };
@@ -244,27 +418,16 @@ async fn run(
 
     if !matches!(t.state, TorrentState::Error(_)) {
         t.start_disk();
-        t.state = if add.paused {
+        t.state = if paused {
             TorrentState::Paused
         } else if t.picker.is_complete() {
             TorrentState::Seeding
         } else {
             TorrentState::Downloading
         };
-        let tiers = add.metainfo.trackers();
-        if !tiers.is_empty() {
-            t.announcer = Some(Announcer::spawn(
-                tiers,
-                t.info_hash,
-                t.env.peer_id,
-                t.env.listen_port,
-                transfer_rx,
-                peers_tx,
-                cancel.child_token(),
-            ));
-        }
     }
     t.publish();
+    t.connect_more();
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -272,7 +435,7 @@ async fn run(
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            Some(cmd) = cmds.recv() => t.on_cmd(cmd, &cmd_tx),
+            Some(cmd) = cmds.recv() => t.on_cmd(cmd),
             n = events_rx.recv_many(&mut batch, 256) => {
                 if n == 0 { break; }
                 for (key, ev) in batch.drain(..) {
@@ -280,13 +443,8 @@ async fn run(
                 }
             }
             Some(ev) = disk_events_rx.recv() => t.on_disk_event(ev),
-            Some(addrs) = tracker_peers.recv() => {
-                let now = Instant::now();
-                for a in addrs {
-                    t.peer_list.add(a, PeerSource::Tracker, now);
-                }
-                t.connect_more();
-            }
+            Some(addrs) = t.discovery.tracker_peers.recv() => t.learn(addrs, PeerSource::Tracker),
+            Some(addrs) = t.discovery.dht_peers.recv() => t.learn(addrs, PeerSource::Dht),
             Some(done) = t.dials.join_next(), if !t.dials.is_empty() => {
                 if let Ok(r) = done {
                     t.on_dialled(r);
@@ -301,7 +459,7 @@ async fn run(
 
 impl Torrent {
     fn fail(&mut self, msg: String) {
-        tracing::warn!(torrent = %self.info.name, "{msg}");
+        tracing::warn!(torrent = %self.meta.info.name, "{msg}");
         self.state = TorrentState::Error(msg);
         self.close_all();
     }
@@ -311,7 +469,7 @@ impl Torrent {
         match Disk::spawn(
             self.layout.clone(),
             self.save_dir.clone(),
-            self.info.pieces.clone(),
+            self.meta.info.pieces.clone(),
             wanted,
             self.disk_events_tx.clone(),
         ) {
@@ -340,7 +498,16 @@ impl Torrent {
         )
     }
 
-    fn on_cmd(&mut self, cmd: TorrentCmd, _cmd_tx: &mpsc::Sender<TorrentCmd>) {
+    /// Adds addresses from a tracker, the DHT or PEX, and dials.
+    fn learn(&mut self, addrs: Vec<SocketAddr>, source: PeerSource) {
+        let now = Instant::now();
+        for a in addrs {
+            self.peer_list.add(a, source, now);
+        }
+        self.connect_more();
+    }
+
+    fn on_cmd(&mut self, cmd: TorrentCmd) {
         match cmd {
             TorrentCmd::Incoming(stream, addr, hs) => {
                 if !self.downloading()
@@ -355,12 +522,9 @@ impl Torrent {
                     (addr, PeerSource::Incoming, r)
                 });
             }
-            TorrentCmd::AddPeers(addrs, source) => {
-                let now = Instant::now();
-                for a in addrs {
-                    self.peer_list.add(a, source, now);
-                }
-                self.connect_more();
+            TorrentCmd::AddPeers(addrs, source) => self.learn(addrs, source),
+            TorrentCmd::Metainfo(reply) => {
+                let _ = reply.send(Some(self.meta.clone()));
             }
             TorrentCmd::Peers(reply) => {
                 let _ = reply.send(self.peer_snapshots());
@@ -466,8 +630,11 @@ impl Torrent {
             events: self.events_tx.clone(),
             shared: shared.clone(),
             listen_port: self.env.listen_port,
+            metadata: Some(self.meta.info_bytes.clone()),
+            pex: self.pex,
         };
         let client = peer::client::client_name(&conn.handshake.peer_id, None);
+        let conn_incoming = conn.incoming;
         self.peer_tasks
             .spawn(peer::run(conn, ctx, rx, self.peer_cancel.child_token()));
         self.peers.insert(
@@ -475,9 +642,10 @@ impl Torrent {
             PeerEntry {
                 tx,
                 shared,
-                has: Bitfield::new(self.info.num_pieces()),
+                has: Bitfield::new(self.meta.info.num_pieces()),
                 client,
                 source,
+                listen_addr: (!conn_incoming).then_some(addr),
                 am_choking: true,
                 am_interested: false,
                 peer_choking: true,
@@ -485,6 +653,8 @@ impl Torrent {
                 down: Rate::default(),
                 up: Rate::default(),
                 trust: 0,
+                pex_sent: HashSet::new(),
+                pex_next: Instant::now() + pex::FIRST_PEX_DELAY,
             },
         );
     }
@@ -504,6 +674,7 @@ impl Torrent {
             self.update_interest();
         }
         self.connect_more();
+        self.send_pex(now);
         self.publish();
     }
 
@@ -532,7 +703,7 @@ impl Torrent {
             }
         }
         self.publish();
-        if let Some(a) = self.announcer.take() {
+        if let Some(a) = self.discovery.announcer.take() {
             a.shutdown().await;
         }
         if let Some(d) = self.disk.take() {

@@ -2,15 +2,16 @@
 //! line of progress, rates, peers and ETA.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
+use shoal::dht::DhtConfig;
 use shoal::session::{Session, SessionConfig};
-use shoal::torrent::{AddTorrent, TorrentHandle, TorrentState};
-use shoal::Metainfo;
+use shoal::torrent::{AddTorrent, TorrentHandle, TorrentSource, TorrentState};
+use shoal::Magnet;
 
 use crate::util::load_torrent;
 
@@ -26,13 +27,23 @@ pub struct NetArgs {
     /// A peer to dial as well as the trackers' (HOST:PORT; repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub peers: Vec<String>,
+    /// A DHT node to join through instead of the public routers
+    /// (HOST:PORT; repeatable).
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// Do not use the DHT.
+    #[arg(long)]
+    pub no_dht: bool,
 }
 
 /// `shoal download`.
 #[derive(clap::Args, Debug)]
 pub struct DownloadArgs {
-    /// The .torrent file.
-    pub torrent: PathBuf,
+    /// The .torrent file or a magnet link.
+    pub torrent: String,
+    /// Save the .torrent to FILE once the metadata is known (for a magnet).
+    #[arg(long, value_name = "FILE")]
+    pub save_torrent: Option<PathBuf>,
     /// Save folder (the content goes to DIR/<name>).
     #[arg(short = 'o', long = "output", default_value = ".")]
     pub output: PathBuf,
@@ -74,10 +85,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn download_async(args: DownloadArgs) -> anyhow::Result<()> {
-    let meta = load_torrent(&args.torrent)?;
+    let source = if args.torrent.starts_with("magnet:") {
+        TorrentSource::Magnet(Magnet::parse(&args.torrent).context("bad magnet link")?)
+    } else {
+        TorrentSource::Metainfo(Box::new(load_torrent(Path::new(&args.torrent))?))
+    };
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
-    run(meta, args.output, &args.net, args.seed).await
+    run(source, args.output, &args.net, args.seed, args.save_torrent).await
 }
 
 async fn seed_async(args: SeedArgs) -> anyhow::Result<()> {
@@ -90,7 +105,8 @@ async fn seed_async(args: SeedArgs) -> anyhow::Result<()> {
             meta.info.name
         );
     }
-    run(meta, args.dir, &args.net, true).await
+    let source = TorrentSource::Metainfo(Box::new(meta));
+    run(source, args.dir, &args.net, true, None).await
 }
 
 fn resolve_peers(peers: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
@@ -106,8 +122,19 @@ fn resolve_peers(peers: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
 }
 
 async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
+    let dht = (!net.no_dht).then(|| {
+        let mut c = DhtConfig::default();
+        if !net.dht_bootstrap.is_empty() {
+            c.bootstrap = net.dht_bootstrap.clone();
+        }
+        if let IpAddr::V4(ip) = net.bind {
+            c.bind = ip;
+        }
+        c
+    });
     let config = SessionConfig {
         listen_addr: SocketAddr::new(net.bind, net.port),
+        dht,
         ..Default::default()
     };
     match Session::new(config.clone()).await {
@@ -128,18 +155,36 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
 }
 
 async fn run(
-    meta: Metainfo,
+    source: TorrentSource,
     dir: PathBuf,
     net: &NetArgs,
     keep_seeding: bool,
+    save_torrent: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let peers = resolve_peers(&net.peers)?;
     let session = start_session(net).await?;
-    let mut add = AddTorrent::new(meta, dir);
+    let mut add = AddTorrent::from_source(source, dir);
     add.peers = peers;
     let handle = session.add_torrent(add)?;
+    let work = async {
+        if let Some(path) = save_torrent {
+            // Resolves once the metadata is known.
+            let meta = loop {
+                if let Some(m) = handle.metainfo().await {
+                    break m;
+                }
+                if let TorrentState::Error(e) = handle.stats().state {
+                    bail!("{e}");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            std::fs::write(&path, meta.to_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        follow(&handle, keep_seeding).await
+    };
     let outcome = tokio::select! {
-        r = follow(&handle, keep_seeding) => r,
+        r = work => r,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("stopping");
             Ok(())

@@ -1,5 +1,6 @@
 //! The torrent task's handlers for what its peers and its disk report.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{PeerSource, Torrent, BAN_TRUST, PUBLISH_INTERVAL, SHARED_BLAME, SOLE_BLAME};
@@ -27,9 +28,22 @@ impl Torrent {
             return;
         }
         match ev {
-            PeerEvent::Extended { client, .. } => {
+            PeerEvent::Extended {
+                client,
+                listen_port,
+            } => {
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.client = client;
+                    if let (None, Some(port)) = (p.listen_addr, listen_port) {
+                        if port != 0 {
+                            p.listen_addr = Some(SocketAddr::new(p.shared.addr.ip(), port));
+                        }
+                    }
+                }
+            }
+            PeerEvent::Pex(addrs) => {
+                if self.pex {
+                    self.learn(addrs, PeerSource::Pex);
                 }
             }
             PeerEvent::Bitfield(bf) => {
@@ -206,9 +220,9 @@ impl Torrent {
 
     pub(super) fn check_complete(&mut self) {
         if self.state == TorrentState::Downloading && self.picker.is_complete() {
-            tracing::info!(torrent = %self.info.name, "download complete");
+            tracing::info!(torrent = %self.meta.info.name, "download complete");
             self.state = TorrentState::Seeding;
-            if let Some(a) = &self.announcer {
+            if let Some(a) = &self.discovery.announcer {
                 a.completed();
             }
             self.update_interest();

@@ -58,12 +58,13 @@ impl Torrent {
         let seeds = self.peers.values().filter(|p| p.has.is_full()).count();
         let complete = self.picker.is_complete();
         let stats = TorrentStats {
+            name: self.meta.info.name.clone(),
             state: self.state.clone(),
             have_bytes,
             wanted_bytes,
             total_bytes: self.layout.total_length,
             pieces_have: self.have.count_ones(),
-            num_pieces: self.info.num_pieces(),
+            num_pieces: self.meta.info.num_pieces(),
             downloaded,
             uploaded,
             download_rate: self.down_rate.per_second(),
@@ -77,7 +78,7 @@ impl Torrent {
                 && !matches!(self.state, TorrentState::Error(_) | TorrentState::Checking),
         };
         self.stats_tx.send_replace(stats);
-        self.transfer_tx.send_replace(TransferStats {
+        self.discovery.transfer_tx.send_replace(TransferStats {
             uploaded,
             downloaded,
             left: self.picker.wanted_remaining_bytes(),
@@ -85,7 +86,7 @@ impl Torrent {
     }
 
     pub(super) fn peer_snapshots(&self) -> Vec<PeerSnapshot> {
-        let n = self.info.num_pieces().max(1) as f32;
+        let n = self.meta.info.num_pieces().max(1) as f32;
         self.peers
             .values()
             .map(|p| PeerSnapshot {
