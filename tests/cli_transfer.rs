@@ -38,7 +38,13 @@ fn download_from_seed_exits_zero_when_complete() {
         .arg("seed")
         .arg(&torrent)
         .arg(&src)
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--no-dht"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--no-dht",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let _seed = Proc::spawn("shoal seed", &mut seed_cmd);

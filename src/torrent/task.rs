@@ -675,6 +675,12 @@ impl Torrent {
         }
         self.connect_more();
         self.send_pex(now);
+        if self.peers.is_empty() && self.state == TorrentState::Downloading {
+            if let Some(d) = &self.discovery.dht {
+                // Rate-limited by the DHT task itself.
+                d.lookup_now();
+            }
+        }
         self.publish();
     }
 

@@ -1,0 +1,300 @@
+//! Magnet links end to end: metadata from a peer named by `x.pe` (ours,
+//! libtorrent, Transmission), our metadata served to libtorrent and
+//! Transmission, peers found only through the DHT or only through PEX, and
+//! hostile metadata peers that lose to an honest one.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::data;
+use common::procs::{self, free_port, wait_for, Libtorrent, LtOptions};
+use shoal::create::{create_torrent, CreateOptions};
+use shoal::dht::DhtConfig;
+use shoal::session::{Session, SessionConfig};
+use shoal::torrent::{AddTorrent, PeerSource, TorrentHandle, TorrentState};
+use shoal::{Magnet, Metainfo};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn config() -> SessionConfig {
+    SessionConfig {
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    }
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Content, its torrent (written to `root/t.torrent`) and the seed folder.
+fn fixture(root: &Path) -> (PathBuf, PathBuf, Metainfo) {
+    let src = root.join("src");
+    let content = data::multi_file_folder(&src, "content");
+    let opts = CreateOptions {
+        piece_length: Some(32 * 1024),
+        ..Default::default()
+    };
+    let meta = create_torrent(&content, &opts, |_, _| {}).unwrap();
+    let torrent = root.join("t.torrent");
+    std::fs::write(&torrent, meta.to_bytes()).unwrap();
+    (src, torrent, meta)
+}
+
+/// A magnet with only the hash and the given `x.pe` peers.
+fn magnet(meta: &Metainfo, peers: &[SocketAddr]) -> Magnet {
+    let mut uri = format!("magnet:?xt=urn:btih:{}", meta.info_hash.to_hex());
+    for p in peers {
+        uri.push_str(&format!("&x.pe={p}"));
+    }
+    Magnet::parse(&uri).unwrap()
+}
+
+async fn seeding(s: &Session, meta: &Metainfo, src: &Path) -> TorrentHandle {
+    let h = s.add_torrent(AddTorrent::new(meta.clone(), src)).unwrap();
+    tokio::time::timeout(LIMIT, async {
+        while h.stats().state != TorrentState::Seeding {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("seeder ready");
+    h
+}
+
+async fn complete(h: &TorrentHandle) {
+    tokio::time::timeout(LIMIT, h.wait_complete())
+        .await
+        .expect("completes in time")
+        .expect("completes");
+}
+
+async fn wait_listening(port: u16) {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while tokio::net::TcpStream::connect(local(port)).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("peer listens");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magnet_from_our_seeder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, _, meta) = fixture(tmp.path());
+    let seed = Session::new(config()).await.unwrap();
+    seeding(&seed, &meta, &src).await;
+    let leech = Session::new(config()).await.unwrap();
+    let dst = tmp.path().join("dst");
+    let h = leech
+        .add_torrent(AddTorrent::magnet(
+            magnet(&meta, &[local(seed.listen_port())]),
+            &dst,
+        ))
+        .unwrap();
+    complete(&h).await;
+    data::assert_same_tree(&src.join("content"), &dst.join("content"));
+    let got = h.metainfo().await.expect("metainfo known");
+    assert_eq!(got.info_bytes, meta.info_bytes);
+    leech.shutdown().await;
+    seed.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magnet_from_libtorrent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, torrent, meta) = fixture(tmp.path());
+    let mut lt = Libtorrent::start(
+        torrent.to_str().unwrap(),
+        &src,
+        LtOptions {
+            seed: true,
+            stay: true,
+            ..Default::default()
+        },
+    );
+    let addr = lt.addr();
+    let lt = tokio::task::spawn_blocking(move || {
+        lt.wait_started(Duration::from_secs(20));
+        lt
+    })
+    .await
+    .unwrap();
+    let s = Session::new(config()).await.unwrap();
+    let dst = tmp.path().join("dst");
+    let h = s
+        .add_torrent(AddTorrent::magnet(magnet(&meta, &[addr]), &dst))
+        .unwrap();
+    complete(&h).await;
+    data::assert_same_tree(&src.join("content"), &dst.join("content"));
+    s.shutdown().await;
+    drop(lt);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magnet_from_transmission() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, torrent, meta) = fixture(tmp.path());
+    let port = free_port();
+    let _tr = procs::transmission(&torrent, &src, &tmp.path().join("trcfg"), port);
+    let s = Session::new(config()).await.unwrap();
+    let dst = tmp.path().join("dst");
+    let h = s
+        .add_torrent(AddTorrent::magnet(magnet(&meta, &[local(port)]), &dst))
+        .unwrap();
+    complete(&h).await;
+    data::assert_same_tree(&src.join("content"), &dst.join("content"));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libtorrent_fetches_a_magnet_from_us() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, _, meta) = fixture(tmp.path());
+    let s = Session::new(config()).await.unwrap();
+    seeding(&s, &meta, &src).await;
+    let dst = tmp.path().join("lt");
+    let uri = magnet(&meta, &[]).to_uri();
+    let mut lt = Libtorrent::start(
+        &uri,
+        &dst,
+        LtOptions {
+            peers: vec![local(s.listen_port())],
+            ..Default::default()
+        },
+    );
+    tokio::task::spawn_blocking(move || lt.wait_done(LIMIT))
+        .await
+        .unwrap();
+    data::assert_same_tree(&src.join("content"), &dst.join("content"));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transmission_fetches_a_magnet_from_us() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, _, meta) = fixture(tmp.path());
+    let s = Session::new(config()).await.unwrap();
+    let h = seeding(&s, &meta, &src).await;
+    let dst = tmp.path().join("tr");
+    std::fs::create_dir_all(&dst).unwrap();
+    let port = free_port();
+    let uri = magnet(&meta, &[]).to_uri();
+    let _tr = procs::transmission(Path::new(&uri), &dst, &tmp.path().join("trcfg"), port);
+    wait_listening(port).await;
+    // Transmission ignores loopback peers it is told of, so we dial it.
+    h.add_peers(vec![local(port)]).await;
+    let (a, b) = (src.join("content"), dst.join("content"));
+    tokio::task::spawn_blocking(move || {
+        wait_for("transmission's copy to match", LIMIT, || {
+            data::same_content(&a, &b).then_some(())
+        })
+    })
+    .await
+    .unwrap();
+    s.shutdown().await;
+}
+
+/// Three of our peers: A seeds, B downloads from A, and C knows only B. C
+/// learns of A through B's PEX and connects to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pex_introduces_a_third_peer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, _, meta) = fixture(tmp.path());
+    let a = Session::new(config()).await.unwrap();
+    seeding(&a, &meta, &src).await;
+    let a_addr = local(a.listen_port());
+
+    let b = Session::new(config()).await.unwrap();
+    let mut add_b = AddTorrent::new(meta.clone(), tmp.path().join("b"));
+    add_b.peers = vec![a_addr];
+    let hb = b.add_torrent(add_b).unwrap();
+    complete(&hb).await;
+
+    let c = Session::new(config()).await.unwrap();
+    let mut add_c = AddTorrent::new(meta.clone(), tmp.path().join("c"));
+    add_c.peers = vec![local(b.listen_port())];
+    let hc = c.add_torrent(add_c).unwrap();
+    let via_pex = tokio::time::timeout(LIMIT, async {
+        loop {
+            let peers = hc.peers().await;
+            if let Some(p) = peers.iter().find(|p| p.addr == a_addr) {
+                return p.source;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("C connects to A, which only B could have named");
+    assert_eq!(via_pex, PeerSource::Pex);
+    complete(&hc).await;
+    for s in [a, b, c] {
+        s.shutdown().await;
+    }
+}
+
+/// No tracker, no `x.pe`: our seeder announces on a loopback DHT and our
+/// leecher finds it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dht_only_between_our_peers() {
+    let net = common::dht::testnet(10);
+    let dht_config = || SessionConfig {
+        dht: Some(DhtConfig::testnet(&net.bootstrap)),
+        ..config()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, _, meta) = fixture(tmp.path());
+    let seed = Session::new(dht_config()).await.unwrap();
+    assert!(seed.dht().is_some(), "{:?}", seed.dht_error());
+    seeding(&seed, &meta, &src).await;
+
+    let leech = Session::new(dht_config()).await.unwrap();
+    let dst = tmp.path().join("dst");
+    let h = leech
+        .add_torrent(AddTorrent::magnet(magnet(&meta, &[]), &dst))
+        .unwrap();
+    complete(&h).await;
+    data::assert_same_tree(&src.join("content"), &dst.join("content"));
+    leech.shutdown().await;
+    seed.shutdown().await;
+}
+
+/// Our leecher finds a libtorrent seeder whose DHT joined the same loopback
+/// network (through libtorrent DHT nodes: see tests/dht.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dht_finds_a_libtorrent_seeder() {
+    let net = common::dht::testnet(10);
+    let lt_nodes = common::dht::LtDhtNodes::start(4, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, torrent, meta) = fixture(tmp.path());
+    let mut args: Vec<String> = ["--seed", "--stay", "--timeout", "150"]
+        .map(String::from)
+        .to_vec();
+    for node in &lt_nodes.nodes {
+        args.push("--dht-bootstrap".into());
+        args.push(node.clone());
+    }
+    let _lt = common::dht::LtPeer::start(&torrent, &src, free_port(), &args);
+    let mut bootstrap = net.bootstrap.clone();
+    bootstrap.extend(lt_nodes.nodes.iter().cloned());
+    let s = Session::new(SessionConfig {
+        dht: Some(DhtConfig::testnet(&bootstrap)),
+        ..config()
+    })
+    .await
+    .unwrap();
+    let dst = tmp.path().join("dst");
+    let h = s
+        .add_torrent(AddTorrent::magnet(magnet(&meta, &[]), &dst))
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(150), h.wait_complete())
+        .await
+        .expect("found through the DHT and completed in time")
+        .expect("completes");
+    data::assert_same_tree(&src.join("content"), &dst.join("content"));
+    s.shutdown().await;
+}
