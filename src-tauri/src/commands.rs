@@ -135,7 +135,7 @@ mod tests {
         assert_eq!(info.files[0].path, "a.txt");
         assert_eq!(
             info.trackers,
-            vec!["http://127.0.0.1:6969/announce".to_string()]
+            vec![vec!["http://127.0.0.1:6969/announce".to_string()]]
         );
         assert_eq!(info.comment.as_deref(), Some("hello"));
         assert_eq!(info.info_hash.len(), 40);

@@ -36,8 +36,9 @@ pub struct TorrentInfo {
     pub multi_file: bool,
     /// Files in torrent order.
     pub files: Vec<FileInfo>,
-    /// Every tracker URL, tier by tier, without duplicates.
-    pub trackers: Vec<String>,
+    /// Tracker URLs in BEP 12 tiers (a client tries a tier's trackers before
+    /// moving to the next tier).
+    pub trackers: Vec<Vec<String>>,
     /// BEP 27: a private torrent uses only its trackers (no DHT, no PEX).
     pub private: bool,
     /// The creator's free-text comment, if any.

@@ -26,7 +26,8 @@ export interface TorrentInfo {
   pieceCount: number;
   multiFile: boolean;
   files: FileInfo[];
-  trackers: string[];
+  /** Tracker URLs in BEP 12 tiers. */
+  trackers: string[][];
   private: boolean;
   comment: string | null;
   createdBy: string | null;
