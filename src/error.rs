@@ -11,6 +11,9 @@ pub enum Error {
     /// A bad info hash string.
     #[error(transparent)]
     Hash(#[from] crate::types::HashParseError),
+    /// A .torrent file or info dictionary that is refused.
+    #[error(transparent)]
+    Metainfo(#[from] crate::metainfo::MetainfoError),
 }
 
 /// Result with the crate's error type.

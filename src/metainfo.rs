@@ -2,16 +2,28 @@
 //! sanitising, and writing. Owns the rule that the info hash is the SHA-1 of
 //! the exact bytes of the `info` value as they stand in the file.
 
+pub mod path;
+
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use serde::Deserialize;
+use serde_bencode::value::Value;
+use serde_bytes::ByteBuf;
+use sha1::{Digest, Sha1};
 
+use crate::bencode::{self, BencodeError};
 use crate::types::{InfoHash, PieceIndex};
+pub use path::{safe_join, sanitize_component, PathError, MAX_COMPONENT_LEN};
 
 /// Largest .torrent file or metadata blob we accept (32 MiB).
 pub const MAX_METAINFO_LEN: usize = 32 * 1024 * 1024;
 /// Largest piece length we accept (64 MiB).
 pub const MAX_PIECE_LEN: u64 = 64 * 1024 * 1024;
+/// Bytes of SHA-1 per piece in `pieces`.
+pub const PIECE_HASH_LEN: usize = 20;
+/// The folder of the BEP 47 pad-file convention (`name/.pad/<size>`).
+pub const PAD_DIR: &str = ".pad";
 
 /// A parsed, validated .torrent file.
 #[derive(Debug, Clone)]
@@ -88,5 +100,674 @@ impl Info {
     pub fn piece_len(&self, index: PieceIndex) -> u32 {
         let start = index.0 as u64 * self.piece_length;
         (self.total_length() - start).min(self.piece_length) as u32
+    }
+}
+
+/// Why a .torrent file or an info dictionary is refused. Each variant names
+/// one rule of DESIGN.md's "Limits against bad input".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetainfoError {
+    /// Larger than [`MAX_METAINFO_LEN`].
+    #[error("torrent is {len} bytes, more than the {max} bytes allowed")]
+    TooLarge {
+        /// Size of the input.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not well-formed bencode: truncated, too deep, malformed.
+    #[error("torrent is not valid bencode: {0}")]
+    Bencode(#[from] BencodeError),
+    /// The file's top level is not a dictionary.
+    #[error("torrent is not a bencoded dictionary")]
+    NotADict,
+    /// No `info` key.
+    #[error("torrent has no info dictionary")]
+    MissingInfo,
+    /// `info` is present but not a dictionary.
+    #[error("torrent's info value is not a dictionary")]
+    InfoNotADict,
+    /// A field has the wrong type (serde's message says which).
+    #[error("torrent has a field of the wrong type: {0}")]
+    Decode(String),
+    /// No `name` in the info dictionary.
+    #[error("torrent has no name")]
+    MissingName,
+    /// The name is not usable as a single path component.
+    #[error("torrent name {name:?} is not allowed: {error}")]
+    BadName {
+        /// The name as given (lossily decoded).
+        name: String,
+        /// What is wrong with it.
+        error: PathError,
+    },
+    /// No `piece length`.
+    #[error("torrent has no piece length")]
+    MissingPieceLength,
+    /// `piece length` zero, negative or above [`MAX_PIECE_LEN`].
+    #[error("torrent piece length {0} is not between 1 and 64 MiB")]
+    BadPieceLength(i64),
+    /// No `pieces` (a v2-only torrent has none either).
+    #[error("torrent has no piece hashes (v2-only torrents are not supported)")]
+    MissingPieces,
+    /// `pieces` is not a whole number of 20-byte hashes.
+    #[error("torrent's pieces field is {0} bytes, not a multiple of 20")]
+    PiecesNotMultipleOf20(usize),
+    /// The number of hashes does not match the total length.
+    #[error("torrent has {got} piece hashes but its files need {expected}")]
+    WrongPieceCount {
+        /// Pieces the total length needs.
+        expected: u64,
+        /// Hashes present.
+        got: u64,
+    },
+    /// Neither `length` nor `files`.
+    #[error("torrent has neither a length nor a file list")]
+    MissingLength,
+    /// Both `length` and `files`.
+    #[error("torrent has both a length and a file list")]
+    BothLengthAndFiles,
+    /// `files` is an empty list.
+    #[error("torrent's file list is empty")]
+    NoFiles,
+    /// A file entry without a `length`.
+    #[error("file {index} of the torrent has no length")]
+    MissingFileLength {
+        /// Position in `files`.
+        index: usize,
+    },
+    /// A negative file length.
+    #[error("torrent has a negative file length {0}")]
+    NegativeLength(i64),
+    /// The file lengths add up past 2^63.
+    #[error("torrent's file lengths add up to more than 2^63 bytes")]
+    LengthOverflow,
+    /// A file path that is refused.
+    #[error("torrent file path {path:?} is not allowed: {error}")]
+    BadPath {
+        /// The path as given, components joined by `/` (lossily decoded).
+        path: String,
+        /// What is wrong with it.
+        error: PathError,
+    },
+    /// Two files with the same path after sanitising.
+    #[error("torrent names the file {0:?} twice")]
+    DuplicatePath(String),
+}
+
+impl Metainfo {
+    /// Parses and validates a .torrent file. Size and nesting limits are
+    /// checked before anything is decoded; the info hash is the SHA-1 of the
+    /// exact bytes of the `info` value. Bytes after the top-level dictionary
+    /// are ignored, as other clients do.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
+        if bytes.len() > MAX_METAINFO_LEN {
+            return Err(MetainfoError::TooLarge {
+                len: bytes.len(),
+                max: MAX_METAINFO_LEN,
+            });
+        }
+        if bytes.first() != Some(&b'd') {
+            return match bencode::scan(bytes, 0) {
+                Err(e) => Err(e.into()),
+                Ok(_) => Err(MetainfoError::NotADict),
+            };
+        }
+        let end = bencode::scan(bytes, 0)?;
+        let bytes = &bytes[..end];
+        let span = bencode::dict_value_span(bytes, b"info")?.ok_or(MetainfoError::MissingInfo)?;
+        let info_bytes = Bytes::copy_from_slice(&bytes[span]);
+        let mut meta = Metainfo::from_info_bytes(info_bytes)?;
+
+        let raw: RawTorrent = decode(bytes)?;
+        meta.announce = raw.announce.as_ref().and_then(value_string);
+        meta.announce_list = match &raw.announce_list {
+            Some(Value::List(tiers)) => tiers
+                .iter()
+                .filter_map(|tier| match tier {
+                    Value::List(urls) => {
+                        let urls: Vec<String> = urls.iter().filter_map(value_string).collect();
+                        (!urls.is_empty()).then_some(urls)
+                    }
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        meta.url_list = match &raw.url_list {
+            Some(Value::List(urls)) => urls.iter().filter_map(value_string).collect(),
+            Some(v) => value_string(v).into_iter().collect(),
+            None => Vec::new(),
+        };
+        meta.comment = raw.comment.as_ref().and_then(value_string);
+        meta.created_by = raw.created_by.as_ref().and_then(value_string);
+        meta.creation_date = match raw.creation_date {
+            Some(Value::Int(t)) => Some(t),
+            _ => None,
+        };
+        Ok(meta)
+    }
+
+    /// A metainfo with only the info dictionary set (no trackers, comment or
+    /// dates): what a magnet link yields once the metadata arrived, and the
+    /// starting point of torrent creation.
+    pub fn from_info_bytes(info_bytes: Bytes) -> Result<Metainfo, MetainfoError> {
+        let info = Info::from_bytes(&info_bytes)?;
+        let info_hash = InfoHash(Sha1::digest(&info_bytes).into());
+        Ok(Metainfo {
+            info,
+            info_hash,
+            info_bytes,
+            announce: None,
+            announce_list: Vec::new(),
+            url_list: Vec::new(),
+            comment: None,
+            created_by: None,
+            creation_date: None,
+        })
+    }
+
+    /// Encodes the torrent. The `info` value is written back byte for byte,
+    /// so the info hash never changes; the outer keys are written sorted.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = bencode::Writer::new();
+        w.dict();
+        if let Some(a) = &self.announce {
+            w.bytes(b"announce").bytes(a.as_bytes());
+        }
+        if !self.announce_list.is_empty() {
+            w.bytes(b"announce-list").list();
+            for tier in &self.announce_list {
+                w.list();
+                for url in tier {
+                    w.bytes(url.as_bytes());
+                }
+                w.end();
+            }
+            w.end();
+        }
+        if let Some(c) = &self.comment {
+            w.bytes(b"comment").bytes(c.as_bytes());
+        }
+        if let Some(c) = &self.created_by {
+            w.bytes(b"created by").bytes(c.as_bytes());
+        }
+        if let Some(d) = self.creation_date {
+            w.bytes(b"creation date").int(d);
+        }
+        w.bytes(b"info").raw(&self.info_bytes);
+        if !self.url_list.is_empty() {
+            w.bytes(b"url-list").list();
+            for url in &self.url_list {
+                w.bytes(url.as_bytes());
+            }
+            w.end();
+        }
+        w.end();
+        w.finish()
+    }
+
+    /// The trackers in BEP 12 tiers: `announce-list` when it has any,
+    /// otherwise the single `announce` as one tier, otherwise none.
+    pub fn trackers(&self) -> Vec<Vec<String>> {
+        if !self.announce_list.is_empty() {
+            self.announce_list.clone()
+        } else if let Some(a) = &self.announce {
+            vec![vec![a.clone()]]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+impl Info {
+    /// Parses and validates a bencoded info dictionary (from a .torrent file
+    /// or from BEP 9 metadata). The bytes must be exactly one dictionary.
+    pub fn from_bytes(info_bytes: &[u8]) -> Result<Info, MetainfoError> {
+        if info_bytes.len() > MAX_METAINFO_LEN {
+            return Err(MetainfoError::TooLarge {
+                len: info_bytes.len(),
+                max: MAX_METAINFO_LEN,
+            });
+        }
+        bencode::validate_exact(info_bytes)?;
+        if info_bytes.first() != Some(&b'd') {
+            return Err(MetainfoError::InfoNotADict);
+        }
+        let raw: RawInfo = decode(info_bytes)?;
+
+        let raw_name = raw
+            .name_utf8
+            .as_ref()
+            .or(raw.name.as_ref())
+            .ok_or(MetainfoError::MissingName)?;
+        let name = sanitize_component(raw_name).map_err(|error| MetainfoError::BadName {
+            name: String::from_utf8_lossy(raw_name).into_owned(),
+            error,
+        })?;
+
+        let piece_length = raw.piece_length.ok_or(MetainfoError::MissingPieceLength)?;
+        if piece_length <= 0 || piece_length as u64 > MAX_PIECE_LEN {
+            return Err(MetainfoError::BadPieceLength(piece_length));
+        }
+        let piece_length = piece_length as u64;
+
+        let pieces_raw = raw.pieces.as_ref().ok_or(MetainfoError::MissingPieces)?;
+        if pieces_raw.len() % PIECE_HASH_LEN != 0 {
+            return Err(MetainfoError::PiecesNotMultipleOf20(pieces_raw.len()));
+        }
+        let pieces: Vec<[u8; 20]> = pieces_raw
+            .chunks_exact(PIECE_HASH_LEN)
+            .map(|c| {
+                let mut h = [0u8; 20];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect();
+
+        let (files, multi_file) = match (raw.length, &raw.files) {
+            (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
+            (None, None) => return Err(MetainfoError::MissingLength),
+            (Some(length), None) => {
+                let length = check_length(length)?;
+                let file = FileEntry {
+                    path: PathBuf::from(&name),
+                    length,
+                    offset: 0,
+                    pad: false,
+                    attr: attr_string(raw.attr.as_ref().map(|a| a.as_slice())),
+                };
+                (vec![file], false)
+            }
+            (None, Some(list)) => (file_list(&name, list)?, true),
+        };
+
+        let total = files
+            .last()
+            .map(|f| f.offset + f.length)
+            .unwrap_or_default();
+        let expected = total.div_ceil(piece_length);
+        if expected != pieces.len() as u64 {
+            return Err(MetainfoError::WrongPieceCount {
+                expected,
+                got: pieces.len() as u64,
+            });
+        }
+
+        Ok(Info {
+            name,
+            piece_length,
+            pieces,
+            files,
+            multi_file,
+            private: raw.private == Some(1),
+            source: raw.source.as_ref().map(|s| lossy(s)),
+        })
+    }
+
+    /// The hash of one piece, `None` past the end.
+    pub fn piece_hash(&self, index: PieceIndex) -> Option<&[u8; 20]> {
+        self.pieces.get(index.as_usize())
+    }
+}
+
+/// The outer dictionary of a .torrent, minus `info`. Fields are generic
+/// values so that a malformed optional field is ignored, as other clients
+/// do, rather than refusing the whole file.
+#[derive(Deserialize)]
+struct RawTorrent {
+    announce: Option<Value>,
+    #[serde(rename = "announce-list")]
+    announce_list: Option<Value>,
+    #[serde(rename = "url-list")]
+    url_list: Option<Value>,
+    comment: Option<Value>,
+    #[serde(rename = "created by")]
+    created_by: Option<Value>,
+    #[serde(rename = "creation date")]
+    creation_date: Option<Value>,
+}
+
+/// The info dictionary as bencoded. Names are raw bytes: they are checked
+/// and sanitised before they become paths.
+#[derive(Deserialize)]
+struct RawInfo {
+    name: Option<ByteBuf>,
+    #[serde(rename = "name.utf-8")]
+    name_utf8: Option<ByteBuf>,
+    #[serde(rename = "piece length")]
+    piece_length: Option<i64>,
+    pieces: Option<ByteBuf>,
+    length: Option<i64>,
+    files: Option<Vec<RawFile>>,
+    private: Option<i64>,
+    source: Option<ByteBuf>,
+    attr: Option<ByteBuf>,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    length: Option<i64>,
+    path: Option<Vec<ByteBuf>>,
+    #[serde(rename = "path.utf-8")]
+    path_utf8: Option<Vec<ByteBuf>>,
+    attr: Option<ByteBuf>,
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, MetainfoError> {
+    serde_bencode::from_bytes(bytes).map_err(|e| MetainfoError::Decode(e.to_string()))
+}
+
+fn check_length(length: i64) -> Result<u64, MetainfoError> {
+    u64::try_from(length).map_err(|_| MetainfoError::NegativeLength(length))
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn value_string(v: &Value) -> Option<String> {
+    match v {
+        Value::Bytes(b) => Some(lossy(b)),
+        _ => None,
+    }
+}
+
+fn attr_string(attr: Option<&[u8]>) -> String {
+    attr.map(lossy).unwrap_or_default()
+}
+
+/// Builds the entries of a multi-file torrent: sanitised paths under `name`,
+/// offsets, pad files marked, overflow and duplicates refused.
+fn file_list(name: &str, list: &[RawFile]) -> Result<Vec<FileEntry>, MetainfoError> {
+    if list.is_empty() {
+        return Err(MetainfoError::NoFiles);
+    }
+    let mut files = Vec::with_capacity(list.len());
+    let mut offset: u64 = 0;
+    for (index, raw) in list.iter().enumerate() {
+        let length = check_length(
+            raw.length
+                .ok_or(MetainfoError::MissingFileLength { index })?,
+        )?;
+        let parts = raw
+            .path_utf8
+            .as_ref()
+            .or(raw.path.as_ref())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let rel =
+            path::sanitize_components(parts.iter().map(|p| p.as_slice())).map_err(|error| {
+                MetainfoError::BadPath {
+                    path: parts.iter().map(|p| lossy(p)).collect::<Vec<_>>().join("/"),
+                    error,
+                }
+            })?;
+        let attr = attr_string(raw.attr.as_ref().map(|a| a.as_slice()));
+        let pad =
+            attr.contains('p') || (parts.len() == 2 && parts[0].as_slice() == PAD_DIR.as_bytes());
+        files.push(FileEntry {
+            path: PathBuf::from(name).join(rel),
+            length,
+            offset,
+            pad,
+            attr,
+        });
+        offset = offset
+            .checked_add(length)
+            .filter(|&o| o <= i64::MAX as u64)
+            .ok_or(MetainfoError::LengthOverflow)?;
+    }
+    let mut seen: Vec<&PathBuf> = files.iter().filter(|f| !f.pad).map(|f| &f.path).collect();
+    seen.sort_unstable();
+    if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+        return Err(MetainfoError::DuplicatePath(w[0].display().to_string()));
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pieces` of `n` hashes, as bencode.
+    fn pieces(n: usize) -> String {
+        format!("6:pieces{}:{}", n * 20, "x".repeat(n * 20))
+    }
+
+    fn single(length: i64, piece_length: i64, n: usize) -> Vec<u8> {
+        format!(
+            "d8:announce13:http://t/anno4:infod6:lengthi{length}e4:name5:a.txt12:piece lengthi{piece_length}e{}ee",
+            pieces(n)
+        )
+        .into_bytes()
+    }
+
+    fn multi(files: &str, n: usize) -> Vec<u8> {
+        format!(
+            "d4:infod5:files{files}4:name3:dir12:piece lengthi16384e{}ee",
+            pieces(n)
+        )
+        .into_bytes()
+    }
+
+    fn err(bytes: &[u8]) -> MetainfoError {
+        Metainfo::from_bytes(bytes).unwrap_err()
+    }
+
+    #[test]
+    fn single_file() {
+        let m = Metainfo::from_bytes(&single(40000, 16384, 3)).unwrap();
+        assert_eq!(m.info.name, "a.txt");
+        assert!(!m.info.multi_file);
+        assert_eq!(m.info.files.len(), 1);
+        assert_eq!(m.info.files[0].path, PathBuf::from("a.txt"));
+        assert_eq!(m.info.total_length(), 40000);
+        assert_eq!(m.info.num_pieces(), 3);
+        assert_eq!(m.info.piece_len(PieceIndex(2)), 40000 - 2 * 16384);
+        assert_eq!(m.trackers(), vec![vec!["http://t/anno".to_string()]]);
+        assert_eq!(m.info_hash.0, <[u8; 20]>::from(Sha1::digest(&m.info_bytes)));
+    }
+
+    #[test]
+    fn multi_file_with_pads() {
+        let files = "ld6:lengthi10e4:pathl1:a1:beed4:attr1:p6:lengthi16374e4:pathl4:.pad5:16374eed6:lengthi5e4:pathl1:ceed6:lengthi0e4:pathl4:.pad1:0eee";
+        let m = Metainfo::from_bytes(&multi(files, 2)).unwrap();
+        let f = &m.info.files;
+        assert!(m.info.multi_file);
+        assert_eq!(f[0].path, PathBuf::from("dir/a/b"));
+        assert!(!f[0].pad);
+        assert!(f[1].pad && f[1].attr == "p");
+        assert_eq!(f[2].path, PathBuf::from("dir/c"));
+        assert_eq!(f[2].offset, 16384);
+        assert!(f[3].pad, "the .pad folder convention marks a pad file");
+        assert_eq!(m.trackers(), Vec::<Vec<String>>::new());
+    }
+
+    #[test]
+    fn unsorted_info_keeps_its_exact_bytes() {
+        let info = format!(
+            "d12:piece lengthi16384e4:name1:x{}6:lengthi5e7:unknowni1ee",
+            pieces(1)
+        );
+        let file = format!("d4:info{info}8:announce1:ue");
+        let m = Metainfo::from_bytes(file.as_bytes()).unwrap();
+        assert_eq!(&m.info_bytes[..], info.as_bytes());
+        assert_eq!(
+            m.info_hash.0,
+            <[u8; 20]>::from(Sha1::digest(info.as_bytes()))
+        );
+        // Writing back keeps the info bytes, so the hash survives.
+        let again = Metainfo::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(again.info_hash, m.info_hash);
+        assert_eq!(again.announce.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn round_trip_of_outer_fields() {
+        let mut m = Metainfo::from_bytes(&single(5, 16384, 1)).unwrap();
+        m.announce_list = vec![vec!["a".into(), "b".into()], vec!["c".into()]];
+        m.url_list = vec!["http://seed/".into()];
+        m.comment = Some("hi".into());
+        m.created_by = Some("Shoal/0.1.0".into());
+        m.creation_date = Some(1_700_000_000);
+        let bytes = m.to_bytes();
+        assert!(bytes.starts_with(b"d8:announce13:http://t/anno13:announce-listll1:a1:bel1:cee7:comment2:hi10:created by11:Shoal/0.1.013:creation datei1700000000e4:infod"));
+        let back = Metainfo::from_bytes(&bytes).unwrap();
+        assert_eq!(back.trackers(), m.announce_list);
+        assert_eq!(back.url_list, m.url_list);
+        assert_eq!(back.comment, m.comment);
+        assert_eq!(back.created_by, m.created_by);
+        assert_eq!(back.creation_date, m.creation_date);
+        assert_eq!(back.info_hash, m.info_hash);
+    }
+
+    #[test]
+    fn malformed_optional_fields_are_ignored() {
+        let info = format!("d6:lengthi5e4:name1:x12:piece lengthi16384e{}e", pieces(1));
+        let file = format!("d8:announcei3e13:announce-listli1ee4:info{info}8:url-list3:urle");
+        let m = Metainfo::from_bytes(file.as_bytes()).unwrap();
+        assert_eq!(m.announce, None);
+        assert!(m.announce_list.is_empty());
+        assert_eq!(m.url_list, vec!["url".to_string()]);
+    }
+
+    #[test]
+    fn limits() {
+        let big = vec![b'd'; MAX_METAINFO_LEN + 1];
+        assert_eq!(
+            err(&big),
+            MetainfoError::TooLarge {
+                len: MAX_METAINFO_LEN + 1,
+                max: MAX_METAINFO_LEN
+            }
+        );
+        let good = single(5, 16384, 1);
+        assert!(matches!(
+            err(&good[..good.len() - 10]),
+            MetainfoError::Bencode(BencodeError::Truncated(_))
+        ));
+        let deep = format!("d1:x{}{}e", "l".repeat(100), "e".repeat(100));
+        assert_eq!(
+            err(deep.as_bytes()),
+            MetainfoError::Bencode(BencodeError::TooDeep {
+                max: bencode::MAX_DEPTH
+            })
+        );
+        assert_eq!(err(b"li1ee"), MetainfoError::NotADict);
+        assert_eq!(err(b"d1:xi1ee"), MetainfoError::MissingInfo);
+        assert_eq!(err(b"d4:infoi1ee"), MetainfoError::InfoNotADict);
+    }
+
+    #[test]
+    fn bad_info_fields() {
+        assert_eq!(
+            err(&single(40000, 16384, 2)),
+            MetainfoError::WrongPieceCount {
+                expected: 3,
+                got: 2
+            }
+        );
+        assert_eq!(err(&single(5, 0, 1)), MetainfoError::BadPieceLength(0));
+        assert_eq!(err(&single(5, -1, 1)), MetainfoError::BadPieceLength(-1));
+        assert_eq!(
+            err(&single(5, 128 << 20, 1)),
+            MetainfoError::BadPieceLength(128 << 20)
+        );
+        assert_eq!(
+            err(&single(-5, 16384, 0)),
+            MetainfoError::NegativeLength(-5)
+        );
+        let odd = b"d4:infod6:lengthi5e4:name1:x12:piece lengthi16384e6:pieces3:abcee";
+        assert_eq!(err(odd), MetainfoError::PiecesNotMultipleOf20(3));
+        let no_pieces = b"d4:infod6:lengthi5e4:name1:x12:piece lengthi16384eee";
+        assert_eq!(err(no_pieces), MetainfoError::MissingPieces);
+        let no_name = format!("d4:infod6:lengthi5e12:piece lengthi16384e{}ee", pieces(1));
+        assert_eq!(err(no_name.as_bytes()), MetainfoError::MissingName);
+        let no_len = format!("d4:infod4:name1:x12:piece lengthi16384e{}ee", pieces(1));
+        assert_eq!(err(no_len.as_bytes()), MetainfoError::MissingLength);
+        assert_eq!(err(&multi("le", 0)), MetainfoError::NoFiles);
+        let both = format!(
+            "d4:infod5:filesld6:lengthi1e4:pathl1:aeee6:lengthi1e4:name1:x12:piece lengthi16384e{}ee",
+            pieces(1)
+        );
+        assert_eq!(err(both.as_bytes()), MetainfoError::BothLengthAndFiles);
+        let wrong_type = format!(
+            "d4:infod6:length3:abc4:name1:x12:piece lengthi16384e{}ee",
+            pieces(1)
+        );
+        assert!(matches!(
+            err(wrong_type.as_bytes()),
+            MetainfoError::Decode(_)
+        ));
+    }
+
+    #[test]
+    fn overflowing_lengths() {
+        let max = i64::MAX;
+        let files = format!("ld6:lengthi{max}e4:pathl1:aeed6:lengthi{max}e4:pathl1:beee");
+        assert_eq!(err(&multi(&files, 1)), MetainfoError::LengthOverflow);
+        let huge = b"d4:infod6:lengthi99999999999999999999999e4:name1:x12:piece lengthi1eee";
+        assert!(matches!(
+            err(huge),
+            MetainfoError::Bencode(BencodeError::IntegerOverflow(_))
+        ));
+    }
+
+    #[test]
+    fn path_traversal() {
+        let cases: &[(&str, PathError)] = &[
+            ("l2:..1:ae", PathError::ParentDir),
+            ("l1:a2:..e", PathError::ParentDir),
+            ("l1:.e", PathError::CurrentDir),
+            ("l4:/etce", PathError::Absolute),
+            ("l0:1:ae", PathError::Empty),
+            ("le", PathError::NoComponents),
+            ("l3:a/be", PathError::Separator),
+            ("l3:a\0be", PathError::Nul),
+        ];
+        for (path, want) in cases {
+            let files = format!("ld6:lengthi1e4:path{path}ee");
+            match err(&multi(&files, 1)) {
+                MetainfoError::BadPath { error, .. } => assert_eq!(error, *want, "{path}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        let bad_name = format!(
+            "d4:infod6:lengthi5e4:name2:..12:piece lengthi16384e{}ee",
+            pieces(1)
+        );
+        assert!(matches!(
+            err(bad_name.as_bytes()),
+            MetainfoError::BadName {
+                error: PathError::ParentDir,
+                ..
+            }
+        ));
+        let dup = "ld6:lengthi1e4:pathl1:aeed6:lengthi1e4:pathl1:aeee";
+        assert_eq!(
+            err(&multi(dup, 1)),
+            MetainfoError::DuplicatePath("dir/a".into())
+        );
+    }
+
+    #[test]
+    fn utf8_names_are_preferred() {
+        let mut file =
+            b"d4:infod6:lengthi5e4:name2:x\xff10:name.utf-81:y12:piece lengthi16384e".to_vec();
+        file.extend_from_slice(pieces(1).as_bytes());
+        file.extend_from_slice(b"ee");
+        let m = Metainfo::from_bytes(&file).unwrap();
+        assert_eq!(m.info.name, "y");
+    }
+
+    #[test]
+    fn info_from_bytes_refuses_trailing_data() {
+        let info = format!("d6:lengthi5e4:name1:x12:piece lengthi16384e{}ee", pieces(1));
+        assert!(matches!(
+            Info::from_bytes(info.as_bytes()),
+            Err(MetainfoError::Bencode(BencodeError::TrailingData(1)))
+        ));
+        assert!(Info::from_bytes(&info.as_bytes()[..info.len() - 1]).is_ok());
     }
 }

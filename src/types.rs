@@ -112,7 +112,11 @@ pub const PEER_ID_PREFIX: &[u8; 8] = b"-SH0100-";
 
 impl fmt::Debug for PeerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PeerId({})", String::from_utf8_lossy(&self.0).escape_debug())
+        write!(
+            f,
+            "PeerId({})",
+            String::from_utf8_lossy(&self.0).escape_debug()
+        )
     }
 }
 
@@ -196,7 +200,10 @@ mod tests {
 
     #[test]
     fn bad_hashes_are_refused() {
-        assert_eq!(InfoHash::from_str_any("abc"), Err(HashParseError::BadLength(3)));
+        assert_eq!(
+            InfoHash::from_str_any("abc"),
+            Err(HashParseError::BadLength(3))
+        );
         assert!(matches!(
             InfoHash::from_str_any(&"g".repeat(40)),
             Err(HashParseError::BadChar('g'))

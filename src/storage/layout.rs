@@ -145,13 +145,32 @@ mod tests {
         assert_eq!(
             spans,
             vec![
-                FileSpan { file: 0, file_offset: 0, len: 10 },
-                FileSpan { file: 2, file_offset: 0, len: 5 },
-                FileSpan { file: 3, file_offset: 0, len: 1 },
+                FileSpan {
+                    file: 0,
+                    file_offset: 0,
+                    len: 10
+                },
+                FileSpan {
+                    file: 2,
+                    file_offset: 0,
+                    len: 5
+                },
+                FileSpan {
+                    file: 3,
+                    file_offset: 0,
+                    len: 1
+                },
             ]
         );
         let last: Vec<_> = l.piece_spans(PieceIndex(2)).collect();
-        assert_eq!(last, vec![FileSpan { file: 3, file_offset: 17, len: 3 }]);
+        assert_eq!(
+            last,
+            vec![FileSpan {
+                file: 3,
+                file_offset: 17,
+                len: 3
+            }]
+        );
         assert_eq!(l.piece_len(PieceIndex(2)), 3);
     }
 
