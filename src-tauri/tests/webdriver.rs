@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
 
 use common::desktop::{Driver, Sandbox, Xvfb};
@@ -43,21 +44,20 @@ fn open_torrent_shows_name_and_info_hash() {
 }
 
 async fn drive(driver: &Driver, app: &Path, torrent: &Path, expected_hash: &str) {
+    eprintln!("webdriver: opening a session on {}", app.display());
     let client = driver.session(app, &[]).await;
     let result = steps(&client, torrent, expected_hash).await;
+    if result.is_err() {
+        report_failure(&client).await;
+    }
     // End the session (which closes the app) whatever happened, bounded.
     let _ = tokio::time::timeout(Duration::from_secs(20), client.close()).await;
     result.unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn steps(client: &Client, torrent: &Path, expected_hash: &str) -> Result<(), String> {
-    let path_field = wait_for(client, "#torrent-path").await?;
-
     // A path that does not exist: a clear message, no crash.
-    path_field
-        .send_keys("/nonexistent/missing.torrent")
-        .await
-        .map_err(|e| format!("typing a path: {e}"))?;
+    type_into(client, "#torrent-path", "/nonexistent/missing.torrent").await?;
     click(client, "#open-button").await?;
     let message = text_of(client, "[data-testid=error-message]").await?;
     if !message.contains("cannot read /nonexistent/missing.torrent") {
@@ -65,16 +65,13 @@ async fn steps(client: &Client, torrent: &Path, expected_hash: &str) -> Result<(
     }
 
     // The real torrent.
-    path_field
-        .clear()
-        .await
-        .map_err(|e| format!("clearing the path: {e}"))?;
-    path_field
-        .send_keys(torrent.to_str().expect("utf-8 temp path"))
-        .await
-        .map_err(|e| format!("typing a path: {e}"))?;
+    type_into(
+        client,
+        "#torrent-path",
+        torrent.to_str().expect("utf-8 temp path"),
+    )
+    .await?;
     click(client, "#open-button").await?;
-
     let name = text_of(client, "#torrent-name").await?;
     if name != "sample" {
         return Err(format!("window shows name {name:?}, expected \"sample\""));
@@ -96,43 +93,79 @@ async fn steps(client: &Client, torrent: &Path, expected_hash: &str) -> Result<(
         ));
     }
 
-    let png = client
-        .screenshot()
-        .await
-        .map_err(|e| format!("taking a screenshot: {e}"))?;
+    let png = bounded("taking a screenshot", client.screenshot()).await?;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/screenshots");
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let shot = dir.join("desktop-open-torrent.png");
     std::fs::write(&shot, png).map_err(|e| format!("writing {}: {e}", shot.display()))?;
+    eprintln!("webdriver: screenshot saved to {}", shot.display());
     Ok(())
 }
 
+/// Runs one WebDriver call, bounded by [`UI_TIMEOUT`], logging it so a
+/// failure shows how far the test got.
+async fn bounded<T, E: std::fmt::Display>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    eprintln!("webdriver: {what}");
+    match tokio::time::timeout(UI_TIMEOUT, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer within {UI_TIMEOUT:?}")),
+    }
+}
+
 /// Waits (bounded) for an element to appear.
-async fn wait_for(client: &Client, css: &str) -> Result<fantoccini::elements::Element, String> {
-    client
-        .wait()
-        .at_most(UI_TIMEOUT)
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(|e| format!("{css} did not appear within {UI_TIMEOUT:?}: {e}"))
+async fn wait_for(client: &Client, css: &str) -> Result<Element, String> {
+    bounded(
+        &format!("waiting for {css}"),
+        client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(css)),
+    )
+    .await
+}
+
+/// Replaces the text of an input field.
+async fn type_into(client: &Client, css: &str, text: &str) -> Result<(), String> {
+    let field = wait_for(client, css).await?;
+    bounded(&format!("clearing {css}"), field.clear()).await?;
+    bounded(
+        &format!("typing {text:?} into {css}"),
+        field.send_keys(text),
+    )
+    .await
 }
 
 async fn click(client: &Client, css: &str) -> Result<(), String> {
-    wait_for(client, css)
-        .await?
-        .click()
-        .await
-        .map_err(|e| format!("clicking {css}: {e}"))
+    let element = wait_for(client, css).await?;
+    bounded(&format!("clicking {css}"), element.click()).await
 }
 
 /// Waits for an element and returns its visible text.
 async fn text_of(client: &Client, css: &str) -> Result<String, String> {
-    wait_for(client, css)
-        .await?
-        .text()
-        .await
-        .map(|t| t.trim().to_string())
-        .map_err(|e| format!("reading {css}: {e}"))
+    let element = wait_for(client, css).await?;
+    let text = bounded(&format!("reading {css}"), element.text()).await?;
+    Ok(text.trim().to_string())
+}
+
+/// Saves what the window looked like when a step failed, and prints its HTML.
+async fn report_failure(client: &Client) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let shot = dir.join("webdriver-failure.png");
+    if let Ok(Ok(png)) = tokio::time::timeout(UI_TIMEOUT, client.screenshot()).await {
+        if std::fs::write(&shot, png).is_ok() {
+            eprintln!("screenshot of the failure: {}", shot.display());
+        }
+    }
+    if let Ok(Ok(html)) = tokio::time::timeout(UI_TIMEOUT, client.source()).await {
+        eprintln!("page source at the failure:\n{html}");
+    }
+    if let Ok(Ok(url)) = tokio::time::timeout(UI_TIMEOUT, client.current_url()).await {
+        eprintln!("page URL at the failure: {url}");
+    }
 }
 
 /// Makes a two-file torrent with mktorrent and asks transmission-show for its

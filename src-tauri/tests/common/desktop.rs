@@ -144,24 +144,31 @@ impl Driver {
             .arg(webkit_driver)
             .env("DISPLAY", format!(":{}", xvfb.display))
             .env_remove("WAYLAND_DISPLAY")
-            // No accessibility bus or GPU in a headless X server.
+            // No accessibility bus in a headless X server. (Leave WebKit's
+            // compositing alone: WEBKIT_DISABLE_COMPOSITING_MODE=1 makes
+            // WebKitWebDriver's screenshots hang.)
             .env("NO_AT_BRIDGE", "1")
-            .env("LIBGL_ALWAYS_SOFTWARE", "1")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         sandbox.apply(&mut cmd);
+        // Orphans of tauri-driver (WebKitWebDriver, the app) become this
+        // process's children, so they can be reaped, not left as zombies.
+        become_subreaper();
         let mut guard = ChildGuard::spawn("tauri-driver", &mut cmd);
+        // Both tauri-driver and the WebKitWebDriver it starts must listen
+        // before a session can be opened.
         let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = guard.exited() {
-                panic!("tauri-driver exited early: {status}");
+        for p in [port, native_port] {
+            while TcpStream::connect(("127.0.0.1", p)).is_err() {
+                if let Some(status) = guard.exited() {
+                    panic!("tauri-driver exited early: {status}");
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the WebDriver servers did not listen on ports {port} and {native_port} within {START_TIMEOUT:?}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
             }
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on port {port} within {START_TIMEOUT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
         Driver { guard, port }
     }
@@ -174,9 +181,9 @@ impl Driver {
             serde_json::json!({ "application": application, "args": args }),
         );
         let url = format!("http://127.0.0.1:{}", self.port);
-        let connect = ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps)
-            .connect(&url);
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(caps);
+        let connect = builder.connect(&url);
         match tokio::time::timeout(SESSION_TIMEOUT, connect).await {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => panic!("cannot open a WebDriver session on the app: {e}"),
@@ -194,6 +201,14 @@ impl Drop for Driver {
         self.guard.stop();
         stop_pids(&below);
     }
+}
+
+/// Makes this process the reaper of its descendants' orphans (Linux).
+fn become_subreaper() {
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes plain integers and touches
+    // no memory of ours.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    assert_eq!(rc, 0, "prctl(PR_SET_CHILD_SUBREAPER) failed");
 }
 
 /// Two ports nobody listens on right now (the OS picks them).

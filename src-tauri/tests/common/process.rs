@@ -99,6 +99,18 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// Reaps `pid` if it is a zombie child of ours (orphans are, once we are a
+/// subreaper) and says whether it is gone from the process table.
+pub fn reap(pid: u32) -> bool {
+    let mut status = 0;
+    // SAFETY: waitpid writes only to `status`, a valid local; for a pid that
+    // is not our child it fails with ECHILD and changes nothing.
+    unsafe {
+        libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG);
+    }
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// Every live descendant of `root` (children, grandchildren, ...).
 pub fn descendants(root: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
@@ -139,22 +151,43 @@ pub fn descendants(root: u32) -> Vec<u32> {
     found
 }
 
-/// Stops processes that are not our children (so cannot be waited for):
-/// SIGTERM each, poll until gone for a bounded time, then SIGKILL.
+/// Stops processes that are not (yet) our children: SIGTERM each, wait a
+/// bounded time for them to exit and, as orphans reparented to us, be reaped;
+/// SIGKILL whatever is still running, and reap that too.
 pub fn stop_pids(pids: &[u32]) {
-    let live: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
-    for &p in &live {
-        signal(p, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + TERM_GRACE;
-    while Instant::now() < deadline && live.iter().any(|&p| alive(p)) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for &p in &live {
+    for &p in pids {
         if alive(p) {
-            eprintln!("pid {p} ignored SIGTERM; killing it");
-            signal(p, libc::SIGKILL);
+            signal(p, libc::SIGTERM);
         }
+    }
+    if !wait_gone(pids, TERM_GRACE) {
+        for &p in pids {
+            if alive(p) {
+                eprintln!("pid {p} ignored SIGTERM; killing it");
+                signal(p, libc::SIGKILL);
+            }
+        }
+        if !wait_gone(pids, TERM_GRACE) {
+            eprintln!("some of {pids:?} could not be reaped");
+        }
+    }
+}
+
+/// Reaps `pids` until all are gone or `limit` has passed; true if all are gone.
+fn wait_gone(pids: &[u32], limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut all_gone = true;
+        for &p in pids {
+            all_gone &= reap(p);
+        }
+        if all_gone {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
