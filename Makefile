@@ -1,19 +1,47 @@
 # The two commands of the README: `make run` and `make test`. Each installs
 # what is missing first (scripts/setup.sh), so both work on a fresh clone.
+#
+# Build order: the UI (ui/dist) is built before the desktop app compiles,
+# because src-tauri embeds it.
 
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
+NPM ?= npm
+# Tools setup.sh may install outside the system PATH.
+export PATH := $(CURDIR)/.tools/node/bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
+export npm_config_fund := false
+export npm_config_audit := false
+export npm_config_update_notifier := false
 
-.PHONY: setup run test bench unit
+.PHONY: setup ui run test test-ui test-rust bench
 
 setup:
 	bash scripts/setup.sh
 
-run: setup
-	$(CARGO) run --release --bin shoal -- --help
+# npm packages, reinstalled only when the lock file changes.
+ui/node_modules/.package-lock.json: ui/package-lock.json ui/package.json | setup
+	cd ui && $(NPM) ci
 
-test: setup
-	$(CARGO) test --workspace --all-targets
+ui: ui/node_modules/.package-lock.json
+	cd ui && $(NPM) run build
+
+run: setup ui
+	$(CARGO) run -p shoal-desktop
+
+test: setup ui test-ui test-rust
+	@echo "make test: every test passed"
+
+# UI: type check and vitest unit tests.
+test-ui: ui
+	cd ui && $(NPM) run check
+	cd ui && $(NPM) test
+
+# Rust: unit and integration tests of the engine and the desktop app,
+# doc tests, and the WebDriver test of the real window (under its own Xvfb).
+test-rust: setup ui
+	$(CARGO) test --workspace
 
 bench: setup
 	$(CARGO) build --release

@@ -1,0 +1,4 @@
+//! Helpers shared by the desktop app's integration tests.
+
+pub mod desktop;
+pub mod process;

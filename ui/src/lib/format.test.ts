@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+
+import { formatBytes, formatCount, formatDate, formatDuration, formatRate } from './format';
+
+describe('formatBytes', () => {
+  it('keeps small counts in bytes', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1)).toBe('1 B');
+    expect(formatBytes(1023)).toBe('1023 B');
+  });
+  it('uses binary units with at most three significant digits', () => {
+    expect(formatBytes(1024)).toBe('1 KiB');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(16 * 1024)).toBe('16 KiB');
+    expect(formatBytes(1024 * 1024 * 700)).toBe('700 MiB');
+    expect(formatBytes(100 * 1024)).toBe('100 KiB');
+    expect(formatBytes(10 * 1024)).toBe('10 KiB');
+    expect(formatBytes(1.25 * 1024 ** 3)).toBe('1.25 GiB');
+    expect(formatBytes(123.456 * 1024 ** 4)).toBe('123 TiB');
+  });
+  it('stops at the largest unit', () => {
+    expect(formatBytes(2048 * 1024 ** 5)).toBe('2048 PiB');
+  });
+  it('shows a dash for nonsense', () => {
+    expect(formatBytes(-1)).toBe('\u2013');
+    expect(formatBytes(Number.NaN)).toBe('\u2013');
+  });
+});
+
+describe('formatRate', () => {
+  it('appends per second', () => {
+    expect(formatRate(0)).toBe('0 B/s');
+    expect(formatRate(1.2 * 1024 * 1024)).toBe('1.2 MiB/s');
+  });
+  it('shows a dash for nonsense', () => {
+    expect(formatRate(Number.POSITIVE_INFINITY)).toBe('\u2013');
+  });
+});
+
+describe('formatDuration', () => {
+  it('shows the two largest units', () => {
+    expect(formatDuration(0)).toBe('0s');
+    expect(formatDuration(45)).toBe('45s');
+    expect(formatDuration(200)).toBe('3m 20s');
+    expect(formatDuration(2 * 3600 + 5 * 60 + 9)).toBe('2h 5m');
+    expect(formatDuration(3 * 86400 + 4 * 3600 + 59)).toBe('3d 4h');
+  });
+  it('drops a zero second unit', () => {
+    expect(formatDuration(3600)).toBe('1h');
+    expect(formatDuration(86400 + 30)).toBe('1d');
+  });
+  it('shows infinity when unknown', () => {
+    expect(formatDuration(null)).toBe('\u221e');
+    expect(formatDuration(undefined)).toBe('\u221e');
+    expect(formatDuration(Number.POSITIVE_INFINITY)).toBe('\u221e');
+    expect(formatDuration(-5)).toBe('\u221e');
+  });
+});
+
+describe('formatCount', () => {
+  it('groups thousands', () => {
+    expect(formatCount(0)).toBe('0');
+    expect(formatCount(12345)).toBe('12,345');
+  });
+});
+
+describe('formatDate', () => {
+  it('formats epoch seconds in UTC', () => {
+    expect(formatDate(0)).toBe('1970-01-01 00:00 UTC');
+    expect(formatDate(1_700_000_000)).toBe('2023-11-14 22:13 UTC');
+  });
+  it('shows a dash when unknown', () => {
+    expect(formatDate(null)).toBe('\u2013');
+  });
+});
