@@ -45,3 +45,4 @@ test-rust: setup ui
 
 bench: setup
 	$(CARGO) build --release
+	$(CARGO) bench --bench create

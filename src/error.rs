@@ -14,6 +14,12 @@ pub enum Error {
     /// A .torrent file or info dictionary that is refused.
     #[error(transparent)]
     Metainfo(#[from] crate::metainfo::MetainfoError),
+    /// A magnet link that is refused.
+    #[error(transparent)]
+    Magnet(#[from] crate::magnet::MagnetError),
+    /// Torrent creation failed.
+    #[error(transparent)]
+    Create(#[from] crate::create::CreateError),
 }
 
 /// Result with the crate's error type.

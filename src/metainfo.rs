@@ -3,18 +3,19 @@
 //! the exact bytes of the `info` value as they stand in the file.
 
 pub mod path;
+mod raw;
 
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use raw::{lossy, FileList, RawInfo, RawTorrent};
 use serde::Deserialize;
-use serde_bencode::value::Value;
-use serde_bytes::ByteBuf;
 use sha1::{Digest, Sha1};
 
 use crate::bencode::{self, BencodeError};
 use crate::types::{InfoHash, PieceIndex};
 pub use path::{safe_join, sanitize_component, PathError, MAX_COMPONENT_LEN};
+pub use raw::{MAX_TRACKERS, MAX_WEB_SEEDS};
 
 /// Largest .torrent file or metadata blob we accept (32 MiB).
 pub const MAX_METAINFO_LEN: usize = 32 * 1024 * 1024;
@@ -97,9 +98,13 @@ impl Info {
     }
 
     /// Length of one piece: `piece_length` except for the last one.
+    /// Zero for an index past the end.
     pub fn piece_len(&self, index: PieceIndex) -> u32 {
         let start = index.0 as u64 * self.piece_length;
-        (self.total_length() - start).min(self.piece_length) as u32
+        // At most `piece_length`, which is at most 64 MiB: fits in u32.
+        self.total_length()
+            .saturating_sub(start)
+            .min(self.piece_length) as u32
     }
 }
 
@@ -220,31 +225,12 @@ impl Metainfo {
         let mut meta = Metainfo::from_info_bytes(info_bytes)?;
 
         let raw: RawTorrent = decode(bytes)?;
-        meta.announce = raw.announce.as_ref().and_then(value_string);
-        meta.announce_list = match &raw.announce_list {
-            Some(Value::List(tiers)) => tiers
-                .iter()
-                .filter_map(|tier| match tier {
-                    Value::List(urls) => {
-                        let urls: Vec<String> = urls.iter().filter_map(value_string).collect();
-                        (!urls.is_empty()).then_some(urls)
-                    }
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        meta.url_list = match &raw.url_list {
-            Some(Value::List(urls)) => urls.iter().filter_map(value_string).collect(),
-            Some(v) => value_string(v).into_iter().collect(),
-            None => Vec::new(),
-        };
-        meta.comment = raw.comment.as_ref().and_then(value_string);
-        meta.created_by = raw.created_by.as_ref().and_then(value_string);
-        meta.creation_date = match raw.creation_date {
-            Some(Value::Int(t)) => Some(t),
-            _ => None,
-        };
+        meta.announce = raw.announce.and_then(|v| v.0);
+        meta.announce_list = raw.announce_list.map(|v| v.0).unwrap_or_default();
+        meta.url_list = raw.url_list.map(|v| v.0).unwrap_or_default();
+        meta.comment = raw.comment.and_then(|v| v.0);
+        meta.created_by = raw.created_by.and_then(|v| v.0);
+        meta.creation_date = raw.creation_date.and_then(|v| v.0);
         Ok(meta)
     }
 
@@ -269,6 +255,8 @@ impl Metainfo {
 
     /// Encodes the torrent. The `info` value is written back byte for byte,
     /// so the info hash never changes; the outer keys are written sorted.
+    /// Outer keys this type does not hold (`nodes`, `httpseeds`, ...) are
+    /// not kept.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = bencode::Writer::new();
         w.dict();
@@ -365,17 +353,18 @@ impl Info {
             })
             .collect();
 
-        let (files, multi_file) = match (raw.length, &raw.files) {
+        let (files, multi_file) = match (raw.length, raw.files) {
             (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
             (None, None) => return Err(MetainfoError::MissingLength),
             (Some(length), None) => {
-                let length = check_length(length)?;
+                let length =
+                    u64::try_from(length).map_err(|_| MetainfoError::NegativeLength(length))?;
                 let file = FileEntry {
                     path: PathBuf::from(&name),
                     length,
                     offset: 0,
                     pad: false,
-                    attr: attr_string(raw.attr.as_ref().map(|a| a.as_slice())),
+                    attr: raw.attr.as_ref().map(|a| lossy(a)).unwrap_or_default(),
                 };
                 (vec![file], false)
             }
@@ -411,110 +400,31 @@ impl Info {
     }
 }
 
-/// The outer dictionary of a .torrent, minus `info`. Fields are generic
-/// values so that a malformed optional field is ignored, as other clients
-/// do, rather than refusing the whole file.
-#[derive(Deserialize)]
-struct RawTorrent {
-    announce: Option<Value>,
-    #[serde(rename = "announce-list")]
-    announce_list: Option<Value>,
-    #[serde(rename = "url-list")]
-    url_list: Option<Value>,
-    comment: Option<Value>,
-    #[serde(rename = "created by")]
-    created_by: Option<Value>,
-    #[serde(rename = "creation date")]
-    creation_date: Option<Value>,
-}
-
-/// The info dictionary as bencoded. Names are raw bytes: they are checked
-/// and sanitised before they become paths.
-#[derive(Deserialize)]
-struct RawInfo {
-    name: Option<ByteBuf>,
-    #[serde(rename = "name.utf-8")]
-    name_utf8: Option<ByteBuf>,
-    #[serde(rename = "piece length")]
-    piece_length: Option<i64>,
-    pieces: Option<ByteBuf>,
-    length: Option<i64>,
-    files: Option<Vec<RawFile>>,
-    private: Option<i64>,
-    source: Option<ByteBuf>,
-    attr: Option<ByteBuf>,
-}
-
-#[derive(Deserialize)]
-struct RawFile {
-    length: Option<i64>,
-    path: Option<Vec<ByteBuf>>,
-    #[serde(rename = "path.utf-8")]
-    path_utf8: Option<Vec<ByteBuf>>,
-    attr: Option<ByteBuf>,
-}
-
 fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, MetainfoError> {
     serde_bencode::from_bytes(bytes).map_err(|e| MetainfoError::Decode(e.to_string()))
 }
 
-fn check_length(length: i64) -> Result<u64, MetainfoError> {
-    u64::try_from(length).map_err(|_| MetainfoError::NegativeLength(length))
-}
-
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn value_string(v: &Value) -> Option<String> {
-    match v {
-        Value::Bytes(b) => Some(lossy(b)),
-        _ => None,
+/// Builds the entries of a multi-file torrent from the checked file list:
+/// paths under `name`, offsets; overflow and duplicates refused.
+fn file_list(name: &str, list: FileList) -> Result<Vec<FileEntry>, MetainfoError> {
+    if let Some(e) = list.error {
+        return Err(e);
     }
-}
-
-fn attr_string(attr: Option<&[u8]>) -> String {
-    attr.map(lossy).unwrap_or_default()
-}
-
-/// Builds the entries of a multi-file torrent: sanitised paths under `name`,
-/// offsets, pad files marked, overflow and duplicates refused.
-fn file_list(name: &str, list: &[RawFile]) -> Result<Vec<FileEntry>, MetainfoError> {
-    if list.is_empty() {
+    if list.files.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
-    let mut files = Vec::with_capacity(list.len());
+    let mut files = Vec::with_capacity(list.files.len());
     let mut offset: u64 = 0;
-    for (index, raw) in list.iter().enumerate() {
-        let length = check_length(
-            raw.length
-                .ok_or(MetainfoError::MissingFileLength { index })?,
-        )?;
-        let parts = raw
-            .path_utf8
-            .as_ref()
-            .or(raw.path.as_ref())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let rel =
-            path::sanitize_components(parts.iter().map(|p| p.as_slice())).map_err(|error| {
-                MetainfoError::BadPath {
-                    path: parts.iter().map(|p| lossy(p)).collect::<Vec<_>>().join("/"),
-                    error,
-                }
-            })?;
-        let attr = attr_string(raw.attr.as_ref().map(|a| a.as_slice()));
-        let pad =
-            attr.contains('p') || (parts.len() == 2 && parts[0].as_slice() == PAD_DIR.as_bytes());
+    for f in list.files {
         files.push(FileEntry {
-            path: PathBuf::from(name).join(rel),
-            length,
+            path: PathBuf::from(name).join(f.rel),
+            length: f.length,
             offset,
-            pad,
-            attr,
+            pad: f.pad,
+            attr: f.attr,
         });
         offset = offset
-            .checked_add(length)
+            .checked_add(f.length)
             .filter(|&o| o <= i64::MAX as u64)
             .ok_or(MetainfoError::LengthOverflow)?;
     }

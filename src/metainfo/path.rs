@@ -24,6 +24,10 @@ use std::path::{Component, Path, PathBuf};
 /// Longest file name component we write, in bytes.
 pub const MAX_COMPONENT_LEN: usize = 255;
 
+/// Longest relative path of a file inside a torrent, in bytes (Linux's
+/// `PATH_MAX`): a longer one could not be opened anyway.
+pub const MAX_PATH_LEN: usize = 4096;
+
 /// Longest extension kept when a long component is shortened, in bytes.
 const MAX_KEPT_EXTENSION: usize = 16;
 
@@ -51,6 +55,9 @@ pub enum PathError {
     /// A leading separator or drive prefix.
     #[error("path component is absolute")]
     Absolute,
+    /// The components add up to more than [`MAX_PATH_LEN`] bytes.
+    #[error("path is longer than 4096 bytes")]
+    TooLong,
     /// The joined path would leave the save folder.
     #[error("path leaves the save folder")]
     Outside,

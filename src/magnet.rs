@@ -1,0 +1,249 @@
+//! Magnet links (BEP 9): parsing `magnet:?xt=urn:btih:...` with its display
+//! name, trackers and direct peers, and formatting them back.
+//!
+//! Values are decoded as `application/x-www-form-urlencoded` (percent escapes,
+//! `+` as a space), which is what clients write in practice. Parameters other
+//! than `xt`, `dn`, `tr` and `x.pe` are ignored; a BitTorrent v2 topic
+//! (`urn:btmh:`) is ignored when a v1 topic is present too (hybrid links).
+
+use url::form_urlencoded;
+
+use crate::metainfo::Metainfo;
+use crate::types::{HashParseError, InfoHash};
+
+/// A parsed magnet link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Magnet {
+    /// The torrent's identity (`xt=urn:btih:`), the only required part.
+    pub info_hash: InfoHash,
+    /// `dn`: a name to show until the metadata arrives.
+    pub display_name: Option<String>,
+    /// Every `tr`, in order, duplicates removed: trackers to ask for peers.
+    pub trackers: Vec<String>,
+    /// Every `x.pe`: peers (`host:port`) to dial directly.
+    pub peers: Vec<String>,
+}
+
+/// Why a magnet link is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MagnetError {
+    /// The text does not start with `magnet:?`.
+    #[error("not a magnet link: it must start with \"magnet:?\"")]
+    NotMagnet,
+    /// No `xt` parameter at all.
+    #[error("magnet link has no exact topic (xt=urn:btih:...)")]
+    MissingInfoHash,
+    /// Only a BitTorrent v2 topic, which we cannot use yet.
+    #[error("magnet link has only a BitTorrent v2 hash (urn:btmh), which is not supported")]
+    V2Only,
+    /// An `xt` that is not a BitTorrent topic.
+    #[error("magnet link topic {0:?} is not urn:btih")]
+    UnsupportedTopic(String),
+    /// The hash after `urn:btih:` is not 40 hex or 32 base32 characters.
+    #[error("magnet link info hash is invalid: {0}")]
+    BadInfoHash(#[from] HashParseError),
+    /// Two different `urn:btih:` hashes.
+    #[error("magnet link names two different info hashes")]
+    ConflictingInfoHashes,
+    /// A `tr` that is not an absolute URL.
+    #[error("magnet link tracker {0:?} is not a URL")]
+    BadTracker(String),
+    /// An `x.pe` that is not `host:port`.
+    #[error("magnet link peer {0:?} is not host:port")]
+    BadPeer(String),
+}
+
+impl Magnet {
+    /// Parses a magnet link.
+    pub fn parse(uri: &str) -> Result<Magnet, MagnetError> {
+        let uri = uri.trim();
+        let query = match uri.get(..8) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("magnet:?") => &uri[8..],
+            _ => return Err(MagnetError::NotMagnet),
+        };
+        let mut info_hash: Option<InfoHash> = None;
+        let mut saw_v2 = false;
+        let mut display_name = None;
+        let mut trackers: Vec<String> = Vec::new();
+        let mut peers = Vec::new();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "xt" => {
+                    let lower = value.to_ascii_lowercase();
+                    if lower.starts_with("urn:btih:") {
+                        let hash = InfoHash::from_str_any(&value[9..])?;
+                        if info_hash.is_some_and(|h| h != hash) {
+                            return Err(MagnetError::ConflictingInfoHashes);
+                        }
+                        info_hash = Some(hash);
+                    } else if lower.starts_with("urn:btmh:") {
+                        saw_v2 = true;
+                    } else {
+                        return Err(MagnetError::UnsupportedTopic(value.into_owned()));
+                    }
+                }
+                "dn" => display_name = Some(value.into_owned()),
+                "tr" => {
+                    let ok = url::Url::parse(&value).is_ok_and(|u| u.has_host());
+                    if !ok {
+                        return Err(MagnetError::BadTracker(value.into_owned()));
+                    }
+                    if !trackers.iter().any(|t| *t == value) {
+                        trackers.push(value.into_owned());
+                    }
+                }
+                "x.pe" => {
+                    if !is_host_port(&value) {
+                        return Err(MagnetError::BadPeer(value.into_owned()));
+                    }
+                    peers.push(value.into_owned());
+                }
+                _ => {}
+            }
+        }
+        let info_hash = match info_hash {
+            Some(h) => h,
+            None if saw_v2 => return Err(MagnetError::V2Only),
+            None => return Err(MagnetError::MissingInfoHash),
+        };
+        Ok(Magnet {
+            info_hash,
+            display_name,
+            trackers,
+            peers,
+        })
+    }
+
+    /// Formats the link: `xt` with the hash in hex, then `dn`, every `tr`
+    /// and every `x.pe`, each form-encoded.
+    pub fn to_uri(&self) -> String {
+        let mut s = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
+        let mut param = |key: &str, value: &str| {
+            s.push('&');
+            s.push_str(key);
+            s.push('=');
+            s.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+        };
+        if let Some(dn) = &self.display_name {
+            param("dn", dn);
+        }
+        for tr in &self.trackers {
+            param("tr", tr);
+        }
+        for pe in &self.peers {
+            param("x.pe", pe);
+        }
+        s
+    }
+
+    /// The magnet link of a torrent: its hash, name and every tracker of
+    /// every tier.
+    pub fn from_metainfo(meta: &Metainfo) -> Magnet {
+        let mut trackers: Vec<String> = Vec::new();
+        for url in meta.trackers().into_iter().flatten() {
+            if !trackers.contains(&url) {
+                trackers.push(url);
+            }
+        }
+        Magnet {
+            info_hash: meta.info_hash,
+            display_name: Some(meta.info.name.clone()),
+            trackers,
+            peers: Vec::new(),
+        }
+    }
+}
+
+/// `host:port` with a non-empty host (a name, IPv4, or `[IPv6]`) and a
+/// non-zero port.
+fn is_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p != 0);
+    let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        inner.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+    };
+    port_ok && host_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "c9e15763f722f23e98a29decdfae341b98d53056";
+
+    #[test]
+    fn parses_a_full_link() {
+        let uri = format!(
+            "magnet:?xt=urn:btih:{HEX}&dn=Some+Name%21&tr=udp%3A%2F%2Ft1%3A80%2Fannounce\
+             &tr=http://t2/announce&x.pe=127.0.0.1:6881&x.pe=%5B%3A%3A1%5D:51413&xl=10"
+        );
+        let m = Magnet::parse(&uri).unwrap();
+        assert_eq!(m.info_hash.to_hex(), HEX);
+        assert_eq!(m.display_name.as_deref(), Some("Some Name!"));
+        assert_eq!(
+            m.trackers,
+            vec!["udp://t1:80/announce", "http://t2/announce"]
+        );
+        assert_eq!(m.peers, vec!["127.0.0.1:6881", "[::1]:51413"]);
+        assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
+    }
+
+    #[test]
+    fn base32_and_case() {
+        let h: InfoHash = HEX.parse().unwrap();
+        let m = Magnet::parse(&format!("MAGNET:?xt=URN:BTIH:{}", h.to_base32())).unwrap();
+        assert_eq!(m.info_hash, h);
+        assert_eq!(m.display_name, None);
+        assert_eq!(m.to_uri(), format!("magnet:?xt=urn:btih:{HEX}"));
+    }
+
+    #[test]
+    fn hybrid_link_uses_the_v1_hash() {
+        let uri = format!("magnet:?xt=urn:btmh:1220abcd&xt=urn:btih:{HEX}");
+        assert_eq!(Magnet::parse(&uri).unwrap().info_hash.to_hex(), HEX);
+    }
+
+    #[test]
+    fn malformed_links() {
+        use MagnetError::*;
+        assert_eq!(Magnet::parse("http://x/"), Err(NotMagnet));
+        assert_eq!(Magnet::parse("magnet:"), Err(NotMagnet));
+        assert_eq!(Magnet::parse("magnet:?dn=x"), Err(MissingInfoHash));
+        assert_eq!(Magnet::parse("magnet:?xt=urn:btmh:1220ab"), Err(V2Only));
+        assert_eq!(
+            Magnet::parse("magnet:?xt=urn:sha1:abc"),
+            Err(UnsupportedTopic("urn:sha1:abc".into()))
+        );
+        assert_eq!(
+            Magnet::parse("magnet:?xt=urn:btih:abc"),
+            Err(BadInfoHash(HashParseError::BadLength(3)))
+        );
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{}", "z".repeat(40))),
+            Err(BadInfoHash(HashParseError::BadChar('z')))
+        );
+        let other = "0".repeat(40);
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btih:{other}")),
+            Err(ConflictingInfoHashes)
+        );
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&tr=not a url")),
+            Err(BadTracker("not a url".into()))
+        );
+        for bad in ["nohost", ":80", "h:0", "h:99999", "[zz]:1", "a b:1"] {
+            assert_eq!(
+                Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&x.pe={bad}")),
+                Err(BadPeer(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests; one module per area.
+
+pub mod tools;
