@@ -21,7 +21,6 @@
 //! nothing (cargo passes `--bench` only when benchmarking).
 
 #[path = "../tests/common/dht.rs"]
-#[allow(dead_code)]
 mod common_dht;
 
 use std::net::SocketAddr;
