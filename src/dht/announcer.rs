@@ -62,8 +62,8 @@ pub struct DhtAnnouncer {
 
 impl DhtAnnouncer {
     /// Starts the task for one torrent with the default [`DhtSchedule`]: a
-    /// lookup at once and every 5 minutes, an announce of TCP `port` at once
-    /// and every 15 minutes. Each batch of newly found peers is sent on
+    /// lookup at once and every 5 minutes, an announce of TCP `port` as soon
+    /// as the first lookup is done and every 15 minutes. Each batch of newly found peers is sent on
     /// `peers_tx` as soon as a DHT node returns it (the channel's bound
     /// applies back-pressure to the lookup, nothing is dropped).
     pub fn spawn(
@@ -158,16 +158,16 @@ impl Task {
         let mut announce: Option<AnnounceFuture> = None;
         loop {
             let now = Instant::now();
-            // A lookup first: an announce started alongside joins its query
-            // (mainline merges queries per info hash) and reuses its nodes
-            // and tokens. The reverse order would leave the lookup riding the
-            // announce's node query, which returns no peers.
-            if lookup.is_none() && announce.is_none() && now >= next_lookup {
-                lookup = Some(self.dht.get_peers(self.info_hash));
-                last_lookup = Some(now);
-                next_lookup = now + s.lookup_interval;
-            }
-            if announce.is_none() && now >= next_announce {
+            // Lookups and announces take turns. mainline merges queries per
+            // info hash, so a lookup started during an announce's node search
+            // would ride that search and get no peers; and an announce right
+            // after a lookup needs no search at all (mainline reuses the
+            // lookup's nodes and their tokens), while starting it alongside
+            // would slow the lookup's first answers. So the first lookup
+            // goes first; after that a due announce goes before a due lookup,
+            // so that frequent `lookup_now` calls cannot starve it.
+            let idle = lookup.is_none() && announce.is_none();
+            if idle && last_lookup.is_some() && now >= next_announce {
                 let dht = self.dht.clone();
                 let (info_hash, port) = (self.info_hash, self.port);
                 announce = Some(Box::pin(async move {
@@ -175,16 +175,18 @@ impl Task {
                 }));
                 // Pushed on when it finishes; this keeps the timer quiet.
                 next_announce = now + s.announce_interval;
+            } else if idle && now >= next_lookup {
+                lookup = Some(self.dht.get_peers(self.info_hash));
+                last_lookup = Some(now);
+                next_lookup = now + s.lookup_interval;
             }
-            // The next time something may start; a lookup waits for a
-            // running announce, whose end wakes the loop anyway.
-            let mut wake_at = now + IDLE_WAKE;
-            if lookup.is_none() && announce.is_none() {
-                wake_at = wake_at.min(next_lookup);
-            }
-            if announce.is_none() {
-                wake_at = wake_at.min(next_announce);
-            }
+            // The next time something may start; while one runs, its end
+            // wakes the loop anyway.
+            let wake_at = if lookup.is_none() && announce.is_none() {
+                next_lookup.min(next_announce)
+            } else {
+                now + IDLE_WAKE
+            };
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,

@@ -33,6 +33,7 @@ use futures::{FutureExt, Stream};
 use mainline::async_dht::{AsyncDht, GetStream};
 use mainline::errors::PutQueryError;
 use mainline::Id;
+use rand::seq::SliceRandom;
 
 use crate::types::InfoHash;
 
@@ -43,6 +44,13 @@ pub use state::{DhtBucket, DhtNode, DhtState};
 /// them. Only used when the configuration does not name other nodes.
 pub const DEFAULT_BOOTSTRAP_NODES: [&str; 4] = mainline::DEFAULT_BOOTSTRAP_NODES;
 
+/// Most bootstrap nodes handed to `mainline`; a longer list is sampled down
+/// at random. `mainline` sends every lookup to all of its bootstrap nodes as
+/// long as its routing table holds fewer nodes than that list, so a long list
+/// (say, every node of a test network) would turn each lookup into a burst
+/// of hundreds of packets and delay the first answers by milliseconds.
+pub const MAX_BOOTSTRAP_NODES: usize = 8;
+
 /// Request timeout for [`DhtConfig::testnet`]: on loopback a node answers in
 /// well under a millisecond, so a short timeout only shortens the tail of
 /// each query (a query ends when every request is answered or timed out).
@@ -52,7 +60,7 @@ pub const TESTNET_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DhtConfig {
     /// Nodes to join the DHT through, as `HOST:PORT` (names are resolved once,
-    /// at start). Empty means "start a new DHT": the node waits for others to
+    /// at start; at most [`MAX_BOOTSTRAP_NODES`] of the addresses are used). Empty means "start a new DHT": the node waits for others to
     /// contact it, which only makes sense for the first node of a test network.
     /// Default: [`DEFAULT_BOOTSTRAP_NODES`].
     pub bootstrap: Vec<String>,
@@ -410,7 +418,12 @@ async fn resolve_bootstrap(entries: &[String]) -> Result<Vec<SocketAddrV4>, DhtE
             tried: entries.to_vec(),
         });
     }
+    out.sort();
     out.dedup();
+    if out.len() > MAX_BOOTSTRAP_NODES {
+        out.shuffle(&mut rand::thread_rng());
+        out.truncate(MAX_BOOTSTRAP_NODES);
+    }
     Ok(out)
 }
 
@@ -455,6 +468,10 @@ mod tests {
             .unwrap();
         assert_eq!(ok, vec!["127.0.0.1:6881".parse().unwrap()]);
         assert!(resolve_bootstrap(&[]).await.unwrap().is_empty());
+        let many: Vec<String> = (1..=30).map(|p| format!("127.0.0.1:{p}")).collect();
+        let some = resolve_bootstrap(&many).await.unwrap();
+        assert_eq!(some.len(), MAX_BOOTSTRAP_NODES);
+        assert!(some.iter().all(|a| (1..=30).contains(&a.port())));
     }
 
     #[test]

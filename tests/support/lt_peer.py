@@ -19,14 +19,42 @@ carries peers and {"dht_first_peer_ms": ...} for the first one, the times
 counted from adding the torrent.
 """
 import argparse
+import faulthandler
 import json
+import os
+import select
+import signal
 import sys
 import time
+import warnings
 
 import libtorrent as lt
 
 
+def alert_waiter(ses):
+    """Returns wait(seconds) -> alerts. libtorrent writes to a pipe when
+    alerts arrive, so a wait wakes at once and times are exact; its own
+    wait_for_alert can sleep through an alert and never return."""
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    ses.set_alert_fd(w)
+
+    def wait(seconds):
+        if seconds > 0:
+            select.select([r], [], [], seconds)
+        try:
+            while os.read(r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        return ses.pop_alerts()
+
+    return wait
+
+
 def main():
+    # `kill -USR1 PID` prints where a stuck peer is.
+    faulthandler.register(signal.SIGUSR1)
     ap = argparse.ArgumentParser()
     ap.add_argument("source", help=".torrent file or magnet link")
     ap.add_argument("--save", required=True, help="save folder")
@@ -72,15 +100,31 @@ def main():
         settings["dht_block_timeout"] = 1
         settings["dht_upload_rate_limit"] = 1000000000
     ses = lt.session(settings)
+    wait_alerts = alert_waiter(ses)
     t0 = time.monotonic()
 
     if dht and args.wait_dht:
+        # Joined: the bootstrap lookup is done, or the routing table holds as
+        # many nodes as we were given (the bootstrap lookup can linger on
+        # nodes that never answer, such as mainline ones).
+        want_nodes = min(len(args.dht_bootstrap), 8)
         ready = False
+        next_report = t0 + 1
         while not ready and time.monotonic() - t0 < args.timeout:
-            ses.wait_for_alert(100)
-            for a in ses.pop_alerts():
+            for a in wait_alerts(0.05):
                 if isinstance(a, lt.dht_bootstrap_alert):
                     ready = True
+                if isinstance(a, lt.listen_failed_alert):
+                    print(json.dumps({"error": a.message()}), flush=True)
+                    return 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                nodes = ses.status().dht_nodes
+            if nodes >= want_nodes:
+                ready = True
+            if time.monotonic() >= next_report:
+                next_report += 1
+                print(json.dumps({"dht_nodes": nodes}), flush=True)
         if not ready:
             print(json.dumps({"error": "DHT did not bootstrap"}), flush=True)
             return 1
@@ -108,10 +152,7 @@ def main():
     while time.monotonic() - start < args.timeout:
         # Alerts are taken as soon as they are posted, so the DHT times
         # below are exact to a millisecond, not to the status period.
-        wait_ms = int((next_status - time.monotonic()) * 1000)
-        if wait_ms > 0:
-            ses.wait_for_alert(wait_ms)
-        for a in ses.pop_alerts():
+        for a in wait_alerts(next_status - time.monotonic()):
             if args.dht_log and isinstance(a, (lt.dht_log_alert, lt.dht_pkt_alert)):
                 print(a.message(), file=sys.stderr, flush=True)
             if isinstance(a, lt.torrent_error_alert):
