@@ -18,6 +18,7 @@ test: setup
 bench: setup
 	$(CARGO) build --release
 	$(CARGO) bench --bench create
+	/usr/bin/python3 bench/transfer.py
 
 # Micro-benchmarks of the disk workers and the piece picker (release mode).
 .PHONY: bench-parts
