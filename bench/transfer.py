@@ -26,7 +26,7 @@ HOST:PORT` on stdin) as soon as their port is listening.
 Environment:
   SHOAL_BENCH_DIR     data folder (default /tmp/shoal-bench); the payloads and
                       torrents are made once and kept there
-  SHOAL_BENCH_ROUNDS  rounds of every pair (default 2); the best round counts
+  SHOAL_BENCH_ROUNDS  rounds of every pair (default 3); the best round counts
   SHOAL_BENCH_BIG=1   also Shoal -> Shoal on 4 GiB (leecher memory vs size)
   SHOAL_BENCH_ONLY    comma-separated pairs to run, e.g. shoal-shoal,lt-shoal
   SHOAL_BIN           the shoal binary (default target/release/shoal)
@@ -48,7 +48,7 @@ PY = "/usr/bin/python3"  # Debian's python3, where python3-libtorrent lives
 LT_CTL = os.path.join(ROOT, "bench", "lt_ctl.py")
 SHOAL = os.environ.get("SHOAL_BIN", os.path.join(ROOT, "target", "release", "shoal"))
 BENCH_DIR = os.environ.get("SHOAL_BENCH_DIR", "/tmp/shoal-bench")
-ROUNDS = int(os.environ.get("SHOAL_BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("SHOAL_BENCH_ROUNDS", "3"))
 BIG = os.environ.get("SHOAL_BENCH_BIG", "") not in ("", "0")
 ONLY = [s for s in os.environ.get("SHOAL_BENCH_ONLY", "").split(",") if s]
 
