@@ -40,6 +40,7 @@ class Proc:
         self.peak_anon_kib = 0  # largest RssAnon seen while polling
         self.last_cpu = None  # utime+stime (s) from /proc/PID/stat at the last poll
         self.t_end = None  # monotonic time it exited (or signalled completion)
+        self.io = {}  # /proc/PID/io at the last poll: rchar counts socket reads too
         LIVE.append(self)
 
     def send(self, line):
@@ -84,6 +85,8 @@ class Proc:
                         self.peak_anon_kib = max(self.peak_anon_kib, kib)
                         break
             self.last_cpu = cpu_seconds(self.pid)
+            with open("/proc/%d/io" % self.pid) as f:
+                self.io = {k: int(v) for k, v in (line.split(":") for line in f)}
         except (OSError, ValueError, IndexError):
             pass
 

@@ -191,6 +191,13 @@ class Seeder:
         except OSError:
             return None
 
+    def wchar(self):
+        try:
+            with open("/proc/%d/io" % self.proc.pid) as f:
+                return next(int(l.split()[1]) for l in f if l.startswith("wchar:"))
+        except (OSError, StopIteration, ValueError):
+            return None
+
 
 def run_pair(seed_kind, leech_kind, payload, tag):
     """One transfer; returns a dict of figures. Raises on failure."""
@@ -206,6 +213,7 @@ def run_pair(seed_kind, leech_kind, payload, tag):
         seeder = Seeder(seed_kind, payload, work, logs)
         load = os.getloadavg()[0]
         seed_cpu0 = seeder.cpu()
+        seed_io0 = seeder.wchar()
         busy0 = machine_busy()
         log = os.path.join(logs, "leech-%s.log" % leech_kind)
         sp = "127.0.0.1:%d" % seeder.port
@@ -240,6 +248,7 @@ def run_pair(seed_kind, leech_kind, payload, tag):
         how = leecher.wait(timeout, done=done)
         wall = leecher.t_end - leecher.t0
         seed_cpu1 = seeder.cpu()
+        seed_io1 = seeder.wchar()
         busy1 = machine_busy()
         if how == "exit" and leecher.status != 0:
             raise RuntimeError("%s exited %s: %s" % (leecher.name, leecher.status, leecher.tail()))
@@ -258,6 +267,12 @@ def run_pair(seed_kind, leech_kind, payload, tag):
         return {
             "wall": wall,
             "other": max(other, 0.0),
+            # Bytes the leecher wrote (files; last seen at most 20 ms before
+            # it ended) and the seeder wrote meanwhile (sockets through
+            # write/writev, not send*): well above the payload means blocks
+            # went twice.
+            "wchar": leecher.io.get("wchar"),
+            "seed_wchar": (seed_io1 - seed_io0) if None not in (seed_io0, seed_io1) else None,
             "mbps": payload.size / 1e6 / wall,
             "anon_mib": leecher.peak_anon_kib / 1024,
             "cpu": cpu,
@@ -328,10 +343,11 @@ def main():
                 res = run_pair(s, l, p, tag)
                 results.setdefault(k, []).append(res)
                 print("  round %d %-9s %-14s %7.1f MB/s  %6.2f s  RssAnon %6.1f MiB  CPU %5s s  "
-                      "seeder CPU %5s s  others %4.1f CPU-s  load %.2f"
+                      "seeder CPU %5s s  others %4.1f CPU-s  load %.2f  wrote %s MiB  seeder wrote %s MiB"
                       % (r, p.label(), "%s->%s" % (SHORT[s], SHORT[l]), res["mbps"], res["wall"],
                          res["anon_mib"], fmt(res["cpu"], "%.2f"), fmt(res["seed_cpu"], "%.2f"),
-                         res["other"], res["load"]), flush=True)
+                         res["other"], res["load"], fmt(res["wchar"] and res["wchar"] / MiB, "%.0f"),
+                         fmt(res["seed_wchar"] and res["seed_wchar"] / MiB, "%.0f")), flush=True)
             except Exception as e:  # a failed pair is reported and the bench goes on
                 results.setdefault(k, []).append({"error": str(e)})
                 print("  round %d %-9s %-14s FAILED: %s"
