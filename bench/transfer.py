@@ -272,7 +272,9 @@ def run_pair(seed_kind, leech_kind, payload, tag):
             # write/writev, not send*): well above the payload means blocks
             # went twice.
             "wchar": leecher.io.get("wchar"),
-            "seed_wchar": (seed_io1 - seed_io0) if None not in (seed_io0, seed_io1) else None,
+            # (libtorrent sends with sendmsg, which wchar does not count: shown as -)
+            "seed_wchar": (seed_io1 - seed_io0) if None not in (seed_io0, seed_io1)
+            and seed_io1 - seed_io0 >= MiB else None,
             "mbps": payload.size / 1e6 / wall,
             "anon_mib": leecher.peak_anon_kib / 1024,
             "cpu": cpu,
@@ -444,9 +446,9 @@ def report(results, pairs, key, one, small, big_res):
         else:
             b1 = best(results, "shoal-shoal")
             print("  4 GiB Shoal -> Shoal: %.1f MB/s, %.2f s, peak RssAnon %.1f MiB (1 GiB: %s MiB), "
-                  "%.2f CPU-s per GiB"
+                  "%.2f CPU-s per GiB, others %.1f CPU-s"
                   % (big_res["mbps"], big_res["wall"], big_res["anon_mib"],
-                     "%.1f" % b1["anon_mib"] if b1 else "n/a", big_res["cpu"] / 4))
+                     "%.1f" % b1["anon_mib"] if b1 else "n/a", big_res["cpu"] / 4, big_res["other"]))
     print()
     print("load average at end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
 
