@@ -19,7 +19,7 @@ use tokio_util::codec::Framed;
 use common::data;
 use shoal::create::{create_torrent, CreateOptions};
 use shoal::session::{Session, SessionConfig};
-use shoal::torrent::{AddTorrent, TorrentState};
+use shoal::torrent::AddTorrent;
 use shoal::wire::{ExtendedHandshake, Handshake, Message, MetadataMessage, PeerCodec};
 use shoal::{Magnet, Metainfo, PeerId};
 
@@ -145,13 +145,7 @@ async fn hostile_metadata_loses_to_the_honest_peer() {
     let sh = seed
         .add_torrent(AddTorrent::new(meta.clone(), &src))
         .unwrap();
-    tokio::time::timeout(LIMIT, async {
-        while sh.stats().state != TorrentState::Seeding {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap();
+    common::swarm::wait_seeding(&sh).await;
     peers.push(SocketAddr::from(([127, 0, 0, 1], seed.listen_port())));
 
     let mut uri = format!("magnet:?xt=urn:btih:{}", meta.info_hash.to_hex());

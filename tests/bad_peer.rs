@@ -14,20 +14,15 @@ use tokio_util::codec::Framed;
 
 use common::data;
 use shoal::create::{create_torrent, CreateOptions};
-use shoal::session::{Session, SessionConfig};
+use shoal::session::Session;
 use shoal::storage::Layout;
-use shoal::torrent::{AddTorrent, TorrentState};
+use shoal::torrent::AddTorrent;
 use shoal::wire::{Geometry, Handshake, Message, PeerCodec};
 use shoal::PeerId;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn config() -> SessionConfig {
-    SessionConfig {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    }
-}
+use common::swarm::config;
 
 /// Serves every piece, but corrupts the odd ones. Listens on its own
 /// loopback address so that banning its IP spares the honest peers.
@@ -125,13 +120,7 @@ async fn bad_data_is_refused_and_the_liar_banned() {
     let sh = seed
         .add_torrent(AddTorrent::new(meta.clone(), &src))
         .unwrap();
-    tokio::time::timeout(LIMIT, async {
-        while sh.stats().state != TorrentState::Seeding {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap();
+    common::swarm::wait_seeding(&sh).await;
     h.add_peers(vec![SocketAddr::from(([127, 0, 0, 1], seed.listen_port()))])
         .await;
     // The banned address is not dialled again even when offered.

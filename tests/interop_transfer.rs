@@ -11,18 +11,13 @@ use std::time::Duration;
 use common::data;
 use common::procs::{self, free_port, wait_for, Libtorrent, LtOptions};
 use shoal::create::{create_torrent, CreateOptions};
-use shoal::session::{Session, SessionConfig};
-use shoal::torrent::{AddTorrent, TorrentHandle, TorrentState};
+use shoal::session::Session;
+use shoal::torrent::{AddTorrent, TorrentHandle};
 use shoal::Metainfo;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn config() -> SessionConfig {
-    SessionConfig {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    }
-}
+use common::swarm::config;
 
 /// A multi-file folder and its torrent written to `root/t.torrent`.
 fn fixture(root: &Path) -> (PathBuf, PathBuf, Metainfo) {
@@ -40,14 +35,7 @@ fn fixture(root: &Path) -> (PathBuf, PathBuf, Metainfo) {
 
 async fn our_seeder(meta: &Metainfo, src: &Path) -> (Session, TorrentHandle) {
     let s = Session::new(config()).await.unwrap();
-    let h = s.add_torrent(AddTorrent::new(meta.clone(), src)).unwrap();
-    tokio::time::timeout(LIMIT, async {
-        while h.stats().state != TorrentState::Seeding {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("our seeder is ready");
+    let h = common::swarm::seeding(&s, meta, src).await;
     (s, h)
 }
 
@@ -75,9 +63,7 @@ async fn wait_uploaded(h: &TorrentHandle, n: u64) {
     .expect("our seeder counts what it uploaded");
 }
 
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
+use common::swarm::local;
 
 /// Waits until a folder written by another client holds the original's
 /// bytes (zero-length files aside: Transmission does not create them).
@@ -162,17 +148,7 @@ async fn transmission_downloads_from_us() {
     let _tr = procs::transmission(&torrent, &dst, &tmp.path().join("trcfg"), port);
     // Transmission ignores tracker peers on 127.0.0.1, so we dial it; it
     // needs a moment to open its port.
-    let dial = async {
-        loop {
-            if tokio::net::TcpStream::connect(local(port)).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), dial)
-        .await
-        .expect("transmission listens");
+    common::swarm::wait_listening(port).await;
     h.add_peers(vec![local(port)]).await;
     wait_same(&src.join("content"), &dst.join("content")).await;
     s.shutdown().await;
@@ -206,17 +182,7 @@ async fn aria2_downloads_from_us() {
     let dst = tmp.path().join("aria2");
     let port = free_port();
     let _a = procs::aria2(&torrent, &dst, port, false);
-    let dial = async {
-        loop {
-            if tokio::net::TcpStream::connect(local(port)).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), dial)
-        .await
-        .expect("aria2 listens");
+    common::swarm::wait_listening(port).await;
     h.add_peers(vec![local(port)]).await;
     wait_same(&src.join("content"), &dst.join("content")).await;
     s.shutdown().await;

@@ -14,21 +14,14 @@ use common::procs::{self, free_port, wait_for, Libtorrent, LtOptions};
 use shoal::create::{create_torrent, CreateOptions};
 use shoal::dht::DhtConfig;
 use shoal::session::{Session, SessionConfig};
-use shoal::torrent::{AddTorrent, PeerSource, TorrentHandle, TorrentState};
+use shoal::torrent::{AddTorrent, PeerSource, TorrentHandle};
 use shoal::{Magnet, Metainfo};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
-fn config() -> SessionConfig {
-    SessionConfig {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    }
-}
+use common::swarm::{config, seeding, wait_listening};
 
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
+use common::swarm::local;
 
 /// Content, its torrent (written to `root/t.torrent`) and the seed folder.
 fn fixture(root: &Path) -> (PathBuf, PathBuf, Metainfo) {
@@ -53,33 +46,8 @@ fn magnet(meta: &Metainfo, peers: &[SocketAddr]) -> Magnet {
     Magnet::parse(&uri).unwrap()
 }
 
-async fn seeding(s: &Session, meta: &Metainfo, src: &Path) -> TorrentHandle {
-    let h = s.add_torrent(AddTorrent::new(meta.clone(), src)).unwrap();
-    tokio::time::timeout(LIMIT, async {
-        while h.stats().state != TorrentState::Seeding {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("seeder ready");
-    h
-}
-
 async fn complete(h: &TorrentHandle) {
-    tokio::time::timeout(LIMIT, h.wait_complete())
-        .await
-        .expect("completes in time")
-        .expect("completes");
-}
-
-async fn wait_listening(port: u16) {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while tokio::net::TcpStream::connect(local(port)).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .expect("peer listens");
+    common::swarm::complete(h, LIMIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,14 +240,17 @@ async fn dht_finds_a_libtorrent_seeder() {
     let lt_nodes = common::dht::LtDhtNodes::start(4, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let (src, torrent, meta) = fixture(tmp.path());
-    let mut args: Vec<String> = ["--seed", "--stay", "--timeout", "150"]
+    // libtorrent announces when the torrent is added; --wait-dht adds it
+    // only once its DHT has nodes, so that first announce lands.
+    let mut args: Vec<String> = ["--seed", "--stay", "--wait-dht", "--timeout", "150"]
         .map(String::from)
         .to_vec();
     for node in &lt_nodes.nodes {
         args.push("--dht-bootstrap".into());
         args.push(node.clone());
     }
-    let _lt = common::dht::LtPeer::start(&torrent, &src, free_port(), &args);
+    let lt = common::dht::LtPeer::start(&torrent, &src, free_port(), &args);
+    lt.wait_for_line("dht_ready_ms", Duration::from_secs(60));
     let mut bootstrap = net.bootstrap.clone();
     bootstrap.extend(lt_nodes.nodes.iter().cloned());
     let s = Session::new(SessionConfig {

@@ -11,18 +11,13 @@ use std::time::Duration;
 use common::data;
 use shoal::create::{create_torrent, CreateOptions};
 use shoal::picker::Priority;
-use shoal::session::{Session, SessionConfig};
-use shoal::torrent::{AddTorrent, TorrentState};
+use shoal::session::Session;
+use shoal::torrent::AddTorrent;
 use shoal::Metainfo;
 
 const LIMIT: Duration = Duration::from_secs(90);
 
-fn config() -> SessionConfig {
-    SessionConfig {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    }
-}
+use common::swarm::config;
 
 fn make_torrent(content: &Path, piece_length: u64) -> Metainfo {
     let opts = CreateOptions {
@@ -37,13 +32,7 @@ async fn seeder(meta: &Metainfo, save_dir: &Path) -> (Session, SocketAddr) {
     let h = s
         .add_torrent(AddTorrent::new(meta.clone(), save_dir))
         .expect("add to seeder");
-    tokio::time::timeout(LIMIT, async {
-        while h.stats().state != TorrentState::Seeding {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("seeder checks its data and seeds");
+    common::swarm::wait_seeding(&h).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], s.listen_port()));
     (s, addr)
 }

@@ -9,18 +9,13 @@ use std::time::Duration;
 use common::data;
 use common::opentracker::{self, Opentracker};
 use shoal::create::{create_torrent, CreateOptions};
-use shoal::session::{Session, SessionConfig};
-use shoal::torrent::{AddTorrent, TorrentState};
+use shoal::session::Session;
+use shoal::torrent::AddTorrent;
 use shoal::Metainfo;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn config() -> SessionConfig {
-    SessionConfig {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    }
-}
+use common::swarm::config;
 
 fn torrent(content: &Path, tiers: Vec<Vec<String>>) -> Metainfo {
     let opts = CreateOptions {
@@ -44,13 +39,7 @@ async fn swarm_through(tiers: impl Fn(u16) -> Vec<Vec<String>>) {
     let sh = seed
         .add_torrent(AddTorrent::new(meta.clone(), &src))
         .unwrap();
-    tokio::time::timeout(LIMIT, async {
-        while sh.stats().state != TorrentState::Seeding {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap();
+    common::swarm::wait_seeding(&sh).await;
 
     let mut leechers = Vec::new();
     for i in 0..2 {

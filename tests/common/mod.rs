@@ -5,6 +5,7 @@ pub mod data;
 pub mod dht;
 pub mod opentracker;
 pub mod procs;
+pub mod swarm;
 pub mod tools;
 
 /// Logs to the test's output when `RUST_LOG` is set.
