@@ -85,7 +85,15 @@ impl Sandbox {
             .prefix("shoal-desktop-test-")
             .tempdir()
             .expect("cannot create a temporary folder");
-        for sub in ["home", "config", "data", "cache", "state", "runtime"] {
+        for sub in [
+            "home",
+            "config",
+            "data",
+            "cache",
+            "state",
+            "runtime",
+            "downloads",
+        ] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("cannot create sandbox folder");
         }
         use std::os::unix::fs::PermissionsExt;
@@ -97,10 +105,21 @@ impl Sandbox {
         Sandbox { dir }
     }
 
-    /// Points a command's HOME and XDG dirs at the sandbox.
+    /// Where the app downloads to.
+    pub fn downloads(&self) -> PathBuf {
+        self.dir.path().join("downloads")
+    }
+
+    /// Points a command's HOME and XDG dirs at the sandbox, and the app's
+    /// own folders too; the app listens on loopback only, with no DHT.
     pub fn apply(&self, cmd: &mut Command) {
         let p = self.dir.path();
-        cmd.env("HOME", p.join("home"))
+        cmd.env("SHOAL_CONFIG_DIR", p.join("config/shoal"))
+            .env("SHOAL_DATA_DIR", p.join("data/shoal"))
+            .env("SHOAL_DOWNLOAD_DIR", self.downloads())
+            .env("SHOAL_LISTEN", "127.0.0.1:0")
+            .env("SHOAL_DHT_BOOTSTRAP", "off")
+            .env("HOME", p.join("home"))
             .env("XDG_CONFIG_HOME", p.join("config"))
             .env("XDG_DATA_HOME", p.join("data"))
             .env("XDG_CACHE_HOME", p.join("cache"))
