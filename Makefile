@@ -48,6 +48,8 @@ bench: setup
 	$(CARGO) bench --bench create
 	# DHT: time from lookup to first peer, Shoal vs libtorrent (benches/dht.rs)
 	$(CARGO) bench --bench dht
+	# Transfers: Shoal against libtorrent, aria2 and Transmission (bench/README.md)
+	/usr/bin/python3 bench/transfer.py
 
 # Micro-benchmarks of the disk workers and the piece picker (release mode).
 .PHONY: bench-parts

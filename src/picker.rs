@@ -194,6 +194,11 @@ impl Picker {
         self.missing > 0 && self.order.len() == 0 && self.free_total == 0
     }
 
+    /// Pieces being fetched now (some blocks requested or received).
+    pub fn in_progress(&self) -> impl Iterator<Item = PieceIndex> + '_ {
+        self.partial.iter().map(|p| PieceIndex(p.piece))
+    }
+
     /// How many connected peers have `piece`.
     pub fn availability(&self, piece: PieceIndex) -> u32 {
         self.avail.get(piece.as_usize()).map_or(0, |&a| a as u32) + self.seeds

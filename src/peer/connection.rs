@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesOrdered, StreamExt};
+use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -39,8 +40,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// We send a keep-alive after this long without sending anything.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
-/// Disk reads in flight per connection while uploading.
-const MAX_READS: usize = 8;
+/// Disk reads in flight per connection while uploading: 512 KiB, so the
+/// socket never waits on a round trip to a disk thread.
+const MAX_READS: usize = 32;
 /// Bytes queued for the socket above which we stop reading more blocks
 /// from the disk for this peer.
 const OUT_HIGH_WATER: usize = 512 * 1024;
@@ -298,8 +300,8 @@ impl Conn {
                 biased;
                 _ = cancel.cancelled() => Wake::Cancelled,
                 c = self.cmds.recv() => Wake::Cmd(c),
-                r = self.writer.write_buf(&mut self.out), if want_write => Wake::Wrote(r),
                 Some((b, r)) = self.reads.next(), if !self.reads.is_empty() => Wake::ReadBlock(b, r),
+                r = self.writer.write_buf(&mut self.out), if want_write => Wake::Wrote(r),
                 r = self.reader.read_buf(&mut self.inbuf) => Wake::Read(r),
                 _ = tick.tick() => Wake::Tick,
             };
@@ -315,13 +317,15 @@ impl Conn {
                     self.last_send = Instant::now();
                 }
                 Wake::ReadBlock(block, data) => {
-                    let data = data?;
-                    self.ctx.shared.uploaded.add(data.len() as u64);
-                    self.send(Message::Piece {
-                        piece: block.piece,
-                        offset: block.offset,
-                        data,
-                    })?;
+                    self.send_block(block, data)?;
+                    // Take every other read that is done too, so one
+                    // socket write carries several blocks.
+                    while self.out.len() < OUT_HIGH_WATER {
+                        match self.reads.next().now_or_never() {
+                            Some(Some((block, data))) => self.send_block(block, data)?,
+                            _ => break,
+                        }
+                    }
                 }
                 Wake::Read(r) => {
                     if r? == 0 {
@@ -335,6 +339,17 @@ impl Conn {
                 Wake::Tick => self.on_tick().await?,
             }
         }
+    }
+
+    /// Queues a block read for the peer.
+    fn send_block(&mut self, block: BlockRef, data: Result<Bytes, DiskError>) -> Result<(), PeerError> {
+        let data = data?;
+        self.ctx.shared.uploaded.add(data.len() as u64);
+        self.send(Message::Piece {
+            piece: block.piece,
+            offset: block.offset,
+            data,
+        })
     }
 
     /// Sends what opens a conversation: the extension handshake and our

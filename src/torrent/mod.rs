@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::magnet::Magnet;
 use crate::metainfo::Metainfo;
 use crate::picker::Priority;
+use crate::tracker::TrackerStatus;
 use crate::types::{InfoHash, PeerId};
 use crate::wire::Handshake;
 
@@ -218,6 +219,44 @@ pub(crate) enum TorrentCmd {
     FilePriorities(Vec<Priority>),
     /// The metainfo, once known.
     Metainfo(oneshot::Sender<Option<Arc<Metainfo>>>),
+    /// Per-file progress.
+    Files(oneshot::Sender<Vec<FileSnapshot>>),
+    /// The trackers' status.
+    Trackers(oneshot::Sender<Vec<TrackerStatus>>),
+    /// The piece map.
+    Pieces(oneshot::Sender<PieceSnapshot>),
+    /// Fetch pieces in order, or rarest first.
+    Sequential(bool),
+    /// Check the data on disk again.
+    Recheck,
+}
+
+/// One file of a torrent as the GUI shows it.
+#[derive(Debug, Clone)]
+pub struct FileSnapshot {
+    /// Path under the save folder.
+    pub path: std::path::PathBuf,
+    /// Size in bytes.
+    pub length: u64,
+    /// Bytes of the file inside verified pieces.
+    pub have_bytes: u64,
+    /// Its priority.
+    pub priority: Priority,
+    /// A BEP 47 pad file (hidden by clients).
+    pub pad: bool,
+}
+
+/// The state of every piece, for a piece map.
+#[derive(Debug, Clone, Default)]
+pub struct PieceSnapshot {
+    /// Verified pieces, as bitfield bytes in wire order.
+    pub have: Vec<u8>,
+    /// Number of pieces.
+    pub num_pieces: u32,
+    /// Pieces being fetched now.
+    pub downloading: Vec<u32>,
+    /// How many connected peers have each piece.
+    pub availability: Vec<u16>,
 }
 
 /// Session-wide facts a torrent needs.
@@ -294,6 +333,39 @@ impl TorrentHandle {
         let (tx, rx) = oneshot::channel();
         self.cmds.send(TorrentCmd::Metainfo(tx)).await.ok()?;
         rx.await.ok().flatten()
+    }
+
+    /// Per-file progress and priority (empty until the metadata is known).
+    pub async fn files(&self) -> Vec<FileSnapshot> {
+        self.ask(TorrentCmd::Files).await.unwrap_or_default()
+    }
+
+    /// Each tracker's status.
+    pub async fn trackers(&self) -> Vec<TrackerStatus> {
+        self.ask(TorrentCmd::Trackers).await.unwrap_or_default()
+    }
+
+    /// The piece map.
+    pub async fn pieces(&self) -> PieceSnapshot {
+        self.ask(TorrentCmd::Pieces).await.unwrap_or_default()
+    }
+
+    /// Fetches pieces in order (for watching while downloading) or rarest
+    /// first.
+    pub async fn set_sequential(&self, on: bool) {
+        let _ = self.cmds.send(TorrentCmd::Sequential(on)).await;
+    }
+
+    /// Checks the data on disk again; pieces that no longer match are
+    /// downloaded again.
+    pub async fn recheck(&self) {
+        let _ = self.cmds.send(TorrentCmd::Recheck).await;
+    }
+
+    async fn ask<T>(&self, cmd: impl FnOnce(oneshot::Sender<T>) -> TorrentCmd) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds.send(cmd(tx)).await.ok()?;
+        rx.await.ok()
     }
 
     /// Waits until the torrent is complete or has failed, whichever first.

@@ -29,9 +29,10 @@ use crate::rate::Rate;
 use crate::storage::disk::{Disk, DiskEvent};
 use crate::storage::Layout;
 use crate::tracker::announcer::{Announcer, AnnouncerHandle, TransferStats};
-use crate::types::{InfoHash, PieceIndex};
+use crate::types::InfoHash;
 use crate::wire::Geometry;
 
+mod check;
 mod events;
 mod fetch;
 mod pex;
@@ -266,6 +267,12 @@ struct Torrent {
     last_publish: Instant,
     /// Whether PEX is on (off for private torrents, BEP 27).
     pex: bool,
+    /// Whether the user paused the torrent (it stays paused after a check).
+    paused: bool,
+    /// Fetch pieces in order.
+    sequential: bool,
+    /// A check of the data on disk under way.
+    checking: Option<tokio::task::JoinHandle<check::CheckResult>>,
 }
 
 async fn run(
@@ -385,49 +392,19 @@ async fn run(
         have_bytes: 0,
         last_publish: Instant::now(),
         pex: !info.private,
+        paused: false,
+        sequential: add.sequential,
+        checking: None,
         meta: meta.clone(),
     };
     t.picker.set_sequential(add.sequential);
     t.apply_priorities();
     t.publish();
 
-    // Check what is on disk already, off the runtime.
-    let checked = {
-        let meta = t.meta.clone();
-        let dir = t.save_dir.clone();
-        tokio::select! {
-            r = tokio::task::spawn_blocking(move || crate::storage::verify::verify(&meta.info, &dir, |_, _| {})) => Some(r),
-            _ = cancel.cancelled() => None,
-        }
-    };
-    match checked {
-        None => return,
-        Some(Ok(Ok(good))) => {
-            for (i, ok) in good.iter().enumerate() {
-                if *ok {
-                    let p = PieceIndex(i as u32);
-                    t.have.set(p, true);
-                    t.have_bytes += t.layout.piece_len(p) as u64;
-                    t.picker.we_have(p);
-                }
-            }
-        }
-        Some(Ok(Err(e))) => t.fail(format!("checking {}: {e}", t.save_dir.display())),
-        Some(Err(e)) => t.fail(format!("checking the data failed: {e}")),
-    }
-
-    if !matches!(t.state, TorrentState::Error(_)) {
-        t.start_disk();
-        t.state = if paused {
-            TorrentState::Paused
-        } else if t.picker.is_complete() {
-            TorrentState::Seeding
-        } else {
-            TorrentState::Downloading
-        };
-    }
-    t.publish();
-    t.connect_more();
+    // Check what is on disk already, off the runtime; the loop below
+    // takes the verdict.
+    t.paused = paused;
+    t.start_check();
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -451,6 +428,10 @@ async fn run(
                 }
             }
             Some(_) = t.peer_tasks.join_next(), if !t.peer_tasks.is_empty() => {}
+            Some(done) = async { Some((&mut t.checking).as_mut()?.await) }, if t.checking.is_some() => {
+                t.checking = None;
+                t.finish_check(done);
+            }
             _ = tick.tick() => t.on_tick(),
         }
     }
@@ -491,6 +472,15 @@ impl Torrent {
             .set_piece_priorities(crate::picker::piece_priorities(&self.layout, &files));
     }
 
+    /// Downloading or seeding, whichever the pieces say.
+    fn active_state(&self) -> TorrentState {
+        if self.picker.is_complete() {
+            TorrentState::Seeding
+        } else {
+            TorrentState::Downloading
+        }
+    }
+
     fn downloading(&self) -> bool {
         matches!(
             self.state,
@@ -526,30 +516,59 @@ impl Torrent {
             TorrentCmd::Metainfo(reply) => {
                 let _ = reply.send(Some(self.meta.clone()));
             }
+            TorrentCmd::Files(reply) => {
+                let _ = reply.send(self.file_snapshots());
+            }
+            TorrentCmd::Trackers(reply) => {
+                let status = self
+                    .discovery
+                    .announcer
+                    .as_ref()
+                    .map(|a| a.status())
+                    .unwrap_or_default();
+                let _ = reply.send(status);
+            }
+            TorrentCmd::Pieces(reply) => {
+                let _ = reply.send(self.piece_snapshot());
+            }
+            TorrentCmd::Sequential(on) => {
+                self.sequential = on;
+                self.picker.set_sequential(on);
+            }
+            TorrentCmd::Recheck => {
+                if self.checking.is_none() {
+                    self.start_check();
+                }
+            }
             TorrentCmd::Peers(reply) => {
                 let _ = reply.send(self.peer_snapshots());
             }
             TorrentCmd::Pause => {
+                self.paused = true;
                 if self.downloading() {
                     self.state = TorrentState::Paused;
                     self.close_all();
-                    self.publish();
                 }
+                self.publish();
             }
             TorrentCmd::Resume => {
+                self.paused = false;
                 if self.state == TorrentState::Paused {
-                    self.state = if self.picker.is_complete() {
-                        TorrentState::Seeding
-                    } else {
-                        TorrentState::Downloading
-                    };
+                    self.state = self.active_state();
                     self.connect_more();
-                    self.publish();
                 }
+                self.publish();
             }
             TorrentCmd::FilePriorities(p) => {
                 self.priorities = p;
                 self.apply_priorities();
+                if let Some(d) = self.disk.clone() {
+                    let wanted = self.wanted_files();
+                    tokio::spawn(async move { d.set_wanted_files(wanted).await });
+                }
+                if self.state == TorrentState::Seeding && !self.picker.is_complete() {
+                    self.state = TorrentState::Downloading;
+                }
                 self.update_interest();
                 self.check_complete();
                 self.publish();

@@ -113,6 +113,20 @@ impl LtPeer {
         }
     }
 
+    /// Waits up to `timeout` for a line containing `needle` (the time counts
+    /// from the call); `None` if none came or the process exited.
+    pub fn try_wait_for_line(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The peer's address as other peers see it.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))

@@ -68,6 +68,12 @@ pub(super) async fn fetch_metadata(
                 TorrentCmd::AddPeers(addrs, source) => add(peers, addrs, source),
                 TorrentCmd::Peers(reply) => { let _ = reply.send(Vec::new()); }
                 TorrentCmd::Metainfo(reply) => { let _ = reply.send(None); }
+                TorrentCmd::Files(reply) => { let _ = reply.send(Vec::new()); }
+                TorrentCmd::Trackers(reply) => {
+                    let _ = reply.send(discovery.announcer.as_ref().map(|a| a.status()).unwrap_or_default());
+                }
+                TorrentCmd::Pieces(reply) => { let _ = reply.send(Default::default()); }
+                TorrentCmd::Sequential(_) | TorrentCmd::Recheck => {}
                 TorrentCmd::Pause => { *paused = true; fetches.abort_all(); publish(peers, true); }
                 TorrentCmd::Resume => { *paused = false; publish(peers, false); }
                 TorrentCmd::FilePriorities(p) => *priorities = p,

@@ -5,7 +5,8 @@ use std::time::Instant;
 use super::Torrent;
 use crate::peer::{PeerCmd, PeerKey};
 use crate::torrent::choker::Candidate;
-use crate::torrent::{PeerSnapshot, TorrentState, TorrentStats};
+use crate::torrent::{FileSnapshot, PeerSnapshot, PieceSnapshot, TorrentState, TorrentStats};
+use crate::types::PieceIndex;
 use crate::tracker::announcer::TransferStats;
 
 impl Torrent {
@@ -105,5 +106,43 @@ impl Torrent {
                 progress: p.has.count_ones() as f32 / n,
             })
             .collect()
+    }
+}
+
+impl Torrent {
+    /// Per-file progress: the bytes of each file inside verified pieces.
+    pub(super) fn file_snapshots(&self) -> Vec<FileSnapshot> {
+        let mut have = vec![0u64; self.layout.files.len()];
+        for piece in self.have.iter_ones() {
+            for span in self.layout.piece_spans(piece) {
+                have[span.file] += span.len;
+            }
+        }
+        self.layout
+            .files
+            .iter()
+            .zip(have)
+            .enumerate()
+            .map(|(i, (f, have_bytes))| FileSnapshot {
+                path: f.path.clone(),
+                length: f.length,
+                have_bytes,
+                priority: self.priorities.get(i).copied().unwrap_or_default(),
+                pad: f.pad,
+            })
+            .collect()
+    }
+
+    /// The piece map.
+    pub(super) fn piece_snapshot(&self) -> PieceSnapshot {
+        let n = self.meta.info.num_pieces();
+        PieceSnapshot {
+            have: self.have.as_bytes().to_vec(),
+            num_pieces: n,
+            downloading: self.picker.in_progress().map(|p| p.0).collect(),
+            availability: (0..n)
+                .map(|i| self.picker.availability(PieceIndex(i)).min(u16::MAX as u32) as u16)
+                .collect(),
+        }
     }
 }

@@ -1,0 +1,78 @@
+//! Checking the data on disk: when a torrent starts and when the user asks
+//! for a recheck. The disk workers stop first (so none holds a stale idea of
+//! which pieces are verified), every piece is hashed on all cores off the
+//! runtime, and the torrent starts afresh from the verdicts.
+
+use std::sync::Arc;
+
+use super::Torrent;
+use crate::bitfield::Bitfield;
+use crate::picker::Picker;
+use crate::torrent::TorrentState;
+use crate::types::PieceIndex;
+
+/// One flag per piece, or why the check could not run.
+pub(super) type CheckResult = Result<Vec<bool>, String>;
+
+impl Torrent {
+    /// Closes every connection, stops the disk workers and starts hashing
+    /// what is on disk; `finish_check` takes the verdicts.
+    pub(super) fn start_check(&mut self) {
+        self.state = TorrentState::Checking;
+        self.close_all();
+        let disk = self.disk.take();
+        let meta = Arc::clone(&self.meta);
+        let dir = self.save_dir.clone();
+        self.checking = Some(tokio::spawn(async move {
+            if let Some(d) = disk {
+                // Verdicts still queued are moot: everything is checked.
+                let _ = d.shutdown().await;
+            }
+            let verdicts = tokio::task::spawn_blocking(move || {
+                crate::storage::verify::verify(&meta.info, &dir, |_, _| {})
+            })
+            .await;
+            match verdicts {
+                Ok(Ok(good)) => Ok(good),
+                Ok(Err(e)) => Err(format!("checking {}: {e}", "the save folder")),
+                Err(e) => Err(format!("checking the data failed: {e}")),
+            }
+        }));
+        self.publish();
+    }
+
+    /// Takes the verdicts of a check and starts transfers again.
+    pub(super) fn finish_check(&mut self, done: Result<CheckResult, tokio::task::JoinError>) {
+        let good = match done {
+            Ok(Ok(good)) => good,
+            Ok(Err(e)) => return self.fail(e),
+            Err(e) => return self.fail(format!("checking the data failed: {e}")),
+        };
+        let info = &self.meta.info;
+        let n = info.num_pieces();
+        self.picker = Picker::new(n, info.piece_length as u32, info.total_length());
+        self.picker.set_sequential(self.sequential);
+        self.apply_priorities();
+        self.have = Bitfield::new(n);
+        self.have_bytes = 0;
+        for (i, ok) in good.iter().enumerate() {
+            if *ok {
+                let p = PieceIndex(i as u32);
+                self.have.set(p, true);
+                self.have_bytes += self.layout.piece_len(p) as u64;
+                self.picker.we_have(p);
+            }
+        }
+        self.start_disk();
+        if matches!(self.state, TorrentState::Error(_)) {
+            return;
+        }
+        self.state = if self.paused {
+            TorrentState::Paused
+        } else {
+            self.active_state()
+        };
+        self.publish();
+        self.connect_more();
+    }
+}
