@@ -301,27 +301,19 @@ pub async fn set_file_priority(
         reason: format!("{priority:?} is not a priority (skip, normal or high)"),
     })?;
     let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
-    let Some(meta) = h.metainfo().await else {
+    let files = h.files().await;
+    if files.is_empty() {
         return Err(CommandError::BadRequest {
             reason: "the torrent's files are not known yet (its metadata is still being fetched)"
                 .into(),
         });
-    };
-    let n = meta.info.files.len();
-    let prios = {
-        let mut book = lock(&state.book);
-        let prios = book
-            .priorities
-            .entry(h.info_hash)
-            .or_insert_with(|| vec![Default::default(); n]);
-        prios.resize(n, Default::default());
-        for &i in &indices {
-            if let Some(slot) = prios.get_mut(i) {
-                *slot = p;
-            }
+    }
+    let mut prios: Vec<_> = files.iter().map(|f| f.priority).collect();
+    for &i in &indices {
+        if let Some(slot) = prios.get_mut(i) {
+            *slot = p;
         }
-        prios.clone()
-    };
+    }
     h.set_file_priorities(prios).await;
     state.poke();
     Ok(())

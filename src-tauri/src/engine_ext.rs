@@ -1,35 +1,22 @@
-//! Detail the window shows that the engine reports in its own calls (files,
-//! trackers, pieces), turned into DTOs. Where the engine has no call yet,
-//! the value is derived from what it does report (the metainfo, the stats)
-//! and marked as such: per-file progress is then known only for complete
-//! torrents, tracker status is "unknown", and the piece map is drawn from
-//! the piece count alone.
+//! A torrent's files, trackers and pieces as the engine reports them,
+//! turned into the DTOs of the detail tabs; priority names.
 
-use shoal::metainfo::Metainfo;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use shoal::picker::Priority;
-use shoal::torrent::{TorrentHandle, TorrentStats};
+use shoal::torrent::TorrentHandle;
+use shoal::tracker::announcer::TrackerState;
 
 use crate::dto::{FileRow, PieceMap, TrackerRow};
 
-/// The files of a torrent (empty before a magnet's metadata arrives).
-pub async fn files(
-    _h: &TorrentHandle,
-    meta: Option<&Metainfo>,
-    priorities: Option<Vec<Priority>>,
-    stats: &TorrentStats,
-) -> Vec<FileRow> {
-    let Some(meta) = meta else {
-        return Vec::new();
-    };
-    meta.info
-        .files
-        .iter()
+/// The files of a torrent with their progress and priority (empty before
+/// a magnet's metadata arrives).
+pub async fn files(h: &TorrentHandle) -> Vec<FileRow> {
+    h.files()
+        .await
+        .into_iter()
         .enumerate()
         .map(|(index, f)| {
-            let priority = priorities
-                .as_ref()
-                .and_then(|p| p.get(index).copied())
-                .unwrap_or_default();
             let parts: Vec<String> = f
                 .path
                 .components()
@@ -39,56 +26,52 @@ pub async fn files(
                 index,
                 path: parts.join("/"),
                 length: f.length,
-                have_bytes: (stats.complete && priority != Priority::Skip).then_some(f.length),
-                priority: priority_label(priority).to_string(),
+                have_bytes: Some(f.have_bytes),
+                priority: priority_label(f.priority).to_string(),
                 pad: f.pad,
             }
         })
         .collect()
 }
 
-/// The trackers of a torrent.
-pub async fn trackers(_h: &TorrentHandle, meta: Option<&Metainfo>) -> Vec<TrackerRow> {
-    let Some(meta) = meta else {
-        return Vec::new();
-    };
-    meta.trackers()
+/// The trackers of a torrent and how their announces went.
+pub async fn trackers(h: &TorrentHandle) -> Vec<TrackerRow> {
+    h.trackers()
+        .await
         .into_iter()
-        .enumerate()
-        .flat_map(|(tier, urls)| {
-            urls.into_iter().map(move |url| TrackerRow {
-                url,
-                tier,
-                status: "unknown".to_string(),
-                last_announce: None,
-                next_announce: None,
-                peers: 0,
-                seeders: None,
-                leechers: None,
-                message: None,
-            })
+        .map(|t| TrackerRow {
+            url: t.url,
+            tier: t.tier,
+            status: match t.state {
+                TrackerState::NotContacted => "not contacted",
+                TrackerState::Working => "working",
+                TrackerState::Updating => "updating",
+                TrackerState::Error => "error",
+            }
+            .to_string(),
+            last_announce: t.last_announce.and_then(epoch_secs),
+            next_announce: t.next_announce.and_then(epoch_secs),
+            peers: t.peers,
+            seeders: t.seeders,
+            leechers: t.leechers,
+            message: t.message,
         })
         .collect()
 }
 
 /// The piece map; `None` before the metadata.
-pub async fn pieces(_h: &TorrentHandle, stats: &TorrentStats) -> Option<PieceMap> {
-    if stats.num_pieces == 0 {
-        return None;
-    }
-    let n = stats.num_pieces as usize;
-    let mut have = vec![0u8; n.div_ceil(8)];
-    if stats.complete || stats.pieces_have == stats.num_pieces {
-        for i in 0..n {
-            have[i / 8] |= 0x80 >> (i % 8);
-        }
-    }
-    Some(PieceMap {
-        num_pieces: stats.num_pieces,
-        have,
-        downloading: Vec::new(),
-        availability: Vec::new(),
+pub async fn pieces(h: &TorrentHandle) -> Option<PieceMap> {
+    let p = h.pieces().await;
+    (p.num_pieces > 0).then_some(PieceMap {
+        num_pieces: p.num_pieces,
+        have: p.have,
+        downloading: p.downloading,
+        availability: p.availability,
     })
+}
+
+fn epoch_secs(t: SystemTime) -> Option<u64> {
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 /// The UI's name for a priority.

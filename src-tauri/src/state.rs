@@ -1,7 +1,7 @@
 //! The app's state, managed by Tauri and shared by the commands and the
 //! update ticker: the one engine [`Session`], the configuration, what the
 //! window is looking at, and the app's own notes on each torrent (list
-//! order, save folder, file priorities).
+//! order, save folder).
 //!
 //! Locks here are `std::sync::Mutex`es held for a copy or an insert, never
 //! across an `.await`.
@@ -13,7 +13,6 @@ use std::sync::{Mutex, MutexGuard};
 use tauri::ipc::Channel;
 use tokio::sync::Notify;
 
-use shoal::picker::Priority;
 use shoal::session::{Session, SessionError};
 use shoal::InfoHash;
 
@@ -71,9 +70,6 @@ pub struct Book {
     order: HashMap<InfoHash, u64>,
     /// The folder each torrent was added with, for the Overview tab.
     pub save_dirs: HashMap<InfoHash, PathBuf>,
-    /// File priorities the user set, for the Files tab until the engine
-    /// reports them itself.
-    pub priorities: HashMap<InfoHash, Vec<Priority>>,
     /// Torrents removed from the list while the engine cannot drop them
     /// yet: paused and hidden.
     pub hidden: HashSet<InfoHash>,
@@ -93,7 +89,6 @@ impl Book {
     pub fn forget(&mut self, ih: &InfoHash) {
         self.order.remove(ih);
         self.save_dirs.remove(ih);
-        self.priorities.remove(ih);
         self.hidden.insert(*ih);
     }
 }

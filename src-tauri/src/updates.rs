@@ -208,7 +208,7 @@ async fn detail(state: &AppState, h: &TorrentHandle, tab: DetailTab) -> TorrentD
         trackers: None,
     };
     match tab {
-        DetailTab::Overview => out.pieces = engine_ext::pieces(h, &stats).await,
+        DetailTab::Overview => out.pieces = engine_ext::pieces(h).await,
         DetailTab::Peers => {
             let mut peers = h.peers().await;
             out.peer_count = peers.len();
@@ -240,13 +240,8 @@ async fn detail(state: &AppState, h: &TorrentHandle, tab: DetailTab) -> TorrentD
                     .collect(),
             );
         }
-        DetailTab::Files => {
-            let prios = lock(&state.book).priorities.get(&h.info_hash).cloned();
-            out.files = Some(engine_ext::files(h, meta.as_deref(), prios, &stats).await);
-        }
-        DetailTab::Trackers => {
-            out.trackers = Some(engine_ext::trackers(h, meta.as_deref()).await);
-        }
+        DetailTab::Files => out.files = Some(engine_ext::files(h).await),
+        DetailTab::Trackers => out.trackers = Some(engine_ext::trackers(h).await),
     }
     out
 }

@@ -182,6 +182,21 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     }
     screenshot(c, "peers.png").await?;
 
+    // Its Files tab: the tree with every file complete.
+    click(c, "#tab-files").await?;
+    wait_text(
+        c,
+        "[data-testid=file-row][data-path='payload/big.bin']",
+        "100%",
+    )
+    .await?;
+    wait_text(
+        c,
+        "[data-testid=file-row][data-path='payload/docs/odd.bin']",
+        "100%",
+    )
+    .await?;
+
     // 5. Create a torrent from a folder and seed it.
     let folder = ctx.work.join("shared");
     std::fs::create_dir_all(folder.join("photos")).map_err(|e| e.to_string())?;
