@@ -117,7 +117,7 @@ pub async fn add_torrent_file(
         .await
         .map_err(|e| CommandError::Internal(e.to_string()))??;
     let dir = save_dir_or_default(&state, save_dir);
-    let ih = add(&state, session, AddTorrent::new(meta, dir.clone()), dir).await?;
+    let ih = add_to_session(&state, session, AddTorrent::new(meta, dir.clone()), dir).await?;
     Ok(ih.to_hex())
 }
 
@@ -137,7 +137,7 @@ pub async fn add_magnet(
         reason: e.to_string(),
     })?;
     let dir = save_dir_or_default(&state, save_dir);
-    let ih = add(
+    let ih = add_to_session(
         &state,
         session,
         AddTorrent::magnet(magnet, dir.clone()),
@@ -218,7 +218,7 @@ pub async fn create_torrent(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
-    let ih = add(
+    let ih = add_to_session(
         &state,
         session,
         AddTorrent::new(meta, save_dir.clone()),
@@ -384,7 +384,7 @@ fn save_dir_or_default(state: &AppState, given: Option<String>) -> PathBuf {
 
 /// Adds a torrent to the session and notes its folder; a torrent removed
 /// earlier in this run comes back and resumes.
-async fn add(
+pub async fn add_to_session(
     state: &AppState,
     session: Session,
     add: AddTorrent,

@@ -14,6 +14,8 @@
 //! - [`error`]: the error every command returns, serialized as
 //!   `{ kind, message }` for the UI to show.
 //! - [`events`]: what the app pushes to the window unasked.
+//! - [`launch`]: magnet links and .torrent files given on the command line,
+//!   by the desktop or by a second launch.
 
 pub mod commands;
 pub mod config;
@@ -21,6 +23,7 @@ pub mod dto;
 pub mod engine_ext;
 pub mod error;
 pub mod events;
+pub mod launch;
 pub mod state;
 pub mod updates;
 
@@ -34,9 +37,18 @@ use crate::state::AppState;
 /// on SIGTERM and SIGINT.
 pub fn run() {
     let app = tauri::Builder::default()
+        // First, so that a second launch hands its arguments over and exits
+        // before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            launch::second_launch(app, argv);
+        }))
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
-            let state = tauri::async_runtime::block_on(AppState::start(Config::load()));
+            let mut state = tauri::async_runtime::block_on(AppState::start(Config::load()));
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let (failed, _) =
+                tauri::async_runtime::block_on(launch::open(&state, launch::targets(&args)));
+            state.startup_messages.extend(failed);
             for m in &state.startup_messages {
                 eprintln!("shoal-desktop: {m}");
             }

@@ -8,7 +8,9 @@
 //!    process downloads to completion, with the right bytes;
 //! 4. its Peers tab shows the seeder's address and client;
 //! 5. a torrent created from a folder in the Create dialog is seeded;
-//! 6. pause and resume.
+//! 6. pause and resume;
+//! 7. a second launch with a .torrent path hands it to the running app
+//!    (over a private D-Bus session bus) and exits.
 //!
 //! Saves screenshots of the four jobs to assets/screenshots/.
 
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::desktop::{Driver, Sandbox, Xvfb};
+use common::desktop::{Driver, Sandbox, SessionBus, Xvfb};
 use steps::Seeder;
 
 /// Bound on the whole test, start-up included.
@@ -35,6 +37,7 @@ fn desktop_app_downloads_seeds_creates_and_shows_peers() {
     // Order matters on drop: the driver (and the app under it) before X.
     let xvfb = Xvfb::start();
     let sandbox = Sandbox::new();
+    let bus = SessionBus::start(&sandbox);
     let driver = Driver::start(&xvfb, &sandbox);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -49,6 +52,7 @@ fn desktop_app_downloads_seeds_creates_and_shows_peers() {
             driver: &driver,
             app: &app,
             sandbox: &sandbox,
+            display: xvfb.display,
             work: work.path(),
             torrent: &torrent,
             expected_hash: &expected_hash,
@@ -59,6 +63,7 @@ fn desktop_app_downloads_seeds_creates_and_shows_peers() {
         outcome.expect("the WebDriver test did not finish in time");
     });
     drop(driver);
+    drop(bus);
     drop(xvfb);
 }
 

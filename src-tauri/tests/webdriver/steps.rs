@@ -13,6 +13,7 @@ use shoal::torrent::AddTorrent;
 use shoal::{CreateOptions, Magnet, Metainfo};
 
 use super::common::desktop::{Driver, Sandbox};
+use super::common::process::ChildGuard;
 
 /// Bound on each wait for the window to show something.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,6 +25,7 @@ pub struct Ctx<'a> {
     pub driver: &'a Driver,
     pub app: &'a Path,
     pub sandbox: &'a Sandbox,
+    pub display: u32,
     pub work: &'a Path,
     pub torrent: &'a Path,
     pub expected_hash: &'a str,
@@ -229,6 +231,31 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     wait_attr(c, &created_row, "data-state", "paused", UI_TIMEOUT).await?;
     click(c, "#resume").await?;
     wait_attr(c, &created_row, "data-state", "seeding", TRANSFER_TIMEOUT).await?;
+
+    // 7. A second launch hands its .torrent to this one and exits.
+    let mut cmd = std::process::Command::new(ctx.app);
+    cmd.arg(ctx.torrent)
+        .env("DISPLAY", format!(":{}", ctx.display))
+        .env("NO_AT_BRIDGE", "1")
+        .stdin(std::process::Stdio::null());
+    ctx.sandbox.apply(&mut cmd);
+    let mut second = ChildGuard::spawn("second launch", &mut cmd);
+    let deadline = Instant::now() + UI_TIMEOUT;
+    let status = loop {
+        if let Some(s) = second.exited() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the second launch still runs after {UI_TIMEOUT:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if !status.success() {
+        return Err(format!("the second launch failed: {status}"));
+    }
+    let row = format!("tr[data-id='{}']", ctx.expected_hash);
+    wait_text(c, &format!("{row} td.name"), "sample").await?;
+    wait_text(c, "[data-testid=toast-text]", "Added sample").await?;
     Ok(())
 }
 
@@ -309,7 +336,7 @@ pub async fn wait_attr(
 pub async fn wait_text(client: &Client, css: &str, want: &str) -> Result<(), String> {
     eprintln!("webdriver: waiting for {css} to contain {want:?}");
     let deadline = Instant::now() + UI_TIMEOUT;
-    let mut last = String::new();
+    let mut last;
     loop {
         last = content_of(client, css).await.unwrap_or_default();
         if last.contains(want) {

@@ -177,8 +177,8 @@ export async function onFilesDropped(handler: (paths: string[]) => void, onHover
   });
 }
 
-/** Calls `handler` with each magnet link or .torrent path another launch of the app passed on. */
-export async function onOpenRequested(handler: (target: string) => void): Promise<UnlistenFn> {
+/** Calls `handler` with each notice the app sends (a torrent another launch handed over was added, or not). */
+export async function onNotice(handler: (n: { error: boolean; text: string }) => void): Promise<UnlistenFn> {
   if (!inDesktopApp()) return () => {};
-  return listen<string>('shoal://open', (event) => handler(event.payload));
+  return listen<{ error: boolean; text: string }>('shoal://notice', (event) => handler(event.payload));
 }
