@@ -66,3 +66,9 @@ install-desktop: ui
 	install -Dm644 src-tauri/icons/128x128.png $(HOME)/.local/share/icons/hicolor/128x128/apps/shoal.png
 	-update-desktop-database $(HOME)/.local/share/applications
 	-xdg-mime default shoal.desktop x-scheme-handler/magnet application/x-bittorrent
+
+# The window under load: 200 torrents and 500 peers of synthetic updates,
+# timed from each update to the painted frame (prints medians and maxima).
+.PHONY: bench-ui
+bench-ui: ui
+	$(CARGO) test -p shoal-desktop --test ui_bench -- --ignored --nocapture

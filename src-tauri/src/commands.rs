@@ -62,6 +62,7 @@ pub fn startup(state: State<'_, AppState>) -> Startup {
         messages: state.startup_messages.clone(),
         download_dir: lock(&state.config).download_dir().display().to_string(),
         engine_running: state.session.is_some(),
+        bench_hooks: std::env::var("SHOAL_UI_BENCH").is_ok_and(|v| v == "1"),
     }
 }
 

@@ -432,4 +432,7 @@ pub struct Startup {
     pub download_dir: String,
     /// Whether the engine runs (if not, every command fails).
     pub engine_running: bool,
+    /// `SHOAL_UI_BENCH=1`: the window offers a hook that feeds it synthetic
+    /// updates and times them (`make bench-ui`).
+    pub bench_hooks: bool,
 }

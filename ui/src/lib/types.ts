@@ -223,4 +223,6 @@ export interface Startup {
   messages: string[];
   downloadDir: string;
   engineRunning: boolean;
+  /** The window offers a hook for timing synthetic updates (make bench-ui). */
+  benchHooks: boolean;
 }
