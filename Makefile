@@ -41,7 +41,7 @@ test-ui: ui
 # Rust: unit and integration tests of the engine and the desktop app,
 # doc tests, and the WebDriver test of the real window (under its own Xvfb).
 test-rust: setup ui
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 bench: setup
 	$(CARGO) build --release

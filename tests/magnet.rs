@@ -267,6 +267,7 @@ async fn dht_only_between_our_peers() {
 /// network (through libtorrent DHT nodes: see tests/dht.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dht_finds_a_libtorrent_seeder() {
+    common::init_tracing();
     let net = common::dht::testnet(10);
     let lt_nodes = common::dht::LtDhtNodes::start(4, &[]);
     let tmp = tempfile::tempdir().unwrap();

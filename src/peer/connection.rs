@@ -342,7 +342,11 @@ impl Conn {
     }
 
     /// Queues a block read for the peer.
-    fn send_block(&mut self, block: BlockRef, data: Result<Bytes, DiskError>) -> Result<(), PeerError> {
+    fn send_block(
+        &mut self,
+        block: BlockRef,
+        data: Result<Bytes, DiskError>,
+    ) -> Result<(), PeerError> {
         let data = data?;
         self.ctx.shared.uploaded.add(data.len() as u64);
         self.send(Message::Piece {

@@ -75,6 +75,11 @@ pub struct PeerList {
     peers: HashMap<SocketAddr, KnownPeer>,
     /// Addresses that sent bad data repeatedly; never dialled or accepted.
     banned: HashSet<IpAddr>,
+    /// Addresses that turned out to be ourselves (a tracker or the DHT
+    /// hands us our own announce); never dialled.
+    own: HashSet<SocketAddr>,
+    /// Our listening port: a loopback address with it is ourselves.
+    own_port: u16,
 }
 
 impl PeerList {
@@ -83,9 +88,30 @@ impl PeerList {
         Self::default()
     }
 
+    /// An empty list that knows our listening port, so our own loopback
+    /// address is never taken for a peer.
+    pub fn with_own_port(port: u16) -> Self {
+        PeerList {
+            own_port: port,
+            ..Self::default()
+        }
+    }
+
+    /// Remembers that `addr` is ourselves: it is forgotten and never
+    /// dialled again.
+    pub fn mark_own(&mut self, addr: SocketAddr) {
+        self.peers.remove(&addr);
+        self.own.insert(addr);
+    }
+
     /// Learns of an address. Returns whether it was new.
     pub fn add(&mut self, addr: SocketAddr, source: PeerSource, now: Instant) -> bool {
-        if self.banned.contains(&addr.ip()) || addr.port() == 0 || addr.ip().is_unspecified() {
+        if self.banned.contains(&addr.ip())
+            || addr.port() == 0
+            || addr.ip().is_unspecified()
+            || self.own.contains(&addr)
+            || (addr.port() == self.own_port && self.own_port != 0 && addr.ip().is_loopback())
+        {
             return false;
         }
         if self.peers.contains_key(&addr) {
@@ -276,6 +302,20 @@ mod tests {
         assert!(l.is_empty());
         assert!(!l.add(a(5), PeerSource::Pex, now));
         assert!(l.is_banned(a(9).ip()));
+    }
+
+    #[test]
+    fn never_ourselves() {
+        let now = Instant::now();
+        let mut l = PeerList::with_own_port(7000);
+        assert!(
+            !l.add(a(7000), PeerSource::Dht, now),
+            "our loopback address"
+        );
+        assert!(l.add(a(7001), PeerSource::Dht, now));
+        l.mark_own(a(7001));
+        assert!(!l.add(a(7001), PeerSource::Tracker, now));
+        assert!(l.is_empty());
     }
 
     #[test]

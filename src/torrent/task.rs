@@ -283,7 +283,7 @@ async fn run(
     cancel: CancellationToken,
 ) {
     let now = Instant::now();
-    let mut peer_list = PeerList::new();
+    let mut peer_list = PeerList::with_own_port(env.listen_port);
     for p in &add.peers {
         peer_list.add(*p, PeerSource::Manual, now);
     }
@@ -612,6 +612,10 @@ impl Torrent {
         let now = Instant::now();
         let conn = match result {
             Ok(c) => c,
+            Err(peer::PeerError::SelfConnection) => {
+                self.peer_list.mark_own(addr);
+                return;
+            }
             Err(e) => {
                 tracing::debug!(%addr, "connection failed: {e}");
                 if source != PeerSource::Incoming {

@@ -100,6 +100,7 @@ pub(super) async fn fetch_metadata(
                         });
                         return None;
                     }
+                    Err(MetadataError::Peer(crate::peer::PeerError::SelfConnection)) => peers.mark_own(addr),
                     Err(e) => {
                         tracing::debug!(%addr, "no metadata from this peer: {e}");
                         peers.failed(addr, Instant::now());
@@ -108,7 +109,9 @@ pub(super) async fn fetch_metadata(
             }
             _ = tick.tick() => {
                 publish(peers, *paused);
-                if peers.is_empty() {
+                // Nobody left to ask right now: look for more peers (the
+                // DHT task limits how often).
+                if fetches.is_empty() {
                     if let Some(d) = &discovery.dht {
                         d.lookup_now();
                     }

@@ -6,8 +6,8 @@ use super::Torrent;
 use crate::peer::{PeerCmd, PeerKey};
 use crate::torrent::choker::Candidate;
 use crate::torrent::{FileSnapshot, PeerSnapshot, PieceSnapshot, TorrentState, TorrentStats};
-use crate::types::PieceIndex;
 use crate::tracker::announcer::TransferStats;
+use crate::types::PieceIndex;
 
 impl Torrent {
     pub(super) fn rechoke(&mut self, now: Instant) {
