@@ -48,6 +48,8 @@ bench: setup
 	$(CARGO) bench --bench create
 	# DHT: time from lookup to first peer, Shoal vs libtorrent (benches/dht.rs)
 	$(CARGO) bench --bench dht
+	# Magnets: time from adding a magnet to verified metadata, Shoal vs libtorrent
+	$(CARGO) bench --bench magnet
 	# Transfers: Shoal against libtorrent, aria2 and Transmission (bench/README.md)
 	/usr/bin/python3 bench/transfer.py
 

@@ -16,7 +16,8 @@ network runs every node on 127.0.0.1). --wait-dht waits until the DHT has
 nodes before adding the torrent and prints {"dht_ready_ms": ...}.
 --report-dht prints {"dht_peers": n, "t_ms": ...} for every DHT reply that
 carries peers and {"dht_first_peer_ms": ...} for the first one, the times
-counted from adding the torrent.
+counted from adding the torrent. A magnet prints {"metadata_ms": ...} when
+its metadata arrives, counted the same way.
 """
 import argparse
 import faulthandler
@@ -158,6 +159,9 @@ def main():
             if isinstance(a, lt.torrent_error_alert):
                 print(json.dumps({"error": a.message()}), flush=True)
                 return 1
+            if isinstance(a, lt.metadata_received_alert):
+                t_ms = (time.monotonic() - added) * 1000
+                print(json.dumps({"metadata_ms": t_ms}), flush=True)
             if args.report_dht and isinstance(a, lt.dht_reply_alert) and a.num_peers > 0:
                 t_ms = (time.monotonic() - added) * 1000
                 print(json.dumps({"dht_peers": a.num_peers, "t_ms": t_ms}), flush=True)
