@@ -260,6 +260,40 @@ pub async fn resume_torrents(
     Ok(())
 }
 
+/// Checks these torrents' data on disk again.
+#[tauri::command]
+pub async fn recheck_torrents(
+    state: State<'_, AppState>,
+    ids: Vec<String>,
+) -> Result<(), CommandError> {
+    for h in handles(&state, &ids)? {
+        h.recheck().await;
+    }
+    state.poke();
+    Ok(())
+}
+
+/// Turns sequential download (pieces in order, for previewing) on or off.
+#[tauri::command]
+pub async fn set_sequential(
+    state: State<'_, AppState>,
+    id: String,
+    on: bool,
+) -> Result<(), CommandError> {
+    let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
+    h.set_sequential(on).await;
+    {
+        let mut book = lock(&state.book);
+        if on {
+            book.sequential.insert(h.info_hash);
+        } else {
+            book.sequential.remove(&h.info_hash);
+        }
+    }
+    state.poke();
+    Ok(())
+}
+
 /// Removes these torrents from the list, deleting their data if asked.
 #[tauri::command]
 pub async fn remove_torrents(

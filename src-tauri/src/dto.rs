@@ -233,6 +233,8 @@ pub struct Overview {
     pub banned: u32,
     /// A magnet link to the torrent, to share.
     pub magnet: String,
+    /// Pieces are fetched in order (set from the window).
+    pub sequential: bool,
 }
 
 /// Which pieces we have, as the piece map draws them.

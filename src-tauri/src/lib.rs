@@ -70,6 +70,8 @@ pub fn run() {
             commands::pause_torrents,
             commands::resume_torrents,
             commands::remove_torrents,
+            commands::recheck_torrents,
+            commands::set_sequential,
             commands::set_file_priority,
             commands::get_settings,
             commands::save_settings,

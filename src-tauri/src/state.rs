@@ -70,6 +70,8 @@ pub struct Book {
     order: HashMap<InfoHash, u64>,
     /// The folder each torrent was added with, for the Overview tab.
     pub save_dirs: HashMap<InfoHash, PathBuf>,
+    /// Torrents the user set to download in order.
+    pub sequential: HashSet<InfoHash>,
     /// Torrents removed from the list while the engine cannot drop them
     /// yet: paused and hidden.
     pub hidden: HashSet<InfoHash>,
@@ -89,6 +91,7 @@ impl Book {
     pub fn forget(&mut self, ih: &InfoHash) {
         self.order.remove(ih);
         self.save_dirs.remove(ih);
+        self.sequential.remove(ih);
         self.hidden.insert(*ih);
     }
 }

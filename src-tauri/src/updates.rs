@@ -173,11 +173,15 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
 async fn detail(state: &AppState, h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
     let stats = h.stats();
     let meta = h.metainfo().await;
-    let save_dir = lock(&state.book)
-        .save_dirs
-        .get(&h.info_hash)
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let (save_dir, sequential) = {
+        let book = lock(&state.book);
+        let dir = book
+            .save_dirs
+            .get(&h.info_hash)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        (dir, book.sequential.contains(&h.info_hash))
+    };
     let magnet = match &meta {
         Some(m) => Magnet::from_metainfo(m).to_uri(),
         None => Magnet {
@@ -197,6 +201,7 @@ async fn detail(state: &AppState, h: &TorrentHandle, tab: DetailTab) -> TorrentD
         hash_failures: stats.hash_failures,
         banned: stats.banned,
         magnet,
+        sequential,
     };
     let mut out = TorrentDetail {
         id: h.info_hash.to_hex(),

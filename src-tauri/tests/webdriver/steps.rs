@@ -223,6 +223,32 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     click(c, "#create-close").await?;
     let created_row = format!("tr[data-id='{}']", created.info_hash.to_hex());
     wait_attr(c, &created_row, "data-state", "seeding", TRANSFER_TIMEOUT).await?;
+    // The app really seeds it: the test's session downloads it from the app.
+    let port_text = text_of(c, "#status-port").await?;
+    let port: u16 = port_text
+        .trim_start_matches("Port ")
+        .parse()
+        .map_err(|_| format!("no port in the status bar: {port_text:?}"))?;
+    let leech_dir = ctx.work.join("leech");
+    let magnet = Magnet {
+        info_hash: created.info_hash,
+        display_name: None,
+        trackers: Vec::new(),
+        peers: vec![format!("127.0.0.1:{port}")],
+    };
+    let leech = ctx
+        .seeder
+        .session
+        .add_torrent(AddTorrent::magnet(magnet, &leech_dir))
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(TRANSFER_TIMEOUT, leech.wait_complete())
+        .await
+        .map_err(|_| "the test's session did not download the created torrent in time")??;
+    let got = std::fs::read(leech_dir.join("shared/photos/a.jpg")).map_err(|e| e.to_string())?;
+    if got != vec![7u8; 300_000] {
+        return Err("the created torrent's data came back different".into());
+    }
+    wait_text(c, &format!("{created_row} .peers"), "1 /").await?;
     screenshot(c, "seeding.png").await?;
 
     // 6. Pause and resume it.

@@ -137,6 +137,16 @@ export function resumeTorrents(ids: string[]): Promise<void> {
   return call<void>('resume_torrents', { ids });
 }
 
+/** Checks the torrents' data on disk again. */
+export function recheckTorrents(ids: string[]): Promise<void> {
+  return call<void>('recheck_torrents', { ids });
+}
+
+/** Fetches pieces in order (for previewing) or by rarity. */
+export function setSequential(id: string, on: boolean): Promise<void> {
+  return call<void>('set_sequential', { id, on });
+}
+
 export function removeTorrents(ids: string[], deleteData: boolean): Promise<void> {
   return call<void>('remove_torrents', { ids, deleteData });
 }

@@ -75,6 +75,7 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
             hashFailures: 0,
             banned: 0,
             magnet: `magnet:?xt=urn:btih:${selected.id}`,
+            sequential: false,
           },
           pieces: null,
           peers: peerRows,

@@ -122,6 +122,7 @@ export interface Overview {
   hashFailures: number;
   banned: number;
   magnet: string;
+  sequential: boolean;
 }
 
 export interface PieceMapData {
