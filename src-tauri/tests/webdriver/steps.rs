@@ -258,6 +258,28 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     click(c, "#resume").await?;
     wait_attr(c, &created_row, "data-state", "seeding", TRANSFER_TIMEOUT).await?;
 
+    // The DHT panel says the DHT is off (as the test asked); the settings
+    // dialog saves to the sandbox's config folder.
+    click(c, "#dht-button").await?;
+    wait_text(c, "#dht-off", "The DHT is off").await?;
+    click(c, "#dht-dialog .actions button").await?;
+    wait_gone(c, "#dht-dialog").await?;
+    click(c, "#settings-button").await?;
+    type_into(c, "#settings-port", "51413").await?;
+    click(c, "#settings-save").await?;
+    wait_text(
+        c,
+        "[data-testid=toast-text]",
+        "take effect when Shoal restarts",
+    )
+    .await?;
+    let settings_file = ctx.sandbox.dir.path().join("config/shoal/settings.json");
+    let saved = std::fs::read_to_string(&settings_file)
+        .map_err(|e| format!("{}: {e}", settings_file.display()))?;
+    if !saved.contains("51413") {
+        return Err(format!("the saved settings lack the new port: {saved}"));
+    }
+
     // 7. A second launch hands its .torrent to this one and exits.
     let mut cmd = std::process::Command::new(ctx.app);
     cmd.arg(ctx.torrent)
@@ -400,12 +422,13 @@ pub async fn text_of(client: &Client, css: &str) -> Result<String, String> {
     content_of(client, css).await
 }
 
-/// The text content of the first element matching `css` ("" if none).
+/// The text content of the elements matching `css`, one per line ("" if
+/// none).
 async fn content_of(client: &Client, css: &str) -> Result<String, String> {
     let v = bounded(
         &format!("reading {css}"),
         client.execute(
-            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+            "return Array.from(document.querySelectorAll(arguments[0])).map((e) => e.textContent).join('\\n');",
             vec![serde_json::Value::String(css.to_string())],
         ),
     )
