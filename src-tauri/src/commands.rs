@@ -1,18 +1,30 @@
 //! The Tauri commands the UI invokes. Each one is a thin adapter: it takes
 //! plain arguments, calls the engine's public API (blocking work off the async
-//! runtime), and returns a DTO or a [`CommandError`].
+//! runtime), and returns a DTO or a [`CommandError`]. Commands that change
+//! the session poke the update ticker, so the window sees the change at once.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use tauri::{AppHandle, Runtime};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
 
+use shoal::magnet::Magnet;
 use shoal::metainfo::MAX_METAINFO_LEN;
-use shoal::Metainfo;
+use shoal::session::{Session, SessionError};
+use shoal::torrent::{AddTorrent, TorrentHandle};
+use shoal::{CreateOptions, InfoHash, Metainfo};
 
-use crate::dto::{AppInfo, TorrentInfo};
+use crate::config::{save_settings as write_settings, write_atomic, Settings};
+use crate::dto::{
+    AppInfo, CreateProgress, CreateRequest, Created, SessionUpdate, SettingsDto, Startup,
+    TorrentInfo,
+};
+use crate::engine_ext::parse_priority;
 use crate::error::CommandError;
 use crate::events::{self, TorrentOpened};
+use crate::state::{lock, AppState, DetailTab};
 
 /// The app's version.
 #[tauri::command]
@@ -42,10 +54,451 @@ pub async fn torrent_info<R: Runtime>(
     Ok(info)
 }
 
-/// Reads and parses a .torrent file, refusing anything larger than the
-/// engine's limit before reading it. Blocking.
-pub fn read_torrent_info(path: &str) -> Result<TorrentInfo, CommandError> {
+/// Start-up facts: version, messages to show, the download folder.
+#[tauri::command]
+pub fn startup(state: State<'_, AppState>) -> Startup {
+    Startup {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        messages: state.startup_messages.clone(),
+        download_dir: lock(&state.config).download_dir().display().to_string(),
+        engine_running: state.session.is_some(),
+        bench_hooks: std::env::var("SHOAL_UI_BENCH").is_ok_and(|v| v == "1"),
+    }
+}
+
+/// Sends every later update to `on_update`, starting with a full one.
+#[tauri::command]
+pub fn subscribe(state: State<'_, AppState>, on_update: Channel<SessionUpdate>) {
+    {
+        let mut view = lock(&state.view);
+        view.channel = Some(on_update);
+        view.needs_full = true;
+    }
+    state.poke();
+}
+
+/// Chooses the torrent (by id; `None` for none) and tab the detail pane
+/// shows.
+#[tauri::command]
+pub fn select_torrent(
+    state: State<'_, AppState>,
+    id: Option<String>,
+    tab: String,
+) -> Result<(), CommandError> {
+    let selected = match id {
+        Some(id) => Some(parse_id(&id)?),
+        None => None,
+    };
+    {
+        let mut view = lock(&state.view);
+        view.selected = selected;
+        view.tab = DetailTab::parse(&tab);
+    }
+    state.poke();
+    Ok(())
+}
+
+/// Opens or closes the DHT panel (its state is gathered only while open).
+#[tauri::command]
+pub fn set_dht_panel(state: State<'_, AppState>, open: bool) {
+    lock(&state.view).dht_open = open;
+    state.poke();
+}
+
+/// Adds the .torrent file at `path`, saving into `save_dir` (the download
+/// folder when absent). Returns the torrent's id.
+#[tauri::command]
+pub async fn add_torrent_file(
+    state: State<'_, AppState>,
+    path: String,
+    save_dir: Option<String>,
+) -> Result<String, CommandError> {
+    let session = session(&state)?;
+    let meta = tauri::async_runtime::spawn_blocking(move || read_metainfo(&path))
+        .await
+        .map_err(|e| CommandError::Internal(e.to_string()))??;
+    let dir = save_dir_or_default(&state, save_dir);
+    let ih = add_to_session(&state, session, AddTorrent::new(meta, dir.clone()), dir).await?;
+    Ok(ih.to_hex())
+}
+
+/// Adds a magnet link. Returns the torrent's id.
+#[tauri::command]
+pub async fn add_magnet(
+    state: State<'_, AppState>,
+    uri: String,
+    save_dir: Option<String>,
+) -> Result<String, CommandError> {
+    let session = session(&state)?;
+    let trimmed = uri.trim();
+    if trimmed.is_empty() {
+        return Err(CommandError::NoMagnet);
+    }
+    let magnet = Magnet::parse(trimmed).map_err(|e| CommandError::BadMagnet {
+        reason: e.to_string(),
+    })?;
+    let dir = save_dir_or_default(&state, save_dir);
+    let ih = add_to_session(
+        &state,
+        session,
+        AddTorrent::magnet(magnet, dir.clone()),
+        dir,
+    )
+    .await?;
+    Ok(ih.to_hex())
+}
+
+/// Creates a torrent from a file or folder, hashing on a blocking thread and
+/// reporting progress on `on_progress`; saves the .torrent and adds it,
+/// seeding from where the content is.
+#[tauri::command]
+pub async fn create_torrent(
+    state: State<'_, AppState>,
+    request: CreateRequest,
+    on_progress: Channel<CreateProgress>,
+) -> Result<Created, CommandError> {
+    let session = session(&state)?;
+    let content = PathBuf::from(request.path.trim());
+    if request.path.trim().is_empty() {
+        return Err(CommandError::NoPath);
+    }
+    let created_dir = lock(&state.config).paths.created_dir();
+    let options = CreateOptions {
+        piece_length: (request.piece_length > 0).then_some(request.piece_length),
+        trackers: request
+            .trackers
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .map(|t| vec![t.to_string()])
+            .collect(),
+        private: request.private,
+        comment: Some(request.comment.trim().to_string()).filter(|c| !c.is_empty()),
+        ..CreateOptions::default()
+    };
+    let output = request.output.trim().to_string();
+    let path = content.clone();
+    let (meta, torrent_path) = tauri::async_runtime::spawn_blocking(move || {
+        // At most one progress message per percent.
+        let last = AtomicU64::new(u64::MAX);
+        let meta = shoal::create_torrent(&path, &options, |hashed, total| {
+            let pct = if total == 0 {
+                100
+            } else {
+                hashed * 100 / total
+            };
+            if last.swap(pct, Ordering::Relaxed) != pct {
+                let _ = on_progress.send(CreateProgress { hashed, total });
+            }
+        })
+        .map_err(|e| CommandError::Create {
+            reason: e.to_string(),
+        })?;
+        let torrent_path = if output.is_empty() {
+            created_dir.join(format!("{}.torrent", meta.info.name))
+        } else {
+            PathBuf::from(output)
+        };
+        let write_err = |source| CommandError::Write {
+            path: torrent_path.display().to_string(),
+            source,
+        };
+        if let Some(parent) = torrent_path.parent() {
+            std::fs::create_dir_all(parent).map_err(write_err)?;
+        }
+        write_atomic(&torrent_path, &meta.to_bytes()).map_err(write_err)?;
+        Ok::<_, CommandError>((meta, torrent_path))
+    })
+    .await
+    .map_err(|e| CommandError::Internal(e.to_string()))??;
+    let name = meta.info.name.clone();
+    let magnet = Magnet::from_metainfo(&meta).to_uri();
+    // The content is `save_dir/name`: seed from the folder that holds it.
+    let canonical = content.canonicalize().unwrap_or(content);
+    let save_dir = canonical
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let ih = add_to_session(
+        &state,
+        session,
+        AddTorrent::new(meta, save_dir.clone()),
+        save_dir,
+    )
+    .await?;
+    Ok(Created {
+        id: ih.to_hex(),
+        name,
+        torrent_path: torrent_path.display().to_string(),
+        magnet,
+    })
+}
+
+/// Pauses these torrents.
+#[tauri::command]
+pub async fn pause_torrents(
+    state: State<'_, AppState>,
+    ids: Vec<String>,
+) -> Result<(), CommandError> {
+    for h in handles(&state, &ids)? {
+        h.pause().await;
+    }
+    state.poke();
+    Ok(())
+}
+
+/// Resumes these torrents.
+#[tauri::command]
+pub async fn resume_torrents(
+    state: State<'_, AppState>,
+    ids: Vec<String>,
+) -> Result<(), CommandError> {
+    for h in handles(&state, &ids)? {
+        h.resume().await;
+    }
+    state.poke();
+    Ok(())
+}
+
+/// Checks these torrents' data on disk again.
+#[tauri::command]
+pub async fn recheck_torrents(
+    state: State<'_, AppState>,
+    ids: Vec<String>,
+) -> Result<(), CommandError> {
+    for h in handles(&state, &ids)? {
+        h.recheck().await;
+    }
+    state.poke();
+    Ok(())
+}
+
+/// Turns sequential download (pieces in order, for previewing) on or off.
+#[tauri::command]
+pub async fn set_sequential(
+    state: State<'_, AppState>,
+    id: String,
+    on: bool,
+) -> Result<(), CommandError> {
+    let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
+    h.set_sequential(on).await;
+    {
+        let mut book = lock(&state.book);
+        if on {
+            book.sequential.insert(h.info_hash);
+        } else {
+            book.sequential.remove(&h.info_hash);
+        }
+    }
+    state.poke();
+    Ok(())
+}
+
+/// Removes these torrents from the list, deleting their data if asked.
+#[tauri::command]
+pub async fn remove_torrents(
+    state: State<'_, AppState>,
+    ids: Vec<String>,
+    delete_data: bool,
+) -> Result<(), CommandError> {
+    for h in handles(&state, &ids)? {
+        let meta = h.metainfo().await;
+        h.pause().await;
+        let dir = lock(&state.book).save_dirs.get(&h.info_hash).cloned();
+        lock(&state.book).forget(&h.info_hash);
+        if delete_data {
+            if let (Some(meta), Some(dir)) = (meta, dir) {
+                let target = dir.join(&meta.info.name);
+                let _ = tauri::async_runtime::spawn_blocking(move || {
+                    if target.is_dir() {
+                        std::fs::remove_dir_all(&target)
+                    } else {
+                        std::fs::remove_file(&target)
+                    }
+                })
+                .await;
+            }
+        }
+    }
+    state.poke();
+    Ok(())
+}
+
+/// Sets the priority (`skip`, `normal`, `high`) of some files of a torrent.
+#[tauri::command]
+pub async fn set_file_priority(
+    state: State<'_, AppState>,
+    id: String,
+    indices: Vec<usize>,
+    priority: String,
+) -> Result<(), CommandError> {
+    let p = parse_priority(&priority).ok_or_else(|| CommandError::BadRequest {
+        reason: format!("{priority:?} is not a priority (skip, normal or high)"),
+    })?;
+    let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
+    let files = h.files().await;
+    if files.is_empty() {
+        return Err(CommandError::BadRequest {
+            reason: "the torrent's files are not known yet (its metadata is still being fetched)"
+                .into(),
+        });
+    }
+    let mut prios: Vec<_> = files.iter().map(|f| f.priority).collect();
+    for &i in &indices {
+        if let Some(slot) = prios.get_mut(i) {
+            *slot = p;
+        }
+    }
+    h.set_file_priorities(prios).await;
+    state.poke();
+    Ok(())
+}
+
+/// The settings as stored (not the test overrides).
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
+    let s = lock(&state.config).settings.clone();
+    SettingsDto {
+        download_dir: s.download_dir.display().to_string(),
+        listen_port: s.listen_port,
+        dht_enabled: s.dht_enabled,
+        download_limit_kib: s.download_limit_kib,
+        upload_limit_kib: s.upload_limit_kib,
+    }
+}
+
+/// Saves the settings. The download folder applies to the next torrent
+/// added; the port and the DHT to the next start, which the returned
+/// sentence says when they changed.
+#[tauri::command]
+pub fn save_settings(
+    state: State<'_, AppState>,
+    settings: SettingsDto,
+) -> Result<String, CommandError> {
+    if settings.download_dir.trim().is_empty() {
+        return Err(CommandError::BadRequest {
+            reason: "the download folder must not be empty".into(),
+        });
+    }
+    let new = Settings {
+        download_dir: PathBuf::from(settings.download_dir.trim()),
+        listen_port: settings.listen_port,
+        dht_enabled: settings.dht_enabled,
+        download_limit_kib: settings.download_limit_kib,
+        upload_limit_kib: settings.upload_limit_kib,
+    };
+    let mut config = lock(&state.config);
+    write_settings(&config.paths, &new).map_err(|e| CommandError::Settings {
+        reason: e.to_string(),
+    })?;
+    let restart = config.settings.listen_port != new.listen_port
+        || config.settings.dht_enabled != new.dht_enabled;
+    config.settings = new;
+    Ok(if restart {
+        "Settings saved. The port and DHT changes take effect when Shoal restarts.".into()
+    } else {
+        "Settings saved.".into()
+    })
+}
+
+/// The running session, or the reason there is none.
+fn session(state: &AppState) -> Result<Session, CommandError> {
+    state.session.clone().ok_or(CommandError::NoEngine)
+}
+
+/// The save folder given, or the download folder in force.
+fn save_dir_or_default(state: &AppState, given: Option<String>) -> PathBuf {
+    match given
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+    {
+        Some(d) => PathBuf::from(d),
+        None => lock(&state.config).download_dir(),
+    }
+}
+
+/// Adds a torrent to the session and notes its folder; a torrent removed
+/// earlier in this run comes back and resumes.
+pub async fn add_to_session(
+    state: &AppState,
+    session: Session,
+    add: AddTorrent,
+    save_dir: PathBuf,
+) -> Result<InfoHash, CommandError> {
+    let ih = add.source.info_hash();
+    let was_hidden = lock(&state.book).hidden.remove(&ih);
+    let handle = match session.add_torrent(add) {
+        Ok(h) => h,
+        Err(SessionError::Duplicate(_)) if was_hidden => match session.torrent(&ih) {
+            Some(h) => {
+                h.resume().await;
+                h
+            }
+            None => return Err(CommandError::Internal("torrent vanished".into())),
+        },
+        Err(SessionError::Duplicate(_)) => {
+            return Err(CommandError::Duplicate {
+                name: session
+                    .torrent(&ih)
+                    .map(|h| h.stats().name)
+                    .unwrap_or_default(),
+            })
+        }
+        Err(e) => {
+            return Err(CommandError::Engine {
+                reason: e.to_string(),
+            })
+        }
+    };
+    {
+        let mut book = lock(&state.book);
+        book.order_of(handle.info_hash);
+        book.save_dirs.insert(handle.info_hash, save_dir);
+    }
+    state.poke();
+    Ok(handle.info_hash)
+}
+
+/// The handles of these ids, failing on the first unknown one.
+fn handles(state: &AppState, ids: &[String]) -> Result<Vec<TorrentHandle>, CommandError> {
+    let session = session(state)?;
+    ids.iter()
+        .map(|id| {
+            let ih = parse_id(id)?;
+            session
+                .torrent(&ih)
+                .ok_or_else(|| CommandError::UnknownTorrent { id: id.clone() })
+        })
+        .collect()
+}
+
+fn parse_id(id: &str) -> Result<InfoHash, CommandError> {
+    id.parse::<InfoHash>()
+        .map_err(|_| CommandError::UnknownTorrent { id: id.to_string() })
+}
+
+/// Reads and parses a .torrent file (blocking).
+pub fn read_metainfo(path: &str) -> Result<Metainfo, CommandError> {
     let trimmed = path.trim();
+    let bytes = read_torrent_bytes(trimmed)?;
+    Metainfo::from_bytes(&bytes).map_err(|e| CommandError::BadTorrent {
+        path: trimmed.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads and parses a .torrent file for its description (blocking).
+pub fn read_torrent_info(path: &str) -> Result<TorrentInfo, CommandError> {
+    let metainfo = read_metainfo(path)?;
+    Ok(TorrentInfo::from_metainfo(
+        path.trim().to_string(),
+        &metainfo,
+    ))
+}
+
+/// Reads a .torrent file's bytes, refusing anything larger than the
+/// engine's limit before reading it. Blocking.
+fn read_torrent_bytes(trimmed: &str) -> Result<Vec<u8>, CommandError> {
     if trimmed.is_empty() {
         return Err(CommandError::NoPath);
     }
@@ -76,11 +529,7 @@ pub fn read_torrent_info(path: &str) -> Result<TorrentInfo, CommandError> {
     if bytes.len() > MAX_METAINFO_LEN {
         return Err(too_large(bytes.len() as u64));
     }
-    let metainfo = Metainfo::from_bytes(&bytes).map_err(|e| CommandError::BadTorrent {
-        path: trimmed.to_string(),
-        reason: e.to_string(),
-    })?;
-    Ok(TorrentInfo::from_metainfo(trimmed.to_string(), &metainfo))
+    Ok(bytes)
 }
 
 #[cfg(test)]

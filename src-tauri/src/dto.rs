@@ -98,3 +98,343 @@ impl From<&FileEntry> for FileInfo {
         }
     }
 }
+
+/// Everything the window shows that changes by itself, pushed about once a
+/// second (and at once after a command). Torrent rows are sent as a diff:
+/// only rows that changed since the last update, plus the ids of removed
+/// ones; `full` marks an update that carries every row (the first one after
+/// the window subscribed).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionUpdate {
+    /// `torrents` is the whole list: drop rows not in it.
+    pub full: bool,
+    /// Rows new or changed since the previous update.
+    pub torrents: Vec<TorrentRow>,
+    /// Ids of torrents gone since the previous update.
+    pub removed: Vec<String>,
+    /// Session-wide figures for the status bar.
+    pub global: GlobalStats,
+    /// Detail of the selected torrent, for the tab shown; `None` when
+    /// nothing is selected.
+    pub detail: Option<TorrentDetail>,
+    /// The DHT panel's data, only while the panel is open.
+    pub dht: Option<DhtPanel>,
+    /// Names of torrents that finished downloading since the last update,
+    /// for the "download complete" notification.
+    pub completed: Vec<String>,
+}
+
+/// One row of the torrent list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TorrentRow {
+    /// The info hash in hex: the row's key.
+    pub id: String,
+    /// Position in the list: the order torrents were added in.
+    pub order: u64,
+    /// The torrent's name.
+    pub name: String,
+    /// `metadata`, `checking`, `downloading`, `seeding`, `paused` or `error`.
+    pub state: String,
+    /// What went wrong, when `state` is `error`.
+    pub error: Option<String>,
+    /// Size of the whole torrent (0 while a magnet's metadata is unknown).
+    pub total_bytes: u64,
+    /// Bytes wanted (files not skipped).
+    pub wanted_bytes: u64,
+    /// Verified bytes.
+    pub have_bytes: u64,
+    /// `have_bytes / wanted_bytes`, 0 to 1.
+    pub progress: f64,
+    /// Bytes per second in.
+    pub download_rate: u64,
+    /// Bytes per second out.
+    pub upload_rate: u64,
+    /// Seconds until complete at the current rate; `None` if it cannot be
+    /// told (no progress, or complete).
+    pub eta_secs: Option<u64>,
+    /// Connected peers.
+    pub peers: usize,
+    /// Connected peers that have everything.
+    pub seeds: usize,
+    /// Addresses known.
+    pub known_peers: usize,
+    /// Payload bytes received this session.
+    pub downloaded: u64,
+    /// Payload bytes sent this session.
+    pub uploaded: u64,
+    /// Uploaded over downloaded (over the data we have when we downloaded
+    /// nothing this session, as for a torrent we created).
+    pub ratio: f64,
+    /// Every wanted piece verified.
+    pub complete: bool,
+    /// Verified pieces, and pieces in all (0 before the metadata).
+    pub pieces_have: u32,
+    /// Pieces in the torrent.
+    pub num_pieces: u32,
+}
+
+/// The status bar's figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalStats {
+    /// Sum of the torrents' download rates.
+    pub download_rate: u64,
+    /// Sum of the torrents' upload rates.
+    pub upload_rate: u64,
+    /// Connected peers over all torrents.
+    pub peers: usize,
+    /// Nodes in the DHT routing table; `None` when the DHT is off.
+    pub dht_nodes: Option<usize>,
+    /// Why the DHT is off although the settings ask for it.
+    pub dht_error: Option<String>,
+    /// The TCP port peers reach us on; `None` if the engine did not start.
+    pub listen_port: Option<u16>,
+}
+
+/// What the detail pane shows for the selected torrent.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TorrentDetail {
+    /// The selected torrent's id.
+    pub id: String,
+    /// Facts that rarely change (Overview tab).
+    pub overview: Overview,
+    /// The piece map (Overview tab), when known.
+    pub pieces: Option<PieceMap>,
+    /// Connections (Peers tab).
+    pub peers: Option<Vec<PeerRow>>,
+    /// Connections in all; `peers` may hold fewer (the busiest first).
+    pub peer_count: usize,
+    /// Files (Files tab).
+    pub files: Option<Vec<FileRow>>,
+    /// Trackers (Trackers tab).
+    pub trackers: Option<Vec<TrackerRow>>,
+}
+
+/// The Overview tab's facts.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    /// 40 hex digits.
+    pub info_hash: String,
+    /// Where the content is saved.
+    pub save_dir: String,
+    /// Bytes per piece (0 before the metadata).
+    pub piece_length: u64,
+    /// The creator's comment.
+    pub comment: Option<String>,
+    /// BEP 27 private flag.
+    pub private: bool,
+    /// Pieces that failed their hash check.
+    pub hash_failures: u32,
+    /// Peers banned for bad data.
+    pub banned: u32,
+    /// A magnet link to the torrent, to share.
+    pub magnet: String,
+    /// Pieces are fetched in order (set from the window).
+    pub sequential: bool,
+}
+
+/// Which pieces we have, as the piece map draws them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PieceMap {
+    /// Pieces in the torrent.
+    pub num_pieces: u32,
+    /// Our bitfield: bit 7 of byte 0 is piece 0 (the wire's order).
+    pub have: Vec<u8>,
+    /// Pieces being downloaded now.
+    pub downloading: Vec<u32>,
+    /// How many connected peers have each piece (may be empty).
+    pub availability: Vec<u16>,
+}
+
+/// One connection in the Peers tab.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerRow {
+    /// `ip:port`: the row's key.
+    pub addr: String,
+    /// Client name and version from the peer id.
+    pub client: String,
+    /// `tracker`, `dht`, `pex`, `magnet`, `manual` or `incoming`.
+    pub source: String,
+    /// It dialled us.
+    pub incoming: bool,
+    /// We choke it.
+    pub am_choking: bool,
+    /// We want its pieces.
+    pub am_interested: bool,
+    /// It chokes us.
+    pub peer_choking: bool,
+    /// It wants our pieces.
+    pub peer_interested: bool,
+    /// Bytes per second from it.
+    pub download_rate: u64,
+    /// Bytes per second to it.
+    pub upload_rate: u64,
+    /// Bytes from it.
+    pub downloaded: u64,
+    /// Bytes to it.
+    pub uploaded: u64,
+    /// Fraction of the torrent it has.
+    pub progress: f32,
+}
+
+/// One file in the Files tab.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRow {
+    /// Index in the torrent's file order, which `set_file_priority` takes.
+    pub index: usize,
+    /// Path, components joined with `/`, the torrent's name first.
+    pub path: String,
+    /// Length in bytes.
+    pub length: u64,
+    /// Bytes verified, when known.
+    pub have_bytes: Option<u64>,
+    /// `skip`, `normal` or `high`.
+    pub priority: String,
+    /// A BEP 47 pad file (hidden in the tree).
+    pub pad: bool,
+}
+
+/// One tracker in the Trackers tab.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackerRow {
+    /// Announce URL.
+    pub url: String,
+    /// BEP 12 tier, from 0.
+    pub tier: usize,
+    /// `not contacted`, `working`, `updating`, `error`, or `unknown`.
+    pub status: String,
+    /// Seconds since the epoch of the last good announce.
+    pub last_announce: Option<u64>,
+    /// Seconds since the epoch of the next announce.
+    pub next_announce: Option<u64>,
+    /// Peers in its last answer.
+    pub peers: u32,
+    /// Seeders it reported.
+    pub seeders: Option<u32>,
+    /// Leechers it reported.
+    pub leechers: Option<u32>,
+    /// Last error or warning.
+    pub message: Option<String>,
+}
+
+/// The DHT panel.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DhtPanel {
+    /// Whether the DHT runs at all.
+    pub enabled: bool,
+    /// Why it is off although asked for.
+    pub error: Option<String>,
+    /// Our node id in hex.
+    pub node_id: Option<String>,
+    /// Our UDP address.
+    pub local_addr: Option<String>,
+    /// Nodes in the routing table.
+    pub nodes: usize,
+    /// Nodes by bucket, farthest first.
+    pub buckets: Vec<DhtBucketRow>,
+    /// `get_peers` lookups in flight.
+    pub lookups_in_flight: usize,
+    /// Announces in flight.
+    pub announces_in_flight: usize,
+    /// Joined the network.
+    pub bootstrapped: bool,
+    /// Answers others' queries.
+    pub server_mode: bool,
+    /// Estimated nodes in the whole DHT.
+    pub size_estimate: usize,
+}
+
+/// One bucket of the routing table.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DhtBucketRow {
+    /// Leading bits shared with our id.
+    pub shared_prefix_bits: u8,
+    /// Nodes in it (id, address).
+    pub nodes: Vec<(String, String)>,
+}
+
+/// Progress of "create torrent", sent through a channel while hashing.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateProgress {
+    /// Bytes hashed so far.
+    pub hashed: u64,
+    /// Bytes to hash.
+    pub total: u64,
+}
+
+/// What "create torrent" made.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Created {
+    /// The new torrent's id (info hash).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Where the .torrent file was saved.
+    pub torrent_path: String,
+    /// A magnet link to it.
+    pub magnet: String,
+}
+
+/// Options of "create torrent", as the dialog sends them.
+#[derive(Debug, Clone, serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CreateRequest {
+    /// The file or folder to share.
+    pub path: String,
+    /// Piece length in bytes; 0 or absent picks one.
+    pub piece_length: u64,
+    /// Tracker URLs, one tier each (blank lines separate nothing).
+    pub trackers: Vec<String>,
+    /// BEP 27 private flag.
+    pub private: bool,
+    /// Free-text comment.
+    pub comment: String,
+    /// Where to save the .torrent; empty: the app's "created" folder.
+    pub output: String,
+}
+
+/// The settings dialog's contents.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsDto {
+    /// Default save folder.
+    pub download_dir: String,
+    /// Listening port (0: any).
+    pub listen_port: u16,
+    /// Join the DHT.
+    pub dht_enabled: bool,
+    /// KiB/s, 0 for none (stored, not yet enforced).
+    pub download_limit_kib: u64,
+    /// KiB/s, 0 for none (stored, not yet enforced).
+    pub upload_limit_kib: u64,
+}
+
+/// The app's start-up facts, fetched once by the window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Startup {
+    /// The app's version.
+    pub version: String,
+    /// Messages to show at once: a port in use, a DHT that did not start,
+    /// settings that could not be read, an engine that did not start.
+    pub messages: Vec<String>,
+    /// The download folder in force.
+    pub download_dir: String,
+    /// Whether the engine runs (if not, every command fails).
+    pub engine_running: bool,
+    /// `SHOAL_UI_BENCH=1`: the window offers a hook that feeds it synthetic
+    /// updates and times them (`make bench-ui`).
+    pub bench_hooks: bool,
+}

@@ -43,7 +43,63 @@ pub enum CommandError {
         /// The engine's explanation.
         reason: String,
     },
-    /// The blocking task that read the file did not finish.
+    /// The magnet field was empty.
+    #[error("no magnet link given: paste a link starting with magnet:?")]
+    NoMagnet,
+    /// The text is not a usable magnet link.
+    #[error("this is not a usable magnet link: {reason}")]
+    BadMagnet {
+        /// The engine's explanation.
+        reason: String,
+    },
+    /// The torrent is in the list already.
+    #[error("\"{name}\" is already in the list")]
+    Duplicate {
+        /// The torrent's name.
+        name: String,
+    },
+    /// The engine refused to add a torrent.
+    #[error("the torrent could not be added: {reason}")]
+    Engine {
+        /// The engine's explanation.
+        reason: String,
+    },
+    /// The engine did not start (see the start-up message).
+    #[error("the engine is not running, so torrents cannot be added or changed; see the message shown at start-up")]
+    NoEngine,
+    /// An id that names no torrent in the session.
+    #[error("no torrent {id} in the list (it may have been removed)")]
+    UnknownTorrent {
+        /// The id given.
+        id: String,
+    },
+    /// Creating a torrent failed.
+    #[error("the torrent could not be created: {reason}")]
+    Create {
+        /// The engine's explanation.
+        reason: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The settings could not be saved.
+    #[error("{reason}")]
+    Settings {
+        /// What went wrong, a sentence.
+        reason: String,
+    },
+    /// The window sent something the command cannot use.
+    #[error("{reason}")]
+    BadRequest {
+        /// What is wrong with it, a sentence.
+        reason: String,
+    },
+    /// A blocking task did not finish.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -57,6 +113,16 @@ impl CommandError {
             CommandError::NotAFile { .. } => "notAFile",
             CommandError::TooLarge { .. } => "tooLarge",
             CommandError::BadTorrent { .. } => "badTorrent",
+            CommandError::NoMagnet => "noMagnet",
+            CommandError::BadMagnet { .. } => "badMagnet",
+            CommandError::Duplicate { .. } => "duplicate",
+            CommandError::Engine { .. } => "engine",
+            CommandError::NoEngine => "noEngine",
+            CommandError::UnknownTorrent { .. } => "unknownTorrent",
+            CommandError::Create { .. } => "create",
+            CommandError::Write { .. } => "write",
+            CommandError::Settings { .. } => "settings",
+            CommandError::BadRequest { .. } => "badRequest",
             CommandError::Internal(_) => "internal",
         }
     }

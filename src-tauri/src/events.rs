@@ -25,3 +25,17 @@ pub fn emit<R: Runtime, P: Serialize + Clone>(app: &AppHandle<R>, name: &str, pa
         eprintln!("shoal-desktop: cannot emit {name}: {e}");
     }
 }
+
+/// A message for the window's corner: a torrent another launch handed over
+/// was added, or could not be.
+pub const NOTICE: &str = "shoal://notice";
+
+/// Payload of [`NOTICE`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    /// Whether it reports a failure.
+    pub error: bool,
+    /// The sentence to show.
+    pub text: String,
+}

@@ -85,7 +85,15 @@ impl Sandbox {
             .prefix("shoal-desktop-test-")
             .tempdir()
             .expect("cannot create a temporary folder");
-        for sub in ["home", "config", "data", "cache", "state", "runtime"] {
+        for sub in [
+            "home",
+            "config",
+            "data",
+            "cache",
+            "state",
+            "runtime",
+            "downloads",
+        ] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("cannot create sandbox folder");
         }
         use std::os::unix::fs::PermissionsExt;
@@ -97,15 +105,73 @@ impl Sandbox {
         Sandbox { dir }
     }
 
-    /// Points a command's HOME and XDG dirs at the sandbox.
+    /// Where the app downloads to.
+    pub fn downloads(&self) -> PathBuf {
+        self.dir.path().join("downloads")
+    }
+
+    /// The address of the sandbox's D-Bus session bus (see [`SessionBus`]).
+    pub fn bus_address(&self) -> String {
+        format!("unix:path={}", self.dir.path().join("bus").display())
+    }
+
+    /// Points a command's HOME and XDG dirs at the sandbox, and the app's
+    /// own folders too; the app listens on loopback only, with no DHT.
     pub fn apply(&self, cmd: &mut Command) {
         let p = self.dir.path();
-        cmd.env("HOME", p.join("home"))
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", self.bus_address())
+            .env("SHOAL_CONFIG_DIR", p.join("config/shoal"))
+            .env("SHOAL_DATA_DIR", p.join("data/shoal"))
+            .env("SHOAL_DOWNLOAD_DIR", self.downloads())
+            .env("SHOAL_LISTEN", "127.0.0.1:0")
+            .env("SHOAL_DHT_BOOTSTRAP", "off")
+            .env("HOME", p.join("home"))
             .env("XDG_CONFIG_HOME", p.join("config"))
             .env("XDG_DATA_HOME", p.join("data"))
             .env("XDG_CACHE_HOME", p.join("cache"))
             .env("XDG_STATE_HOME", p.join("state"))
             .env("XDG_RUNTIME_DIR", p.join("runtime"));
+    }
+}
+
+/// A private D-Bus session bus in the sandbox, through which a second launch
+/// of the app finds the first (the single-instance plugin).
+pub struct SessionBus {
+    /// dbus-daemon, stopped on drop.
+    guard: ChildGuard,
+}
+
+impl SessionBus {
+    /// Starts dbus-daemon on the sandbox's bus socket.
+    pub fn start(sandbox: &Sandbox) -> SessionBus {
+        let daemon = find_program("dbus-daemon", &[], "apt-get install dbus (make test does)");
+        let socket = sandbox.dir.path().join("bus");
+        let mut guard = ChildGuard::spawn(
+            "dbus-daemon",
+            Command::new(daemon)
+                .args(["--session", "--nofork", "--nopidfile"])
+                .arg(format!("--address={}", sandbox.bus_address()))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null()),
+        );
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !socket.exists() {
+            if let Some(status) = guard.exited() {
+                panic!("dbus-daemon exited early: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dbus-daemon did not open {} within {START_TIMEOUT:?}",
+                socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SessionBus { guard }
+    }
+
+    /// Stops the daemon now.
+    pub fn stop(&mut self) {
+        self.guard.stop();
     }
 }
 

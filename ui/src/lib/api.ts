@@ -2,11 +2,25 @@
 // call these functions and never import @tauri-apps/* themselves, so the
 // transport can change (or be faked in tests) in one place.
 
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { open } from '@tauri-apps/plugin-dialog';
 
-import type { AppInfo, CommandErrorPayload, TorrentInfo, TorrentOpened } from './types';
+import type {
+  AppInfo,
+  CommandErrorPayload,
+  CreateProgress,
+  CreateRequest,
+  Created,
+  DetailTab,
+  Priority,
+  SessionUpdate,
+  Settings,
+  Startup,
+  TorrentInfo,
+  TorrentOpened,
+} from './types';
 
 /** A command failed; `message` is a sentence fit to show as it is. */
 export class ApiError extends Error {
@@ -72,4 +86,109 @@ export async function pickTorrentFile(): Promise<string | null> {
 export async function onTorrentOpened(handler: (e: TorrentOpened) => void): Promise<UnlistenFn> {
   if (!inDesktopApp()) return () => {};
   return listen<TorrentOpened>('shoal://torrent-opened', (event) => handler(event.payload));
+}
+
+/** Start-up facts: version, messages to show at once, the download folder. */
+export function startup(): Promise<Startup> {
+  return call<Startup>('startup');
+}
+
+/** Receives every session update from now on (the first one is full). */
+export async function subscribe(handler: (u: SessionUpdate) => void): Promise<void> {
+  if (!inDesktopApp()) return;
+  const channel = new Channel<SessionUpdate>();
+  channel.onmessage = handler;
+  await call<void>('subscribe', { onUpdate: channel });
+}
+
+/** Chooses the torrent and tab the detail pane shows (null: none). */
+export function selectTorrent(id: string | null, tab: DetailTab): Promise<void> {
+  return call<void>('select_torrent', { id, tab });
+}
+
+/** Opens or closes the DHT panel, whose data is sent only while open. */
+export function setDhtPanel(open: boolean): Promise<void> {
+  return call<void>('set_dht_panel', { open });
+}
+
+/** Adds a .torrent file; returns the torrent's id. */
+export function addTorrentFile(path: string, saveDir?: string): Promise<string> {
+  return call<string>('add_torrent_file', { path, saveDir: saveDir || null });
+}
+
+/** Adds a magnet link; returns the torrent's id. */
+export function addMagnet(uri: string, saveDir?: string): Promise<string> {
+  return call<string>('add_magnet', { uri, saveDir: saveDir || null });
+}
+
+/** Creates a torrent, reporting hashing progress, and starts seeding it. */
+export function createTorrent(request: CreateRequest, onProgress: (p: CreateProgress) => void): Promise<Created> {
+  if (!inDesktopApp()) return call<Created>('create_torrent');
+  const channel = new Channel<CreateProgress>();
+  channel.onmessage = onProgress;
+  return call<Created>('create_torrent', { request, onProgress: channel });
+}
+
+export function pauseTorrents(ids: string[]): Promise<void> {
+  return call<void>('pause_torrents', { ids });
+}
+
+export function resumeTorrents(ids: string[]): Promise<void> {
+  return call<void>('resume_torrents', { ids });
+}
+
+/** Checks the torrents' data on disk again. */
+export function recheckTorrents(ids: string[]): Promise<void> {
+  return call<void>('recheck_torrents', { ids });
+}
+
+/** Fetches pieces in order (for previewing) or by rarity. */
+export function setSequential(id: string, on: boolean): Promise<void> {
+  return call<void>('set_sequential', { id, on });
+}
+
+export function removeTorrents(ids: string[], deleteData: boolean): Promise<void> {
+  return call<void>('remove_torrents', { ids, deleteData });
+}
+
+export function setFilePriority(id: string, indices: number[], priority: Priority): Promise<void> {
+  return call<void>('set_file_priority', { id, indices, priority });
+}
+
+export function getSettings(): Promise<Settings> {
+  return call<Settings>('get_settings');
+}
+
+/** Saves the settings; returns a sentence saying what takes effect when. */
+export function saveSettings(settings: Settings): Promise<string> {
+  return call<string>('save_settings', { settings });
+}
+
+/** Shows the native folder picker; null if cancelled. */
+export async function pickFolder(title: string): Promise<string | null> {
+  if (!inDesktopApp()) return null;
+  const picked = await open({ title, multiple: false, directory: true });
+  return typeof picked === 'string' ? picked : null;
+}
+
+/** Calls `handler` with the paths of files dropped on the window. */
+export async function onFilesDropped(handler: (paths: string[]) => void, onHover?: (over: boolean) => void): Promise<UnlistenFn> {
+  if (!inDesktopApp()) return () => {};
+  return getCurrentWebview().onDragDropEvent((event) => {
+    const p = event.payload;
+    if (p.type === 'drop') {
+      onHover?.(false);
+      handler(p.paths);
+    } else if (p.type === 'enter' || p.type === 'over') {
+      onHover?.(true);
+    } else {
+      onHover?.(false);
+    }
+  });
+}
+
+/** Calls `handler` with each notice the app sends (a torrent another launch handed over was added, or not). */
+export async function onNotice(handler: (n: { error: boolean; text: string }) => void): Promise<UnlistenFn> {
+  if (!inDesktopApp()) return () => {};
+  return listen<{ error: boolean; text: string }>('shoal://notice', (event) => handler(event.payload));
 }

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatBytes, formatCount, formatDate, formatDuration, formatRate } from './format';
+import {
+  formatBytes,
+  formatCount,
+  formatDate,
+  formatDuration,
+  formatEta,
+  formatPercent,
+  formatRate,
+  formatRatio,
+  peerFlags,
+} from './format';
 
 describe('formatBytes', () => {
   it('keeps small counts in bytes', () => {
@@ -71,5 +81,47 @@ describe('formatDate', () => {
   });
   it('shows a dash when unknown', () => {
     expect(formatDate(null)).toBe('\u2013');
+  });
+});
+
+describe('torrent list columns', () => {
+  it('formats percentages without reaching 100% early', () => {
+    expect(formatPercent(0)).toBe('0%');
+    expect(formatPercent(0.425)).toBe('42.5%');
+    expect(formatPercent(0.9999)).toBe('99.9%');
+    expect(formatPercent(1)).toBe('100%');
+    expect(formatPercent(NaN)).toBe('\u2013');
+  });
+  it('formats ratios and ETAs', () => {
+    expect(formatRatio(0)).toBe('0.00');
+    expect(formatRatio(1.234)).toBe('1.23');
+    expect(formatRatio(Infinity)).toBe('\u221e');
+    expect(formatEta(125, false)).toBe('2m 5s');
+    expect(formatEta(null, false)).toBe('\u221e');
+    expect(formatEta(null, true)).toBe('');
+  });
+});
+
+describe('peerFlags', () => {
+  const base = {
+    incoming: false,
+    amChoking: true,
+    amInterested: false,
+    peerChoking: true,
+    peerInterested: false,
+    source: 'tracker',
+  };
+  it('shows a peer we download from', () => {
+    expect(peerFlags({ ...base, amInterested: true, peerChoking: false })).toBe('D');
+    expect(peerFlags({ ...base, amInterested: true })).toBe('d');
+  });
+  it('shows a peer we upload to, and incoming and source flags', () => {
+    expect(peerFlags({ ...base, peerInterested: true, amChoking: false, incoming: true })).toBe('U I');
+    expect(peerFlags({ ...base, peerInterested: true, source: 'dht' })).toBe('u H');
+    expect(peerFlags({ ...base, source: 'pex' })).toBe('X');
+  });
+  it('shows unchokes nobody uses', () => {
+    expect(peerFlags({ ...base, peerChoking: false })).toBe('K');
+    expect(peerFlags({ ...base, amChoking: false })).toBe('?');
   });
 });

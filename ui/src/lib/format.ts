@@ -63,3 +63,53 @@ export function formatDate(epochSeconds: number | null | undefined): string {
   const iso = new Date(epochSeconds * 1000).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
+
+/** A fraction 0..1 as a percentage with one decimal: "42.5%", "100%". */
+export function formatPercent(fraction: number): string {
+  if (!Number.isFinite(fraction)) return '\u2013';
+  const p = Math.min(Math.max(fraction, 0), 1) * 100;
+  if (p >= 100) return '100%';
+  // Never show 100% before the end.
+  const text = (Math.floor(p * 10) / 10).toFixed(1);
+  return `${text.replace(/\.0$/, '')}%`;
+}
+
+/** A share ratio with two decimals; "\u221e" when nothing came in. */
+export function formatRatio(ratio: number): string {
+  if (!Number.isFinite(ratio) || ratio < 0) return '\u221e';
+  return ratio.toFixed(2);
+}
+
+/** ETA of a torrent row: blank when complete, "\u221e" when stalled. */
+export function formatEta(etaSecs: number | null, complete: boolean): string {
+  if (complete) return '';
+  return formatDuration(etaSecs);
+}
+
+/** The flags of a connection, the letters qBittorrent and uTorrent show. */
+export interface PeerFlagInput {
+  incoming: boolean;
+  amChoking: boolean;
+  amInterested: boolean;
+  peerChoking: boolean;
+  peerInterested: boolean;
+  source: string;
+}
+
+/**
+ * D: we download from it (interested, unchoked); d: we want to but it chokes
+ * us; U: we upload to it; u: it wants to but we choke it; K: it unchoked us
+ * but we are not interested; ?: we unchoked it but it is not interested;
+ * I: incoming; H: found through the DHT; X: through peer exchange.
+ */
+export function peerFlags(p: PeerFlagInput): string {
+  const flags: string[] = [];
+  if (p.amInterested) flags.push(p.peerChoking ? 'd' : 'D');
+  if (p.peerInterested) flags.push(p.amChoking ? 'u' : 'U');
+  if (!p.peerChoking && !p.amInterested) flags.push('K');
+  if (!p.amChoking && !p.peerInterested) flags.push('?');
+  if (p.incoming) flags.push('I');
+  if (p.source === 'dht') flags.push('H');
+  if (p.source === 'pex') flags.push('X');
+  return flags.join(' ');
+}

@@ -1,0 +1,426 @@
+//! The updates pushed to the window: a task that, once a second (or at once
+//! when a command pokes it), gathers a [`SessionUpdate`] from the engine and
+//! sends it down the window's channel. The window never polls.
+//!
+//! To keep the window smooth with hundreds of torrents and peers, an update
+//! carries only the torrent rows that changed since the last one
+//! ([`RowDiff`]), the selected torrent's detail only for the tab shown, at
+//! most [`MAX_PEER_ROWS`] peers, and the DHT state only while its panel is
+//! open.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tauri::{AppHandle, Manager, Runtime};
+
+use shoal::magnet::Magnet;
+use shoal::torrent::{TorrentHandle, TorrentState, TorrentStats};
+use shoal::InfoHash;
+
+use crate::dto::{
+    DhtBucketRow, DhtPanel, GlobalStats, Overview, PeerRow, SessionUpdate, TorrentDetail,
+    TorrentRow,
+};
+use crate::engine_ext;
+use crate::state::{lock, AppState, DetailTab};
+
+/// How often an update goes out when nothing pokes the ticker.
+pub const TICK: Duration = Duration::from_secs(1);
+/// Most peers sent for the Peers tab (the busiest first).
+pub const MAX_PEER_ROWS: usize = 1000;
+
+/// Runs the ticker until the app exits.
+pub fn spawn<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        let mut diff = RowDiff::default();
+        let mut interval = tokio::time::interval(TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let state = app.state::<AppState>();
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = state.wake.notified() => {}
+            }
+            let (channel, full) = {
+                let mut view = lock(&state.view);
+                let full = std::mem::take(&mut view.needs_full);
+                (view.channel.clone(), full)
+            };
+            let Some(channel) = channel else { continue };
+            if full {
+                diff = RowDiff::default();
+            }
+            let update = gather(&state, &mut diff, full).await;
+            if channel.send(update).is_err() {
+                // The window is gone or reloading; it subscribes again.
+                lock(&state.view).channel = None;
+            }
+        }
+    });
+}
+
+/// Builds one update.
+async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpdate {
+    let Some(session) = &state.session else {
+        return SessionUpdate {
+            full,
+            torrents: Vec::new(),
+            removed: Vec::new(),
+            global: GlobalStats {
+                download_rate: 0,
+                upload_rate: 0,
+                peers: 0,
+                dht_nodes: None,
+                dht_error: None,
+                listen_port: None,
+            },
+            detail: None,
+            dht: None,
+            completed: Vec::new(),
+        };
+    };
+    let handles = session.torrents();
+    let mut rows = Vec::with_capacity(handles.len());
+    let (mut down, mut up, mut peers) = (0u64, 0u64, 0usize);
+    {
+        let mut book = lock(&state.book);
+        for h in &handles {
+            if book.hidden.contains(&h.info_hash) {
+                continue;
+            }
+            let stats = h.stats();
+            down += stats.download_rate;
+            up += stats.upload_rate;
+            peers += stats.peers;
+            rows.push(row(h.info_hash, book.order_of(h.info_hash), &stats));
+        }
+    }
+    let (changed, removed, completed) = diff.apply(rows, full);
+
+    let (selected, tab, dht_open) = {
+        let v = lock(&state.view);
+        (v.selected, v.tab, v.dht_open)
+    };
+    let detail = match selected.and_then(|ih| session.torrent(&ih)) {
+        Some(h) => Some(detail(state, &h, tab).await),
+        None => None,
+    };
+
+    let dht_state = match session.dht() {
+        Some(d) => d.state().await.ok(),
+        None => None,
+    };
+    let global = GlobalStats {
+        download_rate: down,
+        upload_rate: up,
+        peers,
+        dht_nodes: dht_state.as_ref().map(|s| s.nodes),
+        dht_error: session.dht_error().map(str::to_string),
+        listen_port: Some(session.listen_port()),
+    };
+    let dht = dht_open.then(|| match dht_state {
+        Some(s) => DhtPanel {
+            enabled: true,
+            error: None,
+            node_id: Some(s.node_id),
+            local_addr: Some(s.local_addr.to_string()),
+            nodes: s.nodes,
+            buckets: s
+                .buckets
+                .into_iter()
+                .map(|b| DhtBucketRow {
+                    shared_prefix_bits: b.shared_prefix_bits,
+                    nodes: b
+                        .nodes
+                        .into_iter()
+                        .map(|n| (n.id, n.addr.to_string()))
+                        .collect(),
+                })
+                .collect(),
+            lookups_in_flight: s.lookups_in_flight,
+            announces_in_flight: s.announces_in_flight,
+            bootstrapped: s.bootstrapped,
+            server_mode: s.server_mode,
+            size_estimate: s.dht_size_estimate,
+        },
+        None => DhtPanel {
+            enabled: session.dht().is_some(),
+            error: session.dht_error().map(str::to_string),
+            node_id: None,
+            local_addr: None,
+            nodes: 0,
+            buckets: Vec::new(),
+            lookups_in_flight: 0,
+            announces_in_flight: 0,
+            bootstrapped: false,
+            server_mode: false,
+            size_estimate: 0,
+        },
+    });
+    SessionUpdate {
+        full,
+        torrents: changed,
+        removed,
+        global,
+        detail,
+        dht,
+        completed,
+    }
+}
+
+/// The detail of one torrent for `tab`.
+async fn detail(state: &AppState, h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
+    let stats = h.stats();
+    let meta = h.metainfo().await;
+    let (save_dir, sequential) = {
+        let book = lock(&state.book);
+        let dir = book
+            .save_dirs
+            .get(&h.info_hash)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        (dir, book.sequential.contains(&h.info_hash))
+    };
+    let magnet = match &meta {
+        Some(m) => Magnet::from_metainfo(m).to_uri(),
+        None => Magnet {
+            info_hash: h.info_hash,
+            display_name: Some(stats.name.clone()),
+            trackers: Vec::new(),
+            peers: Vec::new(),
+        }
+        .to_uri(),
+    };
+    let overview = Overview {
+        info_hash: h.info_hash.to_hex(),
+        save_dir,
+        piece_length: meta.as_ref().map(|m| m.info.piece_length).unwrap_or(0),
+        comment: meta.as_ref().and_then(|m| m.comment.clone()),
+        private: meta.as_ref().map(|m| m.info.private).unwrap_or(false),
+        hash_failures: stats.hash_failures,
+        banned: stats.banned,
+        magnet,
+        sequential,
+    };
+    let mut out = TorrentDetail {
+        id: h.info_hash.to_hex(),
+        overview,
+        pieces: None,
+        peers: None,
+        peer_count: stats.peers,
+        files: None,
+        trackers: None,
+    };
+    match tab {
+        DetailTab::Overview => out.pieces = engine_ext::pieces(h).await,
+        DetailTab::Peers => {
+            let mut peers = h.peers().await;
+            out.peer_count = peers.len();
+            // Busiest first, then by address so the order is stable.
+            peers.sort_by(|a, b| {
+                (b.download_rate + b.upload_rate)
+                    .cmp(&(a.download_rate + a.upload_rate))
+                    .then(a.addr.cmp(&b.addr))
+            });
+            peers.truncate(MAX_PEER_ROWS);
+            out.peers = Some(
+                peers
+                    .into_iter()
+                    .map(|p| PeerRow {
+                        addr: p.addr.to_string(),
+                        client: p.client,
+                        source: p.source.label().to_string(),
+                        incoming: p.incoming,
+                        am_choking: p.am_choking,
+                        am_interested: p.am_interested,
+                        peer_choking: p.peer_choking,
+                        peer_interested: p.peer_interested,
+                        download_rate: p.download_rate,
+                        upload_rate: p.upload_rate,
+                        downloaded: p.downloaded,
+                        uploaded: p.uploaded,
+                        progress: p.progress,
+                    })
+                    .collect(),
+            );
+        }
+        DetailTab::Files => out.files = Some(engine_ext::files(h).await),
+        DetailTab::Trackers => out.trackers = Some(engine_ext::trackers(h).await),
+    }
+    out
+}
+
+/// A torrent row from the engine's stats.
+pub fn row(ih: InfoHash, order: u64, s: &TorrentStats) -> TorrentRow {
+    let left = s.wanted_bytes.saturating_sub(s.have_bytes);
+    let progress = if s.wanted_bytes == 0 {
+        if s.complete {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        (s.have_bytes as f64 / s.wanted_bytes as f64).min(1.0)
+    };
+    let eta_secs =
+        (!s.complete && s.download_rate > 0 && left > 0).then(|| left.div_ceil(s.download_rate));
+    let base = if s.downloaded > 0 {
+        s.downloaded
+    } else {
+        s.have_bytes
+    };
+    let ratio = if base == 0 {
+        0.0
+    } else {
+        s.uploaded as f64 / base as f64
+    };
+    let error = match &s.state {
+        TorrentState::Error(e) => Some(e.clone()),
+        _ => None,
+    };
+    TorrentRow {
+        id: ih.to_hex(),
+        order,
+        name: s.name.clone(),
+        state: s.state.label().to_string(),
+        error,
+        total_bytes: s.total_bytes,
+        wanted_bytes: s.wanted_bytes,
+        have_bytes: s.have_bytes,
+        progress,
+        download_rate: s.download_rate,
+        upload_rate: s.upload_rate,
+        eta_secs,
+        peers: s.peers,
+        seeds: s.seeds,
+        known_peers: s.known_peers,
+        downloaded: s.downloaded,
+        uploaded: s.uploaded,
+        ratio,
+        complete: s.complete,
+        pieces_have: s.pieces_have,
+        num_pieces: s.num_pieces,
+    }
+}
+
+/// The rows last sent, to send only what changed, and to notice downloads
+/// that just completed.
+#[derive(Default)]
+pub struct RowDiff {
+    /// The last row sent for each torrent.
+    last: HashMap<String, Arc<TorrentRow>>,
+}
+
+impl RowDiff {
+    /// Compares `rows` (every torrent now) with the last ones sent. Returns
+    /// the rows to send (all of them when `full`), the ids that are gone,
+    /// and the names of torrents that completed since last time (only
+    /// those seen downloading before, so a torrent added complete, or the
+    /// first update, notifies nothing).
+    pub fn apply(
+        &mut self,
+        rows: Vec<TorrentRow>,
+        full: bool,
+    ) -> (Vec<TorrentRow>, Vec<String>, Vec<String>) {
+        let mut changed = Vec::new();
+        let mut completed = Vec::new();
+        let mut seen = HashSet::with_capacity(rows.len());
+        for r in rows {
+            seen.insert(r.id.clone());
+            match self.last.get(&r.id) {
+                Some(prev) if **prev == r => {
+                    if full {
+                        changed.push(r);
+                    }
+                    continue;
+                }
+                Some(prev) => {
+                    if r.complete && !prev.complete && prev.state == "downloading" {
+                        completed.push(r.name.clone());
+                    }
+                }
+                None => {}
+            }
+            self.last.insert(r.id.clone(), Arc::new(r.clone()));
+            changed.push(r);
+        }
+        let removed: Vec<String> = self
+            .last
+            .keys()
+            .filter(|id| !seen.contains(*id))
+            .cloned()
+            .collect();
+        for id in &removed {
+            self.last.remove(id);
+        }
+        changed.sort_by_key(|r| r.order);
+        (changed, removed, completed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(have: u64, complete: bool, state: TorrentState) -> TorrentStats {
+        TorrentStats {
+            name: "t".into(),
+            state,
+            have_bytes: have,
+            wanted_bytes: 1000,
+            total_bytes: 1000,
+            pieces_have: 0,
+            num_pieces: 10,
+            downloaded: have,
+            uploaded: 0,
+            download_rate: 100,
+            upload_rate: 0,
+            peers: 1,
+            seeds: 1,
+            known_peers: 1,
+            hash_failures: 0,
+            banned: 0,
+            complete,
+        }
+    }
+
+    #[test]
+    fn row_has_progress_eta_and_ratio() {
+        let r = row(
+            InfoHash([1; 20]),
+            1,
+            &stats(250, false, TorrentState::Downloading),
+        );
+        assert_eq!(r.progress, 0.25);
+        assert_eq!(r.eta_secs, Some(8));
+        assert_eq!(r.ratio, 0.0);
+        assert_eq!(r.state, "downloading");
+        let mut s = stats(1000, true, TorrentState::Seeding);
+        s.downloaded = 0;
+        s.uploaded = 500;
+        let r = row(InfoHash([1; 20]), 1, &s);
+        assert_eq!(r.eta_secs, None);
+        assert_eq!(r.ratio, 0.5);
+    }
+
+    #[test]
+    fn diff_sends_only_changes_and_notices_completion() {
+        let ih = InfoHash([1; 20]);
+        let other = InfoHash([2; 20]);
+        let mut d = RowDiff::default();
+        let a = row(ih, 1, &stats(0, false, TorrentState::Downloading));
+        let b = row(other, 2, &stats(0, false, TorrentState::Paused));
+        let (c, r, done) = d.apply(vec![a.clone(), b.clone()], true);
+        assert_eq!((c.len(), r.len(), done.len()), (2, 0, 0));
+        // Nothing changed: nothing sent.
+        let (c, _, _) = d.apply(vec![a.clone(), b.clone()], false);
+        assert!(c.is_empty());
+        // One finished, the other was removed.
+        let a2 = row(ih, 1, &stats(1000, true, TorrentState::Seeding));
+        let (c, r, done) = d.apply(vec![a2], false);
+        assert_eq!(c.len(), 1);
+        assert_eq!(r, vec![other.to_hex()]);
+        assert_eq!(done, vec!["t".to_string()]);
+    }
+}
