@@ -243,7 +243,7 @@ pub async fn pause_torrents(
     for h in handles(&state, &ids)? {
         h.pause().await;
     }
-    state.poke();
+    state.list_changed();
     Ok(())
 }
 
@@ -256,7 +256,7 @@ pub async fn resume_torrents(
     for h in handles(&state, &ids)? {
         h.resume().await;
     }
-    state.poke();
+    state.list_changed();
     Ok(())
 }
 
@@ -320,7 +320,7 @@ pub async fn remove_torrents(
             }
         }
     }
-    state.poke();
+    state.list_changed();
     Ok(())
 }
 
@@ -455,7 +455,7 @@ pub async fn add_to_session(
         book.order_of(handle.info_hash);
         book.save_dirs.insert(handle.info_hash, save_dir);
     }
-    state.poke();
+    state.list_changed();
     Ok(handle.info_hash)
 }
 
