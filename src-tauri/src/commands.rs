@@ -182,11 +182,7 @@ pub async fn create_torrent(
         // At most one progress message per percent.
         let last = AtomicU64::new(u64::MAX);
         let meta = shoal::create_torrent(&path, &options, |hashed, total| {
-            let pct = if total == 0 {
-                100
-            } else {
-                hashed * 100 / total
-            };
+            let pct = (hashed * 100).checked_div(total).unwrap_or(100);
             if last.swap(pct, Ordering::Relaxed) != pct {
                 let _ = on_progress.send(CreateProgress { hashed, total });
             }

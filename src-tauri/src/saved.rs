@@ -112,10 +112,12 @@ pub async fn restore(state: &AppState) -> Vec<String> {
     let list: Vec<SavedTorrent> = match std::fs::read(data_dir.join(LIST_FILE)) {
         Ok(bytes) => match serde_json::from_slice(&bytes) {
             Ok(l) => l,
-            Err(e) => return vec![format!(
+            Err(e) => {
+                return vec![format!(
                 "The saved torrent list {} could not be read ({e}); starting with an empty list.",
                 data_dir.join(LIST_FILE).display()
-            )],
+            )]
+            }
         },
         Err(_) => return Vec::new(),
     };

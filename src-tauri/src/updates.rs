@@ -348,12 +348,10 @@ impl RowDiff {
                     }
                     continue;
                 }
-                Some(prev) => {
-                    if r.complete && !prev.complete && prev.state == "downloading" {
-                        completed.push(r.name.clone());
-                    }
+                Some(prev) if r.complete && !prev.complete && prev.state == "downloading" => {
+                    completed.push(r.name.clone());
                 }
-                None => {}
+                _ => {}
             }
             self.last.insert(r.id.clone(), Arc::new(r.clone()));
             changed.push(r);
