@@ -182,11 +182,7 @@ pub async fn create_torrent(
         // At most one progress message per percent.
         let last = AtomicU64::new(u64::MAX);
         let meta = shoal::create_torrent(&path, &options, |hashed, total| {
-            let pct = if total == 0 {
-                100
-            } else {
-                hashed * 100 / total
-            };
+            let pct = (hashed * 100).checked_div(total).unwrap_or(100);
             if last.swap(pct, Ordering::Relaxed) != pct {
                 let _ = on_progress.send(CreateProgress { hashed, total });
             }
@@ -243,7 +239,7 @@ pub async fn pause_torrents(
     for h in handles(&state, &ids)? {
         h.pause().await;
     }
-    state.poke();
+    state.list_changed();
     Ok(())
 }
 
@@ -256,7 +252,7 @@ pub async fn resume_torrents(
     for h in handles(&state, &ids)? {
         h.resume().await;
     }
-    state.poke();
+    state.list_changed();
     Ok(())
 }
 
@@ -320,7 +316,7 @@ pub async fn remove_torrents(
             }
         }
     }
-    state.poke();
+    state.list_changed();
     Ok(())
 }
 
@@ -455,7 +451,7 @@ pub async fn add_to_session(
         book.order_of(handle.info_hash);
         book.save_dirs.insert(handle.info_hash, save_dir);
     }
-    state.poke();
+    state.list_changed();
     Ok(handle.info_hash)
 }
 

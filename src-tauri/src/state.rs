@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tauri::ipc::Channel;
@@ -108,6 +109,10 @@ pub struct AppState {
     pub view: Mutex<View>,
     /// The app's notes on torrents.
     pub book: Mutex<Book>,
+    /// The torrent list as last saved (`saved.rs`), to skip unchanged writes.
+    pub saved_list: Mutex<Vec<u8>>,
+    /// The torrent list changed: save it at the next tick.
+    pub list_changed: AtomicBool,
     /// Wakes the ticker for an update now (after a command), not at the
     /// next tick.
     pub wake: Notify,
@@ -155,6 +160,8 @@ impl AppState {
             startup_messages: messages,
             view: Mutex::new(View::default()),
             book: Mutex::new(Book::default()),
+            saved_list: Mutex::new(Vec::new()),
+            list_changed: AtomicBool::new(false),
             wake: Notify::new(),
         }
     }
@@ -162,6 +169,13 @@ impl AppState {
     /// Asks the ticker for an update now.
     pub fn poke(&self) {
         self.wake.notify_one();
+    }
+
+    /// Notes that the torrent list changed (saved at the next tick) and asks
+    /// for an update now.
+    pub fn list_changed(&self) {
+        self.list_changed.store(true, Ordering::Relaxed);
+        self.poke();
     }
 }
 

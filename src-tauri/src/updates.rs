@@ -27,6 +27,8 @@ use crate::state::{lock, AppState, DetailTab};
 
 /// How often an update goes out when nothing pokes the ticker.
 pub const TICK: Duration = Duration::from_secs(1);
+/// Ticks between saves of the torrent list when nothing asked for one.
+pub const SAVE_EVERY: u64 = 10;
 /// Most peers sent for the Peers tab (the busiest first).
 pub const MAX_PEER_ROWS: usize = 1000;
 
@@ -34,6 +36,7 @@ pub const MAX_PEER_ROWS: usize = 1000;
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         let mut diff = RowDiff::default();
+        let mut ticks: u64 = 0;
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -41,6 +44,16 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             tokio::select! {
                 _ = interval.tick() => {}
                 _ = state.wake.notified() => {}
+            }
+            ticks += 1;
+            // The list is saved when it changed, and every SAVE_EVERY ticks
+            // for what changes by itself (a magnet's metadata arriving).
+            if state
+                .list_changed
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+                || ticks % SAVE_EVERY == 0
+            {
+                crate::saved::save(&state).await;
             }
             let (channel, full) = {
                 let mut view = lock(&state.view);
@@ -335,12 +348,10 @@ impl RowDiff {
                     }
                     continue;
                 }
-                Some(prev) => {
-                    if r.complete && !prev.complete && prev.state == "downloading" {
-                        completed.push(r.name.clone());
-                    }
+                Some(prev) if r.complete && !prev.complete && prev.state == "downloading" => {
+                    completed.push(r.name.clone());
                 }
-                None => {}
+                _ => {}
             }
             self.last.insert(r.id.clone(), Arc::new(r.clone()));
             changed.push(r);

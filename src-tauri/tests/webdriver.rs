@@ -10,7 +10,9 @@
 //! 5. a torrent created from a folder in the Create dialog is seeded;
 //! 6. pause and resume;
 //! 7. a second launch with a .torrent path hands it to the running app
-//!    (over a private D-Bus session bus) and exits.
+//!    (over a private D-Bus session bus) and exits;
+//! 8. after the app is closed and started again, the same torrents are
+//!    listed, the downloaded one complete.
 //!
 //! Saves screenshots of the four jobs to assets/screenshots/.
 

@@ -258,6 +258,21 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// Running processes below tauri-driver started from `app`.
+    pub fn app_pids(&self, app: &Path) -> Vec<u32> {
+        let want = app.canonicalize().unwrap_or_else(|_| app.to_path_buf());
+        descendants(self.guard.pid())
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_link(format!("/proc/{p}/exe"))
+                    .map(|exe| exe == want)
+                    .unwrap_or(false)
+            })
+            .collect()
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         // WebKitWebDriver and the app are tauri-driver's descendants; note

@@ -13,7 +13,7 @@ use shoal::torrent::AddTorrent;
 use shoal::{CreateOptions, Magnet, Metainfo};
 
 use super::common::desktop::{Driver, Sandbox};
-use super::common::process::ChildGuard;
+use super::common::process::{stop_pids, ChildGuard};
 
 /// Bound on each wait for the window to show something.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
@@ -118,6 +118,29 @@ pub async fn run(ctx: &Ctx<'_>) {
     // End the session (which closes the app) whatever happened, bounded.
     let _ = tokio::time::timeout(Duration::from_secs(20), client.close()).await;
     result.unwrap_or_else(|e| panic!("{e}"));
+
+    // 8. Quit the app (SIGTERM, if closing the session left it running) and
+    // start it again: the same torrents, with their progress.
+    let left = ctx.driver.app_pids(ctx.app);
+    eprintln!("webdriver: stopping the app ({left:?}) and starting it again");
+    stop_pids(&left);
+    let client = ctx.driver.session(ctx.app, &[]).await;
+    let result = after_restart(&client, ctx).await;
+    if result.is_err() {
+        report_failure(&client).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(20), client.close()).await;
+    result.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn after_restart(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
+    let payload = format!("tr[data-id='{}']", ctx.seeder.meta.info_hash.to_hex());
+    wait_attr(c, &payload, "data-state", "seeding", TRANSFER_TIMEOUT).await?;
+    wait_text(c, &format!("{payload} .pct"), "100%").await?;
+    let sample = format!("tr[data-id='{}']", ctx.expected_hash);
+    wait_text(c, &format!("{sample} td.name"), "sample").await?;
+    wait_text(c, "#status-torrents", "3 torrents").await?;
+    Ok(())
 }
 
 async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
