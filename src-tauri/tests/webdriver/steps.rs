@@ -365,9 +365,13 @@ pub async fn wait_gone(client: &Client, css: &str) -> Result<(), String> {
     eprintln!("webdriver: waiting for {css} to go");
     let deadline = Instant::now() + UI_TIMEOUT;
     loop {
-        let found = bounded("finding", client.find_all(Locator::Css(css))).await?;
-        if found.is_empty() {
-            return Ok(());
+        match bounded("finding", client.find_all(Locator::Css(css))).await {
+            Ok(found) if found.is_empty() => return Ok(()),
+            Ok(_) => {}
+            // The element can vanish while WebKitWebDriver collects it; that
+            // is the going we wait for, so look again.
+            Err(e) if e.contains("Stale element") => {}
+            Err(e) => return Err(e),
         }
         if Instant::now() > deadline {
             return Err(format!("{css} is still there after {UI_TIMEOUT:?}"));
