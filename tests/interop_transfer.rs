@@ -107,22 +107,13 @@ async fn libtorrent_downloads_from_us() {
 async fn we_download_from_libtorrent() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, torrent, meta) = fixture(tmp.path());
-    let mut lt = Libtorrent::start(
-        torrent.to_str().unwrap(),
-        &src,
-        LtOptions {
-            seed: true,
-            stay: true,
-            ..Default::default()
-        },
-    );
+    let lt = {
+        let (torrent, src) = (torrent.clone(), src.clone());
+        tokio::task::spawn_blocking(move || Libtorrent::seeding(&torrent, &src))
+            .await
+            .unwrap()
+    };
     let addr = lt.addr();
-    lt = tokio::task::spawn_blocking(move || {
-        lt.wait_started(Duration::from_secs(20));
-        lt
-    })
-    .await
-    .unwrap();
     let dst = tmp.path().join("ours");
     let (s, h) = our_leecher(&meta, &dst, addr).await;
     data::assert_same_tree(&src.join("content"), &dst.join("content"));

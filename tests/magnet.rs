@@ -76,22 +76,13 @@ async fn magnet_from_our_seeder() {
 async fn magnet_from_libtorrent() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, torrent, meta) = fixture(tmp.path());
-    let mut lt = Libtorrent::start(
-        torrent.to_str().unwrap(),
-        &src,
-        LtOptions {
-            seed: true,
-            stay: true,
-            ..Default::default()
-        },
-    );
+    let lt = {
+        let (torrent, src) = (torrent.clone(), src.clone());
+        tokio::task::spawn_blocking(move || Libtorrent::seeding(&torrent, &src))
+            .await
+            .unwrap()
+    };
     let addr = lt.addr();
-    let lt = tokio::task::spawn_blocking(move || {
-        lt.wait_started(Duration::from_secs(20));
-        lt
-    })
-    .await
-    .unwrap();
     let s = Session::new(config()).await.unwrap();
     let dst = tmp.path().join("dst");
     let h = s

@@ -159,6 +159,22 @@ impl Libtorrent {
         Libtorrent { proc, port, lines }
     }
 
+    /// A libtorrent seeder of `torrent` with its content in `save`, once
+    /// it listens. Blocks: call it from a blocking thread in async tests.
+    pub fn seeding(torrent: &Path, save: &Path) -> Libtorrent {
+        let mut lt = Libtorrent::start(
+            torrent.to_str().expect("UTF-8 torrent path"),
+            save,
+            LtOptions {
+                seed: true,
+                stay: true,
+                ..Default::default()
+            },
+        );
+        lt.wait_started(Duration::from_secs(20));
+        lt
+    }
+
     /// Its address.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
