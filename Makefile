@@ -11,6 +11,9 @@ NPM ?= npm
 # Tools setup.sh may install outside the system PATH.
 export PATH := $(CURDIR)/.tools/node/bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
+# A one-off build (a fresh clone, CI) gains nothing from incremental
+# state but gigabytes on disk; set CARGO_INCREMENTAL=1 to keep it.
+export CARGO_INCREMENTAL ?= 0
 export npm_config_fund := false
 export npm_config_audit := false
 export npm_config_update_notifier := false
