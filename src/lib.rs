@@ -18,6 +18,7 @@
 //! - [`session`]: the public handle: one listening port, many torrents.
 //! - [`dht`]: the mainline DHT (BEP 5) over the `mainline` crate: lookups, announces, state.
 //! - [`rate`]: byte counters and rates.
+//! - [`resume`]: the state folder: resume records and stored metainfo, written atomically.
 
 pub mod bencode;
 pub mod bitfield;
@@ -31,6 +32,7 @@ pub mod metainfo;
 pub mod peer;
 pub mod picker;
 pub mod rate;
+pub mod resume;
 pub mod session;
 pub mod storage;
 pub mod torrent;

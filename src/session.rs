@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::dht::{Dht, DhtConfig};
+use crate::magnet::Magnet;
 use crate::peer;
-use crate::torrent::{self, AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle};
+use crate::resume::StateDir;
+use crate::torrent::{self, AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle, TorrentSource};
 use crate::types::{InfoHash, PeerId};
 
 /// Connections per torrent.
@@ -28,6 +32,8 @@ const MAX_PENDING_INCOMING: usize = 64;
 /// How long shutdown waits for torrents to say goodbye to trackers and
 /// flush their files.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Least time between resume records written as pieces arrive.
+pub const DEFAULT_RESUME_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Settings of a session.
 #[derive(Debug, Clone)]
@@ -45,6 +51,13 @@ pub struct SessionConfig {
     /// command line and the desktop app turn it on. A port of 0 takes the
     /// listening port's number.
     pub dht: Option<DhtConfig>,
+    /// Where the session keeps its torrents across restarts (see
+    /// [`crate::resume`]), or `None` to keep nothing. Torrents stored there
+    /// are added back when the session starts.
+    pub state_dir: Option<PathBuf>,
+    /// Least time between resume records written while pieces arrive
+    /// (settings changes are written at once).
+    pub resume_interval: Duration,
 }
 
 impl Default for SessionConfig {
@@ -55,6 +68,8 @@ impl Default for SessionConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_half_open: DEFAULT_MAX_HALF_OPEN,
             dht: None,
+            state_dir: None,
+            resume_interval: DEFAULT_RESUME_INTERVAL,
         }
     }
 }
@@ -76,6 +91,27 @@ pub enum SessionError {
     /// The session is shutting down.
     #[error("the session is shutting down")]
     ShuttingDown,
+    /// No torrent with this info hash.
+    #[error("no torrent {0} in the session")]
+    NotFound(InfoHash),
+    /// The torrent was removed but its files could not all be deleted.
+    #[error("removed, but deleting its data failed: {0}")]
+    DeleteFailed(String),
+}
+
+/// A torrent in the session's table.
+#[derive(Clone)]
+struct Entry {
+    /// The handle given out.
+    handle: TorrentHandle,
+    /// Ends the torrent's task.
+    cancel: CancellationToken,
+    /// Cancelled once the torrent's task has ended.
+    done: CancellationToken,
+    /// Tells the task it is being removed (no more resume records).
+    removed: Arc<AtomicBool>,
+    /// Its save folder.
+    save_dir: PathBuf,
 }
 
 /// A running session. Cheap to clone.
@@ -96,7 +132,11 @@ struct Inner {
     /// Settings.
     config: SessionConfig,
     /// Torrents by info hash. Locked briefly, never across an await.
-    torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
+    torrents: Mutex<HashMap<InfoHash, Entry>>,
+    /// The state folder, if the session keeps one.
+    state: Option<StateDir>,
+    /// Torrents of the state folder that could not be added back.
+    restore_errors: Mutex<Vec<String>>,
     /// Cancels every task of the session.
     cancel: CancellationToken,
     /// Every task of the session, awaited on shutdown.
@@ -144,6 +184,18 @@ impl Session {
             }
             None => None,
         };
+        let state = config.state_dir.as_ref().map(StateDir::new);
+        let stored = match &state {
+            Some(s) => {
+                let dir = s.clone();
+                tokio::task::spawn_blocking(move || dir.load())
+                    .await
+                    .unwrap_or_default()
+            }
+            None => Default::default(),
+        };
+        let (stored, errors) = stored;
+        let mut restore_errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         let inner = Arc::new(Inner {
             dht,
             dht_error,
@@ -151,13 +203,57 @@ impl Session {
             listen_port,
             config,
             torrents: Mutex::new(HashMap::new()),
+            state,
+            restore_errors: Mutex::new(Vec::new()),
             cancel: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
-        let weak = Arc::downgrade(&inner);
-        let cancel = inner.cancel.clone();
-        inner.tasks.spawn(accept_loop(listener, weak, cancel));
-        Ok(Session { inner })
+        let session = Session { inner };
+        for s in stored {
+            let r = s.resume;
+            let source = match s.metainfo {
+                Some(m) => TorrentSource::Metainfo(Box::new(m)),
+                None => match r.magnet.as_deref().map(Magnet::parse) {
+                    Some(Ok(m)) => TorrentSource::Magnet(m),
+                    Some(Err(e)) => {
+                        restore_errors.push(format!("{}: {e}", r.name));
+                        continue;
+                    }
+                    None => continue,
+                },
+            };
+            let mut add = AddTorrent::from_source(source, r.save_dir.clone());
+            add.paused = r.paused;
+            add.sequential = r.sequential;
+            add.file_priorities = r.priorities.clone();
+            let name = r.name.clone();
+            add.resume = Some(r);
+            if let Err(e) = session.add_torrent(add) {
+                restore_errors.push(format!("{name}: {e}"));
+            }
+        }
+        for e in &restore_errors {
+            tracing::warn!("not restored: {e}");
+        }
+        *lock(&session.inner.restore_errors) = restore_errors;
+        let weak = Arc::downgrade(&session.inner);
+        let cancel = session.inner.cancel.clone();
+        session
+            .inner
+            .tasks
+            .spawn(accept_loop(listener, weak, cancel));
+        Ok(session)
+    }
+
+    /// Torrents of the state folder that could not be added back when the
+    /// session started, each with the reason.
+    pub fn restore_errors(&self) -> Vec<String> {
+        lock(&self.inner.restore_errors).clone()
+    }
+
+    /// The state folder, if the session keeps one.
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.inner.state.as_ref().map(|s| s.root())
     }
 
     /// The port peers reach us on.
@@ -180,29 +276,96 @@ impl Session {
         if torrents.contains_key(&info_hash) {
             return Err(SessionError::Duplicate(info_hash));
         }
+        let removed = Arc::new(AtomicBool::new(false));
         let env = TorrentEnv {
             peer_id: self.inner.peer_id,
             listen_port: self.inner.listen_port,
             max_connections: self.inner.config.max_connections,
             max_half_open: self.inner.config.max_half_open,
             dht: self.inner.dht.clone(),
+            state: self.inner.state.clone(),
+            resume_interval: self.inner.config.resume_interval,
+            removed: removed.clone(),
         };
-        let (handle, join) = torrent::spawn(add, env, self.inner.cancel.child_token());
+        let cancel = self.inner.cancel.child_token();
+        let done = CancellationToken::new();
+        let save_dir = add.save_dir.clone();
+        let (handle, join) = torrent::spawn(add, env, cancel.clone());
+        let finished = done.clone();
         self.inner.tasks.spawn(async move {
             let _ = join.await;
+            finished.cancel();
         });
-        torrents.insert(info_hash, handle.clone());
+        torrents.insert(
+            info_hash,
+            Entry {
+                handle: handle.clone(),
+                cancel,
+                done,
+                removed,
+                save_dir,
+            },
+        );
         Ok(handle)
     }
 
     /// The torrent with this info hash.
     pub fn torrent(&self, info_hash: &InfoHash) -> Option<TorrentHandle> {
-        lock(&self.inner.torrents).get(info_hash).cloned()
+        lock(&self.inner.torrents)
+            .get(info_hash)
+            .map(|e| e.handle.clone())
     }
 
     /// Every torrent.
     pub fn torrents(&self) -> Vec<TorrentHandle> {
-        lock(&self.inner.torrents).values().cloned().collect()
+        lock(&self.inner.torrents)
+            .values()
+            .map(|e| e.handle.clone())
+            .collect()
+    }
+
+    /// Removes a torrent: stops it (telling its trackers), forgets it in the
+    /// state folder and, if `delete_data`, deletes its files — only the
+    /// torrent's own files, and then the folders they leave empty.
+    pub async fn remove(
+        &self,
+        info_hash: &InfoHash,
+        delete_data: bool,
+    ) -> Result<(), SessionError> {
+        let entry = lock(&self.inner.torrents)
+            .remove(info_hash)
+            .ok_or(SessionError::NotFound(*info_hash))?;
+        // Asked before the task ends: the metainfo of a magnet may be known.
+        let meta = if delete_data {
+            entry.handle.metainfo().await
+        } else {
+            None
+        };
+        entry.removed.store(true, Ordering::Release);
+        entry.cancel.cancel();
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT, entry.done.cancelled())
+            .await
+            .is_err()
+        {
+            tracing::warn!("torrent {info_hash} did not stop within {SHUTDOWN_TIMEOUT:?}");
+        }
+        let state = self.inner.state.clone();
+        let ih = *info_hash;
+        let save_dir = entry.save_dir;
+        let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
+            if let Some(s) = state {
+                s.remove(&ih).map_err(|e| e.to_string())?;
+            }
+            match meta {
+                Some(m) => {
+                    crate::storage::delete_files(&m.info, &save_dir).map_err(|e| e.to_string())
+                }
+                None => Ok(()),
+            }
+        })
+        .await
+        .map_err(|e| SessionError::DeleteFailed(e.to_string()))?;
+        result.map_err(SessionError::DeleteFailed)
     }
 
     /// The DHT node, if the session runs one.
@@ -265,7 +428,9 @@ async fn accept_loop(
                     let Some(inner) = inner.upgrade() else {
                         return;
                     };
-                    let handle = lock(&inner.torrents).get(&hs.info_hash).cloned();
+                    let handle = lock(&inner.torrents)
+                        .get(&hs.info_hash)
+                        .map(|e| e.handle.clone());
                     if let Some(t) = handle {
                         let _ = t.cmds.send(TorrentCmd::Incoming(stream, addr, hs)).await;
                     }

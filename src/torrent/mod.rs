@@ -81,6 +81,10 @@ pub struct TorrentStats {
     pub downloaded: u64,
     /// Payload bytes sent in this session.
     pub uploaded: u64,
+    /// Payload bytes received, all time (kept in the resume record).
+    pub total_downloaded: u64,
+    /// Payload bytes sent, all time.
+    pub total_uploaded: u64,
     /// Download rate, bytes per second.
     pub download_rate: u64,
     /// Upload rate, bytes per second.
@@ -175,6 +179,10 @@ pub struct AddTorrent {
     pub file_priorities: Vec<Priority>,
     /// Fetch pieces in order.
     pub sequential: bool,
+    /// What a session remembered of the torrent: verified pieces (trusted
+    /// if the files are unchanged), all-time counters. The fields above
+    /// still rule.
+    pub resume: Option<crate::resume::Resume>,
 }
 
 impl AddTorrent {
@@ -198,6 +206,7 @@ impl AddTorrent {
             peers: Vec::new(),
             file_priorities: Vec::new(),
             sequential: false,
+            resume: None,
         }
     }
 }
@@ -272,6 +281,12 @@ pub(crate) struct TorrentEnv {
     pub max_half_open: usize,
     /// The session's DHT, if it runs one.
     pub dht: Option<crate::dht::Dht>,
+    /// The session's state folder, if it keeps one.
+    pub state: Option<crate::resume::StateDir>,
+    /// Least time between resume records written as pieces arrive.
+    pub resume_interval: std::time::Duration,
+    /// Set when the torrent is removed from the session.
+    pub removed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A handle on a running torrent.

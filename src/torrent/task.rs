@@ -35,6 +35,7 @@ use crate::wire::Geometry;
 mod check;
 mod events;
 mod fetch;
+mod persist;
 mod pex;
 mod stats;
 
@@ -78,6 +79,8 @@ pub(crate) fn spawn(
         num_pieces,
         downloaded: 0,
         uploaded: 0,
+        total_downloaded: add.resume.as_ref().map_or(0, |r| r.downloaded),
+        total_uploaded: add.resume.as_ref().map_or(0, |r| r.uploaded),
         download_rate: 0,
         upload_rate: 0,
         peers: 0,
@@ -273,6 +276,12 @@ struct Torrent {
     sequential: bool,
     /// A check of the data on disk under way.
     checking: Option<tokio::task::JoinHandle<check::CheckResult>>,
+    /// The resume record in the session's state folder, if it keeps one.
+    persist: Option<persist::Persist>,
+    /// Payload bytes received in earlier sessions.
+    base_downloaded: u64,
+    /// Payload bytes sent in earlier sessions.
+    base_uploaded: u64,
 }
 
 async fn run(
@@ -289,6 +298,14 @@ async fn run(
     }
     let mut priorities = add.file_priorities.clone();
     let mut paused = add.paused;
+    let mut persist = env.state.clone().map(|state| {
+        persist::Persist::new(
+            state,
+            env.resume_interval,
+            env.removed.clone(),
+            add.resume.as_ref(),
+        )
+    });
 
     let (meta, discovery) = match add.source {
         TorrentSource::Metainfo(m) => {
@@ -309,6 +326,11 @@ async fn run(
                         peer_list.add(a, PeerSource::Magnet, now);
                     }
                 }
+            }
+            if let Some(p) = &mut persist {
+                // Remembered as a magnet link until the metadata arrives.
+                p.save_magnet(&magnet, &add.save_dir, paused, &priorities, add.sequential)
+                    .await;
             }
             // Each `tr` of a magnet is a tier of its own, as libtorrent does.
             let tiers: Vec<Vec<String>> = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
@@ -396,6 +418,9 @@ async fn run(
         sequential: add.sequential,
         checking: None,
         meta: meta.clone(),
+        persist,
+        base_downloaded: add.resume.as_ref().map_or(0, |r| r.downloaded),
+        base_uploaded: add.resume.as_ref().map_or(0, |r| r.uploaded),
     };
     t.picker.set_sequential(add.sequential);
     t.apply_priorities();
@@ -534,10 +559,13 @@ impl Torrent {
             TorrentCmd::Sequential(on) => {
                 self.sequential = on;
                 self.picker.set_sequential(on);
+                self.resume_soon();
             }
             TorrentCmd::Recheck => {
                 if self.checking.is_none() {
+                    self.drop_prior();
                     self.start_check();
+                    self.resume_soon();
                 }
             }
             TorrentCmd::Peers(reply) => {
@@ -549,6 +577,7 @@ impl Torrent {
                     self.state = TorrentState::Paused;
                     self.close_all();
                 }
+                self.resume_soon();
                 self.publish();
             }
             TorrentCmd::Resume => {
@@ -557,6 +586,7 @@ impl Torrent {
                     self.state = self.active_state();
                     self.connect_more();
                 }
+                self.resume_soon();
                 self.publish();
             }
             TorrentCmd::FilePriorities(p) => {
@@ -571,6 +601,7 @@ impl Torrent {
                 }
                 self.update_interest();
                 self.check_complete();
+                self.resume_soon();
                 self.publish();
             }
         }
@@ -698,6 +729,7 @@ impl Torrent {
         }
         self.connect_more();
         self.send_pex(now);
+        self.maybe_save_resume(now);
         if self.peers.is_empty() && self.state == TorrentState::Downloading {
             if let Some(d) = &self.discovery.dht {
                 // Rate-limited by the DHT task itself.
@@ -744,5 +776,6 @@ impl Torrent {
                 self.on_disk_event(ev);
             }
         }
+        self.final_resume().await;
     }
 }

@@ -56,6 +56,13 @@ impl Proc {
         self.child.stdout.take().expect("stdout piped")
     }
 
+    /// Kills it with SIGKILL, as a crash or the OOM killer would, and
+    /// waits for it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops it and waits for it.
     pub fn stop(&mut self) {
         if self.running() {
@@ -118,6 +125,8 @@ pub struct LtOptions {
     pub stay: bool,
     /// DHT bootstrap nodes (DHT stays off without them).
     pub dht_bootstrap: Vec<SocketAddr>,
+    /// Bytes per second it sends at most.
+    pub upload_limit: Option<u64>,
 }
 
 impl Libtorrent {
@@ -144,6 +153,9 @@ impl Libtorrent {
         }
         if opts.stay {
             cmd.arg("--stay");
+        }
+        if let Some(l) = opts.upload_limit {
+            cmd.arg("--upload-limit").arg(l.to_string());
         }
         let mut proc = Proc::spawn("libtorrent", &mut cmd);
         let out = proc.stdout();

@@ -68,6 +68,7 @@ def main():
     ap.add_argument("--report-dht", action="store_true", help="print DHT peer replies")
     ap.add_argument("--dht-log", action="store_true", help="print libtorrent's DHT log to stderr")
     ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
+    ap.add_argument("--upload-limit", type=int, default=0, help="bytes per second sent, 0: no limit")
     args = ap.parse_args()
 
     dht = bool(args.dht_bootstrap)
@@ -85,6 +86,7 @@ def main():
         | lt.alert.category_t.dht_notification
         | lt.alert.category_t.tracker_notification,
         "user_agent": "libtorrent-test",
+        "upload_rate_limit": args.upload_limit,
     }
     if args.dht_log:
         settings["alert_mask"] |= lt.alert.category_t.dht_log_notification
@@ -101,6 +103,13 @@ def main():
         settings["dht_block_timeout"] = 1
         settings["dht_upload_rate_limit"] = 1000000000
     ses = lt.session(settings)
+    if args.upload_limit:
+        # Peers on loopback are in libtorrent's "local" class, which the
+        # session-wide limit does not cover.
+        for cid in (ses.global_peer_class_id, ses.local_peer_class_id):
+            c = ses.get_peer_class(cid)
+            c["upload_limit"] = args.upload_limit
+            ses.set_peer_class(cid, c)
     wait_alerts = alert_waiter(ses)
     t0 = time.monotonic()
 

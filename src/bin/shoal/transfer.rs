@@ -34,6 +34,14 @@ pub struct NetArgs {
     /// Do not use the DHT.
     #[arg(long)]
     pub no_dht: bool,
+    /// Keep the torrent's progress in DIR, so that an interrupted download
+    /// (even a killed one) resumes where it was.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Seconds between progress records written to --state-dir while
+    /// pieces arrive.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub resume_interval: f64,
 }
 
 /// `shoal download`.
@@ -132,9 +140,14 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
         }
         c
     });
+    if !(net.resume_interval.is_finite() && net.resume_interval >= 0.0) {
+        bail!("--resume-interval wants a number of seconds");
+    }
     let config = SessionConfig {
         listen_addr: SocketAddr::new(net.bind, net.port),
         dht,
+        state_dir: net.state_dir.clone(),
+        resume_interval: Duration::from_secs_f64(net.resume_interval),
         ..Default::default()
     };
     match Session::new(config.clone()).await {
@@ -163,9 +176,22 @@ async fn run(
 ) -> anyhow::Result<()> {
     let peers = resolve_peers(&net.peers)?;
     let session = start_session(net).await?;
-    let mut add = AddTorrent::from_source(source, dir);
-    add.peers = peers;
-    let handle = session.add_torrent(add)?;
+    for e in session.restore_errors() {
+        eprintln!("not resumed: {e}");
+    }
+    let info_hash = source.info_hash();
+    let handle = match session.torrent(&info_hash) {
+        // Resumed from --state-dir.
+        Some(h) => {
+            h.add_peers(peers).await;
+            h
+        }
+        None => {
+            let mut add = AddTorrent::from_source(source, dir);
+            add.peers = peers;
+            session.add_torrent(add)?
+        }
+    };
     let work = async {
         if let Some(path) = save_torrent {
             // Resolves once the metadata is known.

@@ -23,12 +23,20 @@ impl Torrent {
         let disk = self.disk.take();
         let meta = Arc::clone(&self.meta);
         let dir = self.save_dir.clone();
+        // Pieces recorded as verified, trusted if the files are unchanged.
+        let trusted = self.persist.as_ref().and_then(|p| p.prior.clone());
         self.checking = Some(tokio::spawn(async move {
             if let Some(d) = disk {
                 // Verdicts still queued are moot: everything is checked.
                 let _ = d.shutdown().await;
             }
             let verdicts = tokio::task::spawn_blocking(move || {
+                let n = meta.info.num_pieces();
+                if let Some(v) = trusted.filter(|v| v.still_valid(&dir, &meta.info.files)) {
+                    if let Ok(bits) = Bitfield::from_bytes(&v.pieces, n) {
+                        return Ok((0..n).map(|i| bits.get(PieceIndex(i))).collect());
+                    }
+                }
                 crate::storage::verify::verify(&meta.info, &dir, |_, _| {})
             })
             .await;
@@ -48,6 +56,9 @@ impl Torrent {
             Ok(Err(e)) => return self.fail(e),
             Err(e) => return self.fail(format!("checking the data failed: {e}")),
         };
+        // From now on the pieces found here are what a record says.
+        self.drop_prior();
+        self.resume_soon();
         let info = &self.meta.info;
         let n = info.num_pieces();
         self.picker = Picker::new(n, info.piece_length as u32, info.total_length());

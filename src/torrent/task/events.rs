@@ -182,6 +182,7 @@ impl Torrent {
                 self.have.set(piece, true);
                 self.have_bytes += self.layout.piece_len(piece) as u64;
                 self.picker.piece_verified(piece);
+                self.resume_dirty();
                 for p in self.peers.values() {
                     let _ = p.tx.send(PeerCmd::Have(piece));
                 }
@@ -226,6 +227,7 @@ impl Torrent {
                 a.completed();
             }
             self.update_interest();
+            self.resume_soon();
             // Two seeds have nothing to say to each other.
             for p in self.peers.values() {
                 if p.has.is_full() {

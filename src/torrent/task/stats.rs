@@ -68,6 +68,8 @@ impl Torrent {
             num_pieces: self.meta.info.num_pieces(),
             downloaded,
             uploaded,
+            total_downloaded: self.base_downloaded + downloaded,
+            total_uploaded: self.base_uploaded + uploaded,
             download_rate: self.down_rate.per_second(),
             upload_rate: self.up_rate.per_second(),
             peers: self.peers.len(),

@@ -1,0 +1,243 @@
+//! Keeping a torrent's resume record current in the session's state folder
+//! (see [`crate::resume`]).
+//!
+//! A record is written when a setting changes (pause, priorities, ...) and,
+//! while pieces arrive, at most every `resume_interval`. Before the
+//! verified pieces are recorded, the disk workers sync the files, so a
+//! record never claims a piece whose data is still only in memory; the file
+//! stamps are taken after that sync. Writes run off the torrent's loop, one
+//! at a time; shutdown awaits the last one and writes a final record.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use super::Torrent;
+use crate::magnet::Magnet;
+use crate::metainfo::Metainfo;
+use crate::picker::Priority;
+use crate::resume::{stamp_files, Resume, StateDir, Verified};
+use crate::torrent::TorrentState;
+
+/// A torrent's link to the state folder.
+pub(crate) struct Persist {
+    /// The folder.
+    pub state: StateDir,
+    /// Least time between records written because pieces arrived.
+    pub interval: Duration,
+    /// Pieces were verified since the last record.
+    pub dirty: bool,
+    /// A setting changed: write at the next tick.
+    pub soon: bool,
+    /// When the last record was started.
+    pub last: Instant,
+    /// The write under way.
+    pub saving: Option<JoinHandle<()>>,
+    /// Set when the torrent is removed: write nothing more.
+    pub removed: Arc<AtomicBool>,
+    /// The verified pieces the torrent was added with, recorded again while
+    /// the start-up check runs (dropped by a recheck the user asks for).
+    pub prior: Option<Verified>,
+    /// When the torrent was first added.
+    pub added_at: u64,
+}
+
+impl Persist {
+    /// A link for a torrent; `prior` comes from its stored record.
+    pub fn new(
+        state: StateDir,
+        interval: Duration,
+        removed: Arc<AtomicBool>,
+        prior: Option<&Resume>,
+    ) -> Persist {
+        Persist {
+            state,
+            interval,
+            dirty: false,
+            soon: true,
+            last: Instant::now(),
+            saving: None,
+            removed,
+            prior: prior.and_then(|r| r.verified.clone()),
+            added_at: prior.map_or_else(crate::resume::now_secs, |r| r.added_at),
+        }
+    }
+
+    /// Writes the record of a torrent known only by its magnet link.
+    pub async fn save_magnet(
+        &mut self,
+        magnet: &Magnet,
+        save_dir: &std::path::Path,
+        paused: bool,
+        priorities: &[Priority],
+        sequential: bool,
+    ) {
+        let mut r = Resume::new(
+            magnet.info_hash,
+            magnet
+                .display_name
+                .clone()
+                .unwrap_or_else(|| magnet.info_hash.to_hex()),
+            save_dir.to_owned(),
+        );
+        r.added_at = self.added_at;
+        r.paused = paused;
+        r.sequential = sequential;
+        r.priorities = priorities.to_vec();
+        r.magnet = Some(magnet.to_uri());
+        let state = self.state.clone();
+        let written = tokio::task::spawn_blocking(move || state.save_resume(&r)).await;
+        if let Ok(Err(e)) = written {
+            tracing::warn!("cannot write the resume record: {e}");
+        }
+    }
+
+    fn removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+}
+
+impl Torrent {
+    /// The record as of now, without the verified pieces.
+    fn resume_record(&self, added_at: u64) -> Resume {
+        let (down, up) = self.totals();
+        Resume {
+            info_hash: self.info_hash,
+            name: self.meta.info.name.clone(),
+            save_dir: self.save_dir.clone(),
+            paused: self.paused,
+            sequential: self.sequential,
+            priorities: self.priorities.clone(),
+            magnet: None,
+            verified: None,
+            downloaded: self.base_downloaded + down,
+            uploaded: self.base_uploaded + up,
+            added_at,
+            download_limit: None,
+            upload_limit: None,
+        }
+    }
+
+    /// Marks that pieces were verified.
+    pub(super) fn resume_dirty(&mut self) {
+        if let Some(p) = &mut self.persist {
+            p.dirty = true;
+        }
+    }
+
+    /// Asks for a record at the next tick (a setting changed).
+    pub(super) fn resume_soon(&mut self) {
+        if let Some(p) = &mut self.persist {
+            p.soon = true;
+        }
+    }
+
+    /// Writes a record if one is due and none is being written.
+    pub(super) fn maybe_save_resume(&mut self, now: Instant) {
+        let Some(p) = &self.persist else {
+            return;
+        };
+        let due = p.soon || (p.dirty && now.duration_since(p.last) >= p.interval);
+        if !due || p.saving.as_ref().is_some_and(|h| !h.is_finished()) || p.removed() {
+            return;
+        }
+        let record = self.resume_record(p.added_at);
+        let checking = self.checking.is_some() || self.state == TorrentState::Checking;
+        let prior = p.prior.clone();
+        let pieces = (!checking).then(|| self.have.as_bytes().to_vec());
+        let disk = self.disk.clone();
+        let meta = Arc::clone(&self.meta);
+        let state = p.state.clone();
+        let dir = self.save_dir.clone();
+        let task = tokio::spawn(async move {
+            let mut pieces = pieces;
+            if pieces.is_some() {
+                // The data of every recorded piece must be on disk first.
+                match disk {
+                    Some(d) => {
+                        if let Err(e) = d.flush().await {
+                            tracing::debug!("not recording verified pieces: {e}");
+                            pieces = None;
+                        }
+                    }
+                    None => pieces = None,
+                }
+            }
+            let r = tokio::task::spawn_blocking(move || {
+                write_record(&state, &meta, record, pieces, prior, &dir)
+            })
+            .await;
+            if let Ok(Err(e)) = r {
+                tracing::warn!("cannot write the resume record: {e}");
+            }
+        });
+        if let Some(p) = &mut self.persist {
+            p.saving = Some(task);
+            p.dirty = false;
+            p.soon = false;
+            p.last = now;
+        }
+    }
+
+    /// Forgets the verified pieces the torrent was added with (the user
+    /// asked for a recheck).
+    pub(super) fn drop_prior(&mut self) {
+        if let Some(p) = &mut self.persist {
+            p.prior = None;
+        }
+    }
+
+    /// The last record, written after the disk workers have synced and
+    /// stopped. Awaits any write under way first.
+    pub(super) async fn final_resume(&mut self) {
+        let Some(p) = &mut self.persist else {
+            return;
+        };
+        if let Some(h) = p.saving.take() {
+            let _ = h.await;
+        }
+        if p.removed() {
+            return;
+        }
+        let added_at = p.added_at;
+        let state = p.state.clone();
+        let prior = p.prior.clone();
+        let record = self.resume_record(added_at);
+        let checking = self.checking.is_some() || self.state == TorrentState::Checking;
+        // The disk workers synced every file on shutdown.
+        let pieces = (!checking).then(|| self.have.as_bytes().to_vec());
+        let meta = Arc::clone(&self.meta);
+        let dir = self.save_dir.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            write_record(&state, &meta, record, pieces, prior, &dir)
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!("cannot write the resume record: {e}");
+        }
+    }
+}
+
+/// Writes the metainfo (once) and the record; `pieces` are recorded with
+/// the files' stamps as they are now, or else `prior` is kept.
+fn write_record(
+    state: &StateDir,
+    meta: &Metainfo,
+    mut record: Resume,
+    pieces: Option<Vec<u8>>,
+    prior: Option<Verified>,
+    dir: &Path,
+) -> Result<(), crate::resume::ResumeError> {
+    state.save_metainfo(meta)?;
+    record.verified = match pieces {
+        Some(pieces) => Some(Verified {
+            pieces,
+            files: stamp_files(dir, &meta.info.files),
+        }),
+        None => prior,
+    };
+    state.save_resume(&record)
+}
