@@ -118,7 +118,7 @@ pub async fn add_torrent_file(
         .await
         .map_err(|e| CommandError::Internal(e.to_string()))??;
     let dir = save_dir_or_default(&state, save_dir);
-    let ih = add_to_session(&state, session, AddTorrent::new(meta, dir.clone()), dir).await?;
+    let ih = add_to_session(&state, session, AddTorrent::new(meta, dir)).await?;
     Ok(ih.to_hex())
 }
 
@@ -138,13 +138,7 @@ pub async fn add_magnet(
         reason: e.to_string(),
     })?;
     let dir = save_dir_or_default(&state, save_dir);
-    let ih = add_to_session(
-        &state,
-        session,
-        AddTorrent::magnet(magnet, dir.clone()),
-        dir,
-    )
-    .await?;
+    let ih = add_to_session(&state, session, AddTorrent::magnet(magnet, dir)).await?;
     Ok(ih.to_hex())
 }
 
@@ -215,13 +209,7 @@ pub async fn create_torrent(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
-    let ih = add_to_session(
-        &state,
-        session,
-        AddTorrent::new(meta, save_dir.clone()),
-        save_dir,
-    )
-    .await?;
+    let ih = add_to_session(&state, session, AddTorrent::new(meta, save_dir)).await?;
     Ok(Created {
         id: ih.to_hex(),
         name,
@@ -239,7 +227,7 @@ pub async fn pause_torrents(
     for h in handles(&state, &ids)? {
         h.pause().await;
     }
-    state.list_changed();
+    state.poke();
     Ok(())
 }
 
@@ -252,7 +240,7 @@ pub async fn resume_torrents(
     for h in handles(&state, &ids)? {
         h.resume().await;
     }
-    state.list_changed();
+    state.poke();
     Ok(())
 }
 
@@ -278,14 +266,6 @@ pub async fn set_sequential(
 ) -> Result<(), CommandError> {
     let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
     h.set_sequential(on).await;
-    {
-        let mut book = lock(&state.book);
-        if on {
-            book.sequential.insert(h.info_hash);
-        } else {
-            book.sequential.remove(&h.info_hash);
-        }
-    }
     state.poke();
     Ok(())
 }
@@ -297,26 +277,17 @@ pub async fn remove_torrents(
     ids: Vec<String>,
     delete_data: bool,
 ) -> Result<(), CommandError> {
+    let session = session(&state)?;
     for h in handles(&state, &ids)? {
-        let meta = h.metainfo().await;
-        h.pause().await;
-        let dir = lock(&state.book).save_dirs.get(&h.info_hash).cloned();
         lock(&state.book).forget(&h.info_hash);
-        if delete_data {
-            if let (Some(meta), Some(dir)) = (meta, dir) {
-                let target = dir.join(&meta.info.name);
-                let _ = tauri::async_runtime::spawn_blocking(move || {
-                    if target.is_dir() {
-                        std::fs::remove_dir_all(&target)
-                    } else {
-                        std::fs::remove_file(&target)
-                    }
-                })
-                .await;
-            }
-        }
+        session
+            .remove(&h.info_hash, delete_data)
+            .await
+            .map_err(|e| CommandError::Engine {
+                reason: e.to_string(),
+            })?;
     }
-    state.list_changed();
+    state.poke();
     Ok(())
 }
 
@@ -413,25 +384,15 @@ fn save_dir_or_default(state: &AppState, given: Option<String>) -> PathBuf {
     }
 }
 
-/// Adds a torrent to the session and notes its folder; a torrent removed
-/// earlier in this run comes back and resumes.
+/// Adds a torrent to the session and gives it the next place in the list.
 pub async fn add_to_session(
     state: &AppState,
     session: Session,
     add: AddTorrent,
-    save_dir: PathBuf,
 ) -> Result<InfoHash, CommandError> {
     let ih = add.source.info_hash();
-    let was_hidden = lock(&state.book).hidden.remove(&ih);
     let handle = match session.add_torrent(add) {
         Ok(h) => h,
-        Err(SessionError::Duplicate(_)) if was_hidden => match session.torrent(&ih) {
-            Some(h) => {
-                h.resume().await;
-                h
-            }
-            None => return Err(CommandError::Internal("torrent vanished".into())),
-        },
         Err(SessionError::Duplicate(_)) => {
             return Err(CommandError::Duplicate {
                 name: session
@@ -446,12 +407,8 @@ pub async fn add_to_session(
             })
         }
     };
-    {
-        let mut book = lock(&state.book);
-        book.order_of(handle.info_hash);
-        book.save_dirs.insert(handle.info_hash, save_dir);
-    }
-    state.list_changed();
+    lock(&state.book).order_of(handle.info_hash);
+    state.poke();
     Ok(handle.info_hash)
 }
 

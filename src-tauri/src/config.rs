@@ -215,6 +215,7 @@ impl Config {
         SessionConfig {
             listen_addr: self.listen_addr(),
             dht: self.dht(),
+            state_dir: Some(self.paths.state_dir()),
             ..SessionConfig::default()
         }
     }

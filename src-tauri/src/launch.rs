@@ -74,7 +74,7 @@ pub async fn open(state: &AppState, targets: Vec<Target>) -> (Vec<String>, Vec<S
             Err(_) => String::new(),
         };
         match add {
-            Ok(a) => match add_to_session(state, session.clone(), a, dir.clone()).await {
+            Ok(a) => match add_to_session(state, session.clone(), a).await {
                 Ok(_) => added.push(name),
                 Err(e) => failed.push(format!("Cannot open {name}: {e}.")),
             },

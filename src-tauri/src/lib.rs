@@ -14,7 +14,6 @@
 //! - [`error`]: the error every command returns, serialized as
 //!   `{ kind, message }` for the UI to show.
 //! - [`events`]: what the app pushes to the window unasked.
-//! - [`saved`]: the torrent list kept across restarts.
 //! - [`launch`]: magnet links and .torrent files given on the command line,
 //!   by the desktop or by a second launch.
 
@@ -25,7 +24,6 @@ pub mod engine_ext;
 pub mod error;
 pub mod events;
 pub mod launch;
-pub mod saved;
 pub mod state;
 pub mod updates;
 
@@ -46,9 +44,8 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
+            // The engine adds back the torrents of its state folder.
             let mut state = tauri::async_runtime::block_on(AppState::start(Config::load()));
-            let restored = tauri::async_runtime::block_on(saved::restore(&state));
-            state.startup_messages.extend(restored);
             let args: Vec<String> = std::env::args().skip(1).collect();
             let (failed, _) =
                 tauri::async_runtime::block_on(launch::open(&state, launch::targets(&args)));
@@ -92,10 +89,8 @@ pub fn run() {
         if let tauri::RunEvent::Exit = event {
             if let Some(state) = handle.try_state::<AppState>() {
                 if let Some(session) = &state.session {
-                    tauri::async_runtime::block_on(async {
-                        saved::save(&state).await;
-                        session.shutdown().await;
-                    });
+                    // Writes every torrent's resume record.
+                    tauri::async_runtime::block_on(session.shutdown());
                 }
             }
         }

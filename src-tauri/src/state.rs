@@ -1,14 +1,12 @@
 //! The app's state, managed by Tauri and shared by the commands and the
 //! update ticker: the one engine [`Session`], the configuration, what the
-//! window is looking at, and the app's own notes on each torrent (list
-//! order, save folder).
+//! window is looking at, and the list order of the torrents. The engine
+//! keeps everything else, across restarts too.
 //!
 //! Locks here are `std::sync::Mutex`es held for a copy or an insert, never
 //! across an `.await`.
 
-use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use tauri::ipc::Channel;
@@ -61,21 +59,14 @@ pub struct View {
     pub needs_full: bool,
 }
 
-/// What the app remembers of each torrent besides the engine's state.
+/// The list order of the torrents.
 #[derive(Default)]
 pub struct Book {
     /// The next list position to hand out.
     next_order: u64,
-    /// List position of each torrent: the order they were added (or first
-    /// seen, for torrents the engine restored).
+    /// List position of each torrent, handed out as torrents are first seen
+    /// (restored ones in the order they were first added).
     order: HashMap<InfoHash, u64>,
-    /// The folder each torrent was added with, for the Overview tab.
-    pub save_dirs: HashMap<InfoHash, PathBuf>,
-    /// Torrents the user set to download in order.
-    pub sequential: HashSet<InfoHash>,
-    /// Torrents removed from the list while the engine cannot drop them
-    /// yet: paused and hidden.
-    pub hidden: HashSet<InfoHash>,
 }
 
 impl Book {
@@ -91,9 +82,6 @@ impl Book {
     /// Forgets a removed torrent.
     pub fn forget(&mut self, ih: &InfoHash) {
         self.order.remove(ih);
-        self.save_dirs.remove(ih);
-        self.sequential.remove(ih);
-        self.hidden.insert(*ih);
     }
 }
 
@@ -107,12 +95,8 @@ pub struct AppState {
     pub startup_messages: Vec<String>,
     /// What the window looks at.
     pub view: Mutex<View>,
-    /// The app's notes on torrents.
+    /// The list order.
     pub book: Mutex<Book>,
-    /// The torrent list as last saved (`saved.rs`), to skip unchanged writes.
-    pub saved_list: Mutex<Vec<u8>>,
-    /// The torrent list changed: save it at the next tick.
-    pub list_changed: AtomicBool,
     /// Wakes the ticker for an update now (after a command), not at the
     /// next tick.
     pub wake: Notify,
@@ -160,8 +144,6 @@ impl AppState {
             startup_messages: messages,
             view: Mutex::new(View::default()),
             book: Mutex::new(Book::default()),
-            saved_list: Mutex::new(Vec::new()),
-            list_changed: AtomicBool::new(false),
             wake: Notify::new(),
         }
     }
@@ -169,13 +151,6 @@ impl AppState {
     /// Asks the ticker for an update now.
     pub fn poke(&self) {
         self.wake.notify_one();
-    }
-
-    /// Notes that the torrent list changed (saved at the next tick) and asks
-    /// for an update now.
-    pub fn list_changed(&self) {
-        self.list_changed.store(true, Ordering::Relaxed);
-        self.poke();
     }
 }
 
@@ -198,7 +173,6 @@ mod tests {
         assert_eq!(b.order_of(c), 2);
         assert_eq!(b.order_of(a), 1);
         b.forget(&a);
-        assert!(b.hidden.contains(&a));
         assert_eq!(b.order_of(a), 3);
     }
 }

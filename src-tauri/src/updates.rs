@@ -27,8 +27,6 @@ use crate::state::{lock, AppState, DetailTab};
 
 /// How often an update goes out when nothing pokes the ticker.
 pub const TICK: Duration = Duration::from_secs(1);
-/// Ticks between saves of the torrent list when nothing asked for one.
-pub const SAVE_EVERY: u64 = 10;
 /// Most peers sent for the Peers tab (the busiest first).
 pub const MAX_PEER_ROWS: usize = 1000;
 
@@ -36,7 +34,6 @@ pub const MAX_PEER_ROWS: usize = 1000;
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         let mut diff = RowDiff::default();
-        let mut ticks: u64 = 0;
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -44,16 +41,6 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             tokio::select! {
                 _ = interval.tick() => {}
                 _ = state.wake.notified() => {}
-            }
-            ticks += 1;
-            // The list is saved when it changed, and every SAVE_EVERY ticks
-            // for what changes by itself (a magnet's metadata arriving).
-            if state
-                .list_changed
-                .swap(false, std::sync::atomic::Ordering::Relaxed)
-                || ticks % SAVE_EVERY == 0
-            {
-                crate::saved::save(&state).await;
             }
             let (channel, full) = {
                 let mut view = lock(&state.view);
@@ -93,15 +80,14 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
             completed: Vec::new(),
         };
     };
-    let handles = session.torrents();
+    let mut handles = session.torrents();
+    // New rows go last; restored ones in the order they were first added.
+    handles.sort_by_key(|h| (h.added_at(), h.info_hash.0));
     let mut rows = Vec::with_capacity(handles.len());
     let (mut down, mut up, mut peers) = (0u64, 0u64, 0usize);
     {
         let mut book = lock(&state.book);
         for h in &handles {
-            if book.hidden.contains(&h.info_hash) {
-                continue;
-            }
             let stats = h.stats();
             down += stats.download_rate;
             up += stats.upload_rate;
@@ -116,7 +102,7 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
         (v.selected, v.tab, v.dht_open)
     };
     let detail = match selected.and_then(|ih| session.torrent(&ih)) {
-        Some(h) => Some(detail(state, &h, tab).await),
+        Some(h) => Some(detail(&h, tab).await),
         None => None,
     };
 
@@ -183,18 +169,11 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
 }
 
 /// The detail of one torrent for `tab`.
-async fn detail(state: &AppState, h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
+async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
     let stats = h.stats();
     let meta = h.metainfo().await;
-    let (save_dir, sequential) = {
-        let book = lock(&state.book);
-        let dir = book
-            .save_dirs
-            .get(&h.info_hash)
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        (dir, book.sequential.contains(&h.info_hash))
-    };
+    let save_dir = h.save_dir().display().to_string();
+    let sequential = stats.sequential;
     let magnet = match &meta {
         Some(m) => Magnet::from_metainfo(m).to_uri(),
         None => Magnet {
@@ -278,15 +257,17 @@ pub fn row(ih: InfoHash, order: u64, s: &TorrentStats) -> TorrentRow {
     };
     let eta_secs =
         (!s.complete && s.download_rate > 0 && left > 0).then(|| left.div_ceil(s.download_rate));
-    let base = if s.downloaded > 0 {
-        s.downloaded
+    // All time, as other clients show it; a torrent seeded from data it
+    // never downloaded counts its size.
+    let base = if s.total_downloaded > 0 {
+        s.total_downloaded
     } else {
         s.have_bytes
     };
     let ratio = if base == 0 {
         0.0
     } else {
-        s.uploaded as f64 / base as f64
+        s.total_uploaded as f64 / base as f64
     };
     let error = match &s.state {
         TorrentState::Error(e) => Some(e.clone()),
@@ -308,8 +289,8 @@ pub fn row(ih: InfoHash, order: u64, s: &TorrentStats) -> TorrentRow {
         peers: s.peers,
         seeds: s.seeds,
         known_peers: s.known_peers,
-        downloaded: s.downloaded,
-        uploaded: s.uploaded,
+        downloaded: s.total_downloaded,
+        uploaded: s.total_uploaded,
         ratio,
         complete: s.complete,
         pieces_have: s.pieces_have,
@@ -385,6 +366,8 @@ mod tests {
             num_pieces: 10,
             downloaded: have,
             uploaded: 0,
+            total_downloaded: have,
+            total_uploaded: 0,
             download_rate: 100,
             upload_rate: 0,
             peers: 1,
@@ -393,6 +376,7 @@ mod tests {
             hash_failures: 0,
             banned: 0,
             complete,
+            sequential: false,
         }
     }
 
@@ -408,8 +392,8 @@ mod tests {
         assert_eq!(r.ratio, 0.0);
         assert_eq!(r.state, "downloading");
         let mut s = stats(1000, true, TorrentState::Seeding);
-        s.downloaded = 0;
-        s.uploaded = 500;
+        s.total_downloaded = 0;
+        s.total_uploaded = 500;
         let r = row(InfoHash([1; 20]), 1, &s);
         assert_eq!(r.eta_secs, None);
         assert_eq!(r.ratio, 0.5);

@@ -101,6 +101,8 @@ pub struct TorrentStats {
     pub banned: u32,
     /// Whether every wanted piece is verified.
     pub complete: bool,
+    /// Whether pieces are fetched in order.
+    pub sequential: bool,
 }
 
 /// One connection as other clients show it.
@@ -296,11 +298,26 @@ pub struct TorrentHandle {
     pub info_hash: InfoHash,
     /// Commands to the task.
     pub(crate) cmds: mpsc::Sender<TorrentCmd>,
+    /// Where its content goes.
+    save_dir: Arc<PathBuf>,
+    /// When it was first added, seconds since the Unix epoch.
+    added_at: u64,
     /// Its latest stats.
     stats: watch::Receiver<TorrentStats>,
 }
 
 impl TorrentHandle {
+    /// The save folder: the content is at `save_dir/<name>`.
+    pub fn save_dir(&self) -> &std::path::Path {
+        &self.save_dir
+    }
+
+    /// When the torrent was first added (kept across restarts), seconds
+    /// since the Unix epoch.
+    pub fn added_at(&self) -> u64 {
+        self.added_at
+    }
+
     /// The latest stats.
     pub fn stats(&self) -> TorrentStats {
         self.stats.borrow().clone()

@@ -89,15 +89,22 @@ pub(crate) fn spawn(
         hash_failures: 0,
         banned: 0,
         complete: false,
+        sequential: add.sequential,
     };
     let (stats_tx, stats_rx) = watch::channel(initial);
+    let added_at = add
+        .resume
+        .as_ref()
+        .map_or_else(crate::resume::now_secs, |r| r.added_at);
     let handle = TorrentHandle {
         info_hash: add.source.info_hash(),
         cmds: cmd_tx,
+        save_dir: Arc::new(add.save_dir.clone()),
+        added_at,
         stats: stats_rx,
     };
     let join = tokio::spawn(async move {
-        run(add, env, cmd_rx, stats_tx, cancel).await;
+        run(add, env, added_at, cmd_rx, stats_tx, cancel).await;
     });
     (handle, join)
 }
@@ -287,6 +294,7 @@ struct Torrent {
 async fn run(
     add: AddTorrent,
     env: TorrentEnv,
+    added_at: u64,
     mut cmds: mpsc::Receiver<TorrentCmd>,
     stats_tx: watch::Sender<TorrentStats>,
     cancel: CancellationToken,
@@ -304,6 +312,7 @@ async fn run(
             env.resume_interval,
             env.removed.clone(),
             add.resume.as_ref(),
+            added_at,
         )
     });
 

@@ -52,6 +52,7 @@ impl Persist {
         interval: Duration,
         removed: Arc<AtomicBool>,
         prior: Option<&Resume>,
+        added_at: u64,
     ) -> Persist {
         Persist {
             state,
@@ -62,7 +63,7 @@ impl Persist {
             saving: None,
             removed,
             prior: prior.and_then(|r| r.verified.clone()),
-            added_at: prior.map_or_else(crate::resume::now_secs, |r| r.added_at),
+            added_at,
         }
     }
 

@@ -77,6 +77,7 @@ impl Torrent {
             known_peers: self.peer_list.len(),
             hash_failures: self.hash_failures,
             banned: self.banned,
+            sequential: self.sequential,
             complete: complete
                 && !matches!(self.state, TorrentState::Error(_) | TorrentState::Checking),
         };
