@@ -15,7 +15,6 @@ use common::data;
 use common::procs::{wait_for, Libtorrent, LtOptions, Proc};
 use common::swarm::{complete, config, local, seeding};
 use shoal::bitfield::Bitfield;
-use shoal::create::{create_torrent, CreateOptions};
 use shoal::magnet::Magnet;
 use shoal::picker::Priority;
 use shoal::resume::Resume;
@@ -26,11 +25,7 @@ use shoal::Metainfo;
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn make_torrent(content: &Path, piece_length: u64) -> Metainfo {
-    let opts = CreateOptions {
-        piece_length: Some(piece_length),
-        ..Default::default()
-    };
-    create_torrent(content, &opts, |_, _| {}).expect("create torrent")
+    data::torrent_of(content, piece_length)
 }
 
 fn with_state(dir: &Path) -> SessionConfig {
@@ -40,20 +35,22 @@ fn with_state(dir: &Path) -> SessionConfig {
     }
 }
 
-/// Waits until the torrent has finished checking (its state is no longer
-/// `Checking`) and returns that state.
-async fn checked(h: &TorrentHandle) -> TorrentState {
+/// Polls `done` every 10 ms until it holds, at most `LIMIT`.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
     tokio::time::timeout(LIMIT, async {
-        loop {
-            let s = h.stats().state;
-            if s != TorrentState::Checking {
-                return s;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await
-    .expect("the check ends")
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+/// Waits until the torrent has finished checking (its state is no longer
+/// `Checking`) and returns that state.
+async fn checked(h: &TorrentHandle) -> TorrentState {
+    until("the check", || h.stats().state != TorrentState::Checking).await;
+    h.stats().state
 }
 
 fn record(state: &Path, meta: &Metainfo) -> Resume {
@@ -116,13 +113,7 @@ async fn restart_restores_torrents_and_trusts_only_unchanged_files() {
     let have = h.stats().pieces_have;
     assert!(have < n, "c.bin was skipped");
     h.pause().await;
-    tokio::time::timeout(LIMIT, async {
-        while h.stats().state != TorrentState::Paused {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("pauses");
+    until("the pause", || h.stats().state == TorrentState::Paused).await;
     s.shutdown().await;
     assert!(state
         .join(format!("torrents/{}.torrent", meta.info_hash.to_hex()))
@@ -189,13 +180,7 @@ async fn a_magnet_waiting_for_its_metadata_is_remembered() {
     add.paused = true;
     s.add_torrent(add).unwrap();
     let path = state.join(format!("torrents/{hash}.resume"));
-    tokio::time::timeout(LIMIT, async {
-        while !path.exists() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the record is written");
+    until("the record", || path.exists()).await;
     s.shutdown().await;
 
     let s = Session::new(with_state(&state)).await.unwrap();
@@ -223,13 +208,7 @@ async fn remove_forgets_the_torrent_and_deletes_only_its_data() {
     let s = Session::new(with_state(&state)).await.unwrap();
     seeding(&s, &meta, &dl).await;
     let resume = state.join(format!("torrents/{}.resume", meta.info_hash.to_hex()));
-    tokio::time::timeout(LIMIT, async {
-        while !resume.exists() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the record is written");
+    until("the record", || resume.exists()).await;
 
     // Keeping the data.
     s.remove(&meta.info_hash, false).await.unwrap();

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::data;
-use shoal::create::{create_torrent, CreateOptions};
 use shoal::picker::Priority;
 use shoal::session::Session;
 use shoal::torrent::AddTorrent;
@@ -20,11 +19,7 @@ const LIMIT: Duration = Duration::from_secs(90);
 use common::swarm::config;
 
 fn make_torrent(content: &Path, piece_length: u64) -> Metainfo {
-    let opts = CreateOptions {
-        piece_length: Some(piece_length),
-        ..Default::default()
-    };
-    create_torrent(content, &opts, |_, _| {}).expect("create torrent")
+    data::torrent_of(content, piece_length)
 }
 
 async fn seeder(meta: &Metainfo, save_dir: &Path) -> (Session, SocketAddr) {

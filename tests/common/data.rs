@@ -119,3 +119,12 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A torrent of `content` with pieces of `piece_length` bytes.
+pub fn torrent_of(content: &Path, piece_length: u64) -> shoal::Metainfo {
+    let opts = shoal::create::CreateOptions {
+        piece_length: Some(piece_length),
+        ..Default::default()
+    };
+    shoal::create::create_torrent(content, &opts, |_, _| {}).expect("create torrent")
+}
