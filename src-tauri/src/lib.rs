@@ -43,6 +43,7 @@ pub fn run() {
             launch::second_launch(app, argv);
         }))
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             // The engine adds back the torrents of its state folder.
             let mut state = tauri::async_runtime::block_on(AppState::start(Config::load()));

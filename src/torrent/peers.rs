@@ -66,6 +66,8 @@ struct KnownPeer {
     failures: u32,
     /// Earliest time of the next dial.
     next_attempt: Instant,
+    /// It had every piece when we were last connected.
+    seed: bool,
 }
 
 /// The peer list of one torrent. Owned by the torrent task.
@@ -80,6 +82,9 @@ pub struct PeerList {
     own: HashSet<SocketAddr>,
     /// Our listening port: a loopback address with it is ourselves.
     own_port: u16,
+    /// We have every piece we want: seeds have nothing for us and we
+    /// nothing for them, so they are not dialled.
+    skip_seeds: bool,
 }
 
 impl PeerList {
@@ -127,6 +132,7 @@ impl PeerList {
                 phase: Phase::Idle,
                 failures: 0,
                 next_attempt: now,
+                seed: false,
             },
         );
         true
@@ -151,7 +157,10 @@ impl PeerList {
             .peers
             .iter()
             .filter(|(a, p)| {
-                p.phase == Phase::Idle && p.next_attempt <= now && !self.banned.contains(&a.ip())
+                p.phase == Phase::Idle
+                    && p.next_attempt <= now
+                    && !self.banned.contains(&a.ip())
+                    && !(p.seed && self.skip_seeds)
             })
             .map(|(a, p)| {
                 let rank = match p.source {
@@ -205,6 +214,18 @@ impl PeerList {
         }
     }
 
+    /// Remembers that the peer at `addr` has every piece.
+    pub fn mark_seed(&mut self, addr: SocketAddr) {
+        if let Some(p) = self.peers.get_mut(&addr) {
+            p.seed = true;
+        }
+    }
+
+    /// Whether seeds are left undialled (we are complete).
+    pub fn set_skip_seeds(&mut self, skip: bool) {
+        self.skip_seeds = skip;
+    }
+
     /// Forgets an address (for example one that turned out to be ourselves).
     pub fn remove(&mut self, addr: SocketAddr) {
         self.peers.remove(&addr);
@@ -243,6 +264,27 @@ mod tests {
 
     fn a(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn seeds_are_not_dialled_while_we_are_complete() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        l.add(a(1), PeerSource::Tracker, now);
+        l.add(a(2), PeerSource::Tracker, now);
+        assert_eq!(l.take_candidates(now, 10).len(), 2);
+        l.mark_seed(a(1));
+        l.disconnected(a(1), now);
+        l.disconnected(a(2), now);
+        let later = now + RETRY_BASE;
+        l.set_skip_seeds(true);
+        assert_eq!(l.take_candidates(later, 10), vec![a(2)]);
+        l.disconnected(a(2), now);
+        // Wanting pieces again (a file selected), seeds are useful again.
+        l.set_skip_seeds(false);
+        let mut c = l.take_candidates(later, 10);
+        c.sort();
+        assert_eq!(c, vec![a(1), a(2)]);
     }
 
     #[test]

@@ -638,6 +638,7 @@ impl Torrent {
             return;
         }
         let now = Instant::now();
+        self.peer_list.set_skip_seeds(self.picker.is_complete());
         for addr in self.peer_list.take_candidates(now, n) {
             let setup = self.setup();
             let source = self.peer_list.source(&addr).unwrap_or(PeerSource::Manual);

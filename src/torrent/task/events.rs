@@ -135,6 +135,10 @@ impl Torrent {
         self.downloaded_closed += p.shared.downloaded.get();
         self.uploaded_closed += p.shared.uploaded.get();
         let now = Instant::now();
+        if p.has.is_full() {
+            self.peer_list
+                .mark_seed(p.listen_addr.unwrap_or(p.shared.addr));
+        }
         if p.source != PeerSource::Incoming {
             if error.is_some() && p.shared.downloaded.get() == 0 && p.shared.uploaded.get() == 0 {
                 self.peer_list.failed(p.shared.addr, now);
