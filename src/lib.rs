@@ -18,6 +18,7 @@
 //! - [`session`]: the public handle: one listening port, many torrents.
 //! - [`dht`]: the mainline DHT (BEP 5) over the `mainline` crate: lookups, announces, state.
 //! - [`rate`]: byte counters and rates.
+//! - [`limit`]: rate limits (token buckets), per torrent and per session.
 
 pub mod bencode;
 pub mod bitfield;
@@ -25,6 +26,7 @@ pub mod create;
 pub mod dht;
 pub mod error;
 pub mod hash;
+pub mod limit;
 pub mod magnet;
 pub mod metadata;
 pub mod metainfo;
