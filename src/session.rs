@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::dht::{Dht, DhtConfig};
+use crate::limit::RateLimits;
 use crate::peer;
 use crate::torrent::{self, AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle};
 use crate::types::{InfoHash, PeerId};
@@ -45,6 +46,13 @@ pub struct SessionConfig {
     /// command line and the desktop app turn it on. A port of 0 takes the
     /// listening port's number.
     pub dht: Option<DhtConfig>,
+    /// Payload bytes per second received by all torrents together; `None`
+    /// (the default) for no limit. Changed later with
+    /// [`Session::set_rate_limits`].
+    pub download_limit: Option<u64>,
+    /// Payload bytes per second sent by all torrents together; `None` (the
+    /// default) for no limit.
+    pub upload_limit: Option<u64>,
 }
 
 impl Default for SessionConfig {
@@ -55,6 +63,8 @@ impl Default for SessionConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_half_open: DEFAULT_MAX_HALF_OPEN,
             dht: None,
+            download_limit: None,
+            upload_limit: None,
         }
     }
 }
@@ -95,6 +105,9 @@ struct Inner {
     listen_port: u16,
     /// Settings.
     config: SessionConfig,
+    /// The session-wide limits every connection of every torrent passes
+    /// through (after its torrent's own).
+    limits: RateLimits,
     /// Torrents by info hash. Locked briefly, never across an await.
     torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
     /// Cancels every task of the session.
@@ -149,6 +162,7 @@ impl Session {
             dht_error,
             peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
             listen_port,
+            limits: RateLimits::new(config.download_limit, config.upload_limit),
             config,
             torrents: Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
@@ -186,6 +200,7 @@ impl Session {
             max_connections: self.inner.config.max_connections,
             max_half_open: self.inner.config.max_half_open,
             dht: self.inner.dht.clone(),
+            limits: self.inner.limits.clone(),
         };
         let (handle, join) = torrent::spawn(add, env, self.inner.cancel.child_token());
         self.inner.tasks.spawn(async move {
@@ -203,6 +218,17 @@ impl Session {
     /// Every torrent.
     pub fn torrents(&self) -> Vec<TorrentHandle> {
         lock(&self.inner.torrents).values().cloned().collect()
+    }
+
+    /// Sets the session-wide limits in payload bytes per second, `None` for
+    /// none. Connections under way follow at once.
+    pub fn set_rate_limits(&self, download: Option<u64>, upload: Option<u64>) {
+        self.inner.limits.set(download, upload);
+    }
+
+    /// The session-wide limits `(download, upload)` in bytes per second.
+    pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
+        self.inner.limits.get()
     }
 
     /// The DHT node, if the session runs one.

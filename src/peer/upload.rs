@@ -1,18 +1,31 @@
 //! The queue of blocks a peer asked us for: bounded by the `reqq` we
-//! advertise, emptied by our choke, trimmed by the peer's cancels.
+//! advertise, emptied by our choke, trimmed by the peer's cancels. Blocks
+//! read from the disk wait here for the upload limit's tokens, one ticket
+//! at a time (the head's), so a connection never holds more than one
+//! block's worth of reservation it may not use.
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+
+use crate::limit::{ChainTicket, LimitChain};
 use crate::types::BlockRef;
 
 /// The queue limit we advertise as `reqq` and enforce: libtorrent's default.
 pub const OUR_REQQ: usize = 2000;
 
-/// Requests from the peer waiting for a disk read.
+/// Requests from the peer waiting for a disk read, and blocks read waiting
+/// for the upload limit.
 #[derive(Debug, Default)]
 pub struct UploadQueue {
     /// Oldest first; served in order.
     queue: VecDeque<BlockRef>,
+    /// Blocks read from the disk and not yet sent, oldest first: the rate
+    /// limit holds them here, where a choke or cancel can still drop them.
+    staged: VecDeque<(BlockRef, Bytes)>,
+    /// The upload limit's tokens taken for the first staged block, while
+    /// they are not yet paid for.
+    ticket: Option<ChainTicket>,
 }
 
 impl UploadQueue {
@@ -33,20 +46,69 @@ impl UploadQueue {
         self.queue.pop_front()
     }
 
-    /// Drops a cancelled request; whether it was queued.
+    /// Drops a cancelled request; whether it was queued or staged.
     pub fn cancel(&mut self, block: BlockRef) -> bool {
-        match self.queue.iter().position(|b| *b == block) {
+        if let Some(i) = self.queue.iter().position(|b| *b == block) {
+            self.queue.remove(i);
+            return true;
+        }
+        match self.staged.iter().position(|(b, _)| *b == block) {
             Some(i) => {
-                self.queue.remove(i);
+                if i == 0 {
+                    self.refund();
+                }
+                self.staged.remove(i);
                 true
             }
             None => false,
         }
     }
 
-    /// Drops every request (we choked the peer).
+    /// Drops every request and staged block (we choked the peer).
     pub fn clear(&mut self) -> Vec<BlockRef> {
-        self.queue.drain(..).collect()
+        self.refund();
+        let staged = self.staged.drain(..).map(|(b, _)| b);
+        staged.chain(self.queue.drain(..)).collect()
+    }
+
+    /// Holds a block read from the disk until the limit lets it pass.
+    pub fn stage(&mut self, block: BlockRef, data: Bytes) {
+        self.staged.push_back((block, data));
+    }
+
+    /// Blocks read and not yet sent.
+    pub fn staged(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// The next block the upload limit lets pass now, taking its tokens;
+    /// `None` when nothing is staged or the tokens are owed (then
+    /// [`UploadQueue::tokens`] waits for them).
+    pub fn next_to_send(&mut self, limit: &LimitChain) -> Option<(BlockRef, Bytes)> {
+        let (block, _) = self.staged.front()?;
+        let ticket = self.ticket.get_or_insert_with(|| limit.reserve(block.len));
+        if !ticket.is_ready() {
+            return None;
+        }
+        self.ticket = None;
+        self.staged.pop_front()
+    }
+
+    /// Waits until the first staged block's tokens are paid for; never
+    /// returns while none are owed. Cancel-safe.
+    pub async fn tokens(&mut self) {
+        match &mut self.ticket {
+            Some(t) => t.wait().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Gives back the tokens of the first staged block, which will not be
+    /// sent (or not now).
+    fn refund(&mut self) {
+        if let Some(t) = self.ticket.take() {
+            t.refund();
+        }
     }
 
     /// Requests waiting.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::limit::RateLimits;
 use crate::magnet::Magnet;
 use crate::metainfo::Metainfo;
 use crate::picker::Priority;
@@ -175,6 +176,11 @@ pub struct AddTorrent {
     pub file_priorities: Vec<Priority>,
     /// Fetch pieces in order.
     pub sequential: bool,
+    /// This torrent's payload bytes per second received, `None` for no
+    /// limit (the session's limit applies as well).
+    pub download_limit: Option<u64>,
+    /// This torrent's payload bytes per second sent, `None` for no limit.
+    pub upload_limit: Option<u64>,
 }
 
 impl AddTorrent {
@@ -198,6 +204,8 @@ impl AddTorrent {
             peers: Vec::new(),
             file_priorities: Vec::new(),
             sequential: false,
+            download_limit: None,
+            upload_limit: None,
         }
     }
 }
@@ -272,6 +280,8 @@ pub(crate) struct TorrentEnv {
     pub max_half_open: usize,
     /// The session's DHT, if it runs one.
     pub dht: Option<crate::dht::Dht>,
+    /// The session-wide limits, passed through after the torrent's own.
+    pub limits: RateLimits,
 }
 
 /// A handle on a running torrent.
@@ -283,6 +293,9 @@ pub struct TorrentHandle {
     pub(crate) cmds: mpsc::Sender<TorrentCmd>,
     /// Its latest stats.
     stats: watch::Receiver<TorrentStats>,
+    /// Its own limits, shared with the task and its connections, so they
+    /// are changed without a round trip to the task.
+    limits: RateLimits,
 }
 
 impl TorrentHandle {
@@ -354,6 +367,18 @@ impl TorrentHandle {
     /// first.
     pub async fn set_sequential(&self, on: bool) {
         let _ = self.cmds.send(TorrentCmd::Sequential(on)).await;
+    }
+
+    /// Sets this torrent's limits in payload bytes per second, `None` for
+    /// none. Its connections follow at once; the session's limits still
+    /// apply.
+    pub fn set_rate_limits(&self, download: Option<u64>, upload: Option<u64>) {
+        self.limits.set(download, upload);
+    }
+
+    /// This torrent's limits `(download, upload)` in bytes per second.
+    pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
+        self.limits.get()
     }
 
     /// Checks the data on disk again; pieces that no longer match are

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::bitfield::Bitfield;
 use crate::dht::DhtAnnouncer;
+use crate::limit::{LimitChain, RateLimits};
 use crate::metainfo::Metainfo;
 use crate::peer::{
     self, Connected, PeerCmd, PeerContext, PeerEvent, PeerKey, PeerSetup, PeerShared,
@@ -88,13 +89,15 @@ pub(crate) fn spawn(
         complete: false,
     };
     let (stats_tx, stats_rx) = watch::channel(initial);
+    let limits = RateLimits::new(add.download_limit, add.upload_limit);
     let handle = TorrentHandle {
         info_hash: add.source.info_hash(),
         cmds: cmd_tx,
         stats: stats_rx,
+        limits: limits.clone(),
     };
     let join = tokio::spawn(async move {
-        run(add, env, cmd_rx, stats_tx, cancel).await;
+        run(add, env, limits, cmd_rx, stats_tx, cancel).await;
     });
     (handle, join)
 }
@@ -271,6 +274,9 @@ struct Torrent {
     paused: bool,
     /// Fetch pieces in order.
     sequential: bool,
+    /// This torrent's own rate limits, shared with its handle (which sets
+    /// them) and its connections (which pass through them).
+    limits: RateLimits,
     /// A check of the data on disk under way.
     checking: Option<tokio::task::JoinHandle<check::CheckResult>>,
 }
@@ -278,6 +284,7 @@ struct Torrent {
 async fn run(
     add: AddTorrent,
     env: TorrentEnv,
+    limits: RateLimits,
     mut cmds: mpsc::Receiver<TorrentCmd>,
     stats_tx: watch::Sender<TorrentStats>,
     cancel: CancellationToken,
@@ -394,6 +401,7 @@ async fn run(
         pex: !info.private,
         paused: false,
         sequential: add.sequential,
+        limits,
         checking: None,
         meta: meta.clone(),
     };
@@ -655,6 +663,14 @@ impl Torrent {
             listen_port: self.env.listen_port,
             metadata: Some(self.meta.info_bytes.clone()),
             pex: self.pex,
+            download_limit: LimitChain::new(vec![
+                self.limits.download.clone(),
+                self.env.limits.download.clone(),
+            ]),
+            upload_limit: LimitChain::new(vec![
+                self.limits.upload.clone(),
+                self.env.limits.upload.clone(),
+            ]),
         };
         let client = peer::client::client_name(&conn.handshake.peer_id, None);
         let conn_incoming = conn.incoming;
