@@ -1,15 +1,18 @@
 //! Rate limits between two of our own sessions on 127.0.0.1: a seeder's
-//! session-wide upload limit, a leecher's per-torrent download limit, and
-//! a session limit changed while the transfer runs. Only lower bounds on
-//! time are asserted (a slow machine is never a failure).
+//! session-wide upload limit, a leecher's per-torrent download limit, a
+//! session limit changed while the transfer runs, and the command line's
+//! `--upload-limit`. Only lower bounds on time are asserted (a slow machine
+//! is never a failure).
 
 mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::data;
+use common::procs::{free_port, wait_for, Proc};
 use common::swarm::{complete, config, local, seeding};
 use shoal::create::{create_torrent, CreateOptions};
 use shoal::session::{Session, SessionConfig};
@@ -148,4 +151,57 @@ async fn a_session_limit_changes_while_the_transfer_runs() {
     ));
     leech.shutdown().await;
     seed.shutdown().await;
+}
+
+#[test]
+fn the_command_lines_upload_limit_holds_the_transfer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, _) = content(tmp.path());
+    let file = src.join("payload.bin");
+    let torrent = tmp.path().join("p.torrent");
+    let shoal = || Command::new(env!("CARGO_BIN_EXE_shoal"));
+    let created = shoal()
+        .arg("create")
+        .arg(&file)
+        .arg("-o")
+        .arg(&torrent)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(created.success());
+
+    let port = free_port();
+    let mut seed_cmd = shoal();
+    seed_cmd
+        .arg("seed")
+        .arg(&torrent)
+        .arg(&src)
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--no-dht", "--upload-limit", "1024"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _seed = Proc::spawn("shoal seed", &mut seed_cmd);
+    wait_for("the seeder to listen", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+
+    let dst = tmp.path().join("dst");
+    let mut dl = shoal();
+    dl.arg("download")
+        .arg(&torrent)
+        .arg("-o")
+        .arg(&dst)
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
+        .args(["--peer", &format!("127.0.0.1:{port}")])
+        .args(["--download-limit", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let t0 = Instant::now();
+    let mut child = Proc::spawn("shoal download", &mut dl);
+    let status = wait_for("the download to exit", TIMEOUT, || child.try_status());
+    let took = t0.elapsed();
+    assert!(status.success(), "download exits 0: {status:?}");
+    assert!(took >= AT_LEAST, "6 MiB at 1024 KiB/s took only {took:?}");
+    assert!(data::same_content(&file, &dst.join("payload.bin")));
 }

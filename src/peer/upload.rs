@@ -127,6 +127,7 @@ impl UploadQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limit::RateLimiter;
     use crate::types::{PieceIndex, BLOCK_LEN};
 
     fn b(i: u32) -> BlockRef {
@@ -150,6 +151,53 @@ mod tests {
         assert_eq!(q.pop(), Some(b(2)));
         assert_eq!(q.clear().len(), OUR_REQQ - 3);
         assert!(q.is_empty());
+    }
+
+    fn data(len: u32) -> Bytes {
+        Bytes::from(vec![0u8; len as usize])
+    }
+
+    #[test]
+    fn without_a_limit_staged_blocks_pass_in_order() {
+        let mut q = UploadQueue::default();
+        let limit = LimitChain::default();
+        q.stage(b(1), data(BLOCK_LEN));
+        q.stage(b(2), data(BLOCK_LEN));
+        assert_eq!(q.next_to_send(&limit).map(|(b, _)| b), Some(b(1)));
+        assert_eq!(q.next_to_send(&limit).map(|(b, _)| b), Some(b(2)));
+        assert!(q.next_to_send(&limit).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limit_holds_staged_blocks_until_paid() {
+        // The bucket holds a second (64 KiB): four blocks pass at once.
+        let limiter = RateLimiter::new(Some(64 * 1024));
+        let limit = LimitChain::new(vec![limiter.clone()]);
+        let mut q = UploadQueue::default();
+        for i in 0..6 {
+            q.stage(b(i), data(BLOCK_LEN));
+        }
+        for i in 0..4 {
+            assert_eq!(q.next_to_send(&limit).map(|(b, _)| b), Some(b(i)));
+        }
+        assert!(q.next_to_send(&limit).is_none(), "the fifth is owed");
+        let t0 = tokio::time::Instant::now();
+        q.tokens().await;
+        assert!(t0.elapsed() >= std::time::Duration::from_millis(249));
+        assert_eq!(q.next_to_send(&limit).map(|(b, _)| b), Some(b(4)));
+
+        // A cancel of the waiting block gives its tokens back, and a choke
+        // drops what is staged.
+        assert!(q.next_to_send(&limit).is_none());
+        assert!(q.cancel(b(5)));
+        assert_eq!(q.staged(), 0);
+        q.stage(b(6), data(BLOCK_LEN));
+        q.push(b(7));
+        assert!(q.next_to_send(&limit).is_none());
+        assert_eq!(q.clear(), vec![b(6), b(7)]);
+        limiter.set_limit(None);
+        q.stage(b(8), data(BLOCK_LEN));
+        assert_eq!(q.next_to_send(&limit).map(|(b, _)| b), Some(b(8)));
     }
 
     #[test]
