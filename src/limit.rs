@@ -192,8 +192,8 @@ impl RateLimiter {
         }
     }
 
-    /// How long until `mark` is paid: `None` when it is (or the limit is
-    /// gone).
+    /// How long until `mark` is paid, at most `MAX_SLEEP`: `None` when it
+    /// is (or the limit is gone).
     fn remaining(&self, mark: f64) -> Option<Duration> {
         let mut b = self.lock();
         let rate = self.inner.rate.load(Ordering::Relaxed);
@@ -205,7 +205,9 @@ impl RateLimiter {
         if owed <= EPSILON {
             return None;
         }
-        Some(Duration::from_secs_f64(owed / rate as f64))
+        // At most `MAX_SLEEP`, which also keeps the conversion in range.
+        let secs = (owed / rate as f64).min(MAX_SLEEP.as_secs_f64());
+        Some(Duration::from_secs_f64(secs))
     }
 
     /// Gives back `n` bytes of a reservation that will not be used.
@@ -285,7 +287,7 @@ impl Ticket {
                 return;
             };
             tokio::select! {
-                _ = tokio::time::sleep(sleep.min(MAX_SLEEP)) => {}
+                _ = tokio::time::sleep(sleep) => {}
                 _ = changed => {}
             }
         }
