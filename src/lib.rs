@@ -19,6 +19,7 @@
 //! - [`dht`]: the mainline DHT (BEP 5) over the `mainline` crate: lookups, announces, state.
 //! - [`rate`]: byte counters and rates.
 //! - [`resume`]: the state folder: resume records and stored metainfo, written atomically.
+//! - [`limit`]: rate limits (token buckets), per torrent and per session.
 
 pub mod bencode;
 pub mod bitfield;
@@ -26,6 +27,7 @@ pub mod create;
 pub mod dht;
 pub mod error;
 pub mod hash;
+pub mod limit;
 pub mod magnet;
 pub mod metadata;
 pub mod metainfo;

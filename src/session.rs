@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::dht::{Dht, DhtConfig};
+use crate::limit::RateLimits;
 use crate::magnet::Magnet;
 use crate::peer;
 use crate::resume::StateDir;
@@ -58,6 +59,13 @@ pub struct SessionConfig {
     /// Least time between resume records written while pieces arrive
     /// (settings changes are written at once).
     pub resume_interval: Duration,
+    /// Payload bytes per second received by all torrents together; `None`
+    /// (the default) for no limit. Changed later with
+    /// [`Session::set_rate_limits`].
+    pub download_limit: Option<u64>,
+    /// Payload bytes per second sent by all torrents together; `None` (the
+    /// default) for no limit.
+    pub upload_limit: Option<u64>,
 }
 
 impl Default for SessionConfig {
@@ -70,6 +78,8 @@ impl Default for SessionConfig {
             dht: None,
             state_dir: None,
             resume_interval: DEFAULT_RESUME_INTERVAL,
+            download_limit: None,
+            upload_limit: None,
         }
     }
 }
@@ -131,6 +141,9 @@ struct Inner {
     listen_port: u16,
     /// Settings.
     config: SessionConfig,
+    /// The session-wide limits every connection of every torrent passes
+    /// through (after its torrent's own).
+    limits: RateLimits,
     /// Torrents by info hash. Locked briefly, never across an await.
     torrents: Mutex<HashMap<InfoHash, Entry>>,
     /// The state folder, if the session keeps one.
@@ -201,6 +214,7 @@ impl Session {
             dht_error,
             peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
             listen_port,
+            limits: RateLimits::new(config.download_limit, config.upload_limit),
             config,
             torrents: Mutex::new(HashMap::new()),
             state,
@@ -226,6 +240,8 @@ impl Session {
             add.paused = r.paused;
             add.sequential = r.sequential;
             add.file_priorities = r.priorities.clone();
+            add.download_limit = r.download_limit;
+            add.upload_limit = r.upload_limit;
             let name = r.name.clone();
             add.resume = Some(r);
             if let Err(e) = session.add_torrent(add) {
@@ -286,6 +302,7 @@ impl Session {
             state: self.inner.state.clone(),
             resume_interval: self.inner.config.resume_interval,
             removed: removed.clone(),
+            limits: self.inner.limits.clone(),
         };
         let cancel = self.inner.cancel.child_token();
         let done = CancellationToken::new();
@@ -366,6 +383,17 @@ impl Session {
         .await
         .map_err(|e| SessionError::DeleteFailed(e.to_string()))?;
         result.map_err(SessionError::DeleteFailed)
+    }
+
+    /// Sets the session-wide limits in payload bytes per second, `None` for
+    /// none. Connections under way follow at once.
+    pub fn set_rate_limits(&self, download: Option<u64>, upload: Option<u64>) {
+        self.inner.limits.set(download, upload);
+    }
+
+    /// The session-wide limits `(download, upload)` in bytes per second.
+    pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
+        self.inner.limits.get()
     }
 
     /// The DHT node, if the session runs one.

@@ -112,6 +112,7 @@ async fn restart_restores_torrents_and_trusts_only_unchanged_files() {
     complete(&h, LIMIT).await;
     let have = h.stats().pieces_have;
     assert!(have < n, "c.bin was skipped");
+    h.set_rate_limits(Some(500_000), None);
     h.pause().await;
     until("the pause", || h.stats().state == TorrentState::Paused).await;
     s.shutdown().await;
@@ -132,6 +133,7 @@ async fn restart_restores_torrents_and_trusts_only_unchanged_files() {
     assert_eq!(h2.stats().pieces_have, have);
     assert!(h2.stats().total_downloaded >= h2.stats().have_bytes);
     assert_eq!(h2.stats().downloaded, 0);
+    assert_eq!(h2.rate_limits(), (Some(500_000), None));
     let prios: Vec<Priority> = h2.files().await.iter().map(|f| f.priority).collect();
     assert_eq!(
         prios,

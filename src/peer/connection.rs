@@ -5,6 +5,13 @@
 //! The socket is split in two halves driven from the same loop with a byte
 //! buffer for each direction, so a peer that stops reading never blocks our
 //! reading (two peers that both upload to each other cannot deadlock).
+//!
+//! Rate limits are waited on inside the same loop, never by blocking it: a
+//! block read from the disk waits in the upload queue for the upload
+//! limit's tokens, and a received block takes the download limit's tokens
+//! at once, into debt, while the loop stops reading the socket until the
+//! debt is paid (TCP then slows the sender). Commands, writes, the tick and
+//! cancellation are served all the while.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -24,6 +31,7 @@ use super::pipeline::{Arrival, Pipeline};
 use super::upload::{UploadQueue, OUR_REQQ};
 use super::{PeerCmd, PeerContext, PeerEvent};
 use crate::bitfield::Bitfield;
+use crate::limit::ChainTicket;
 use crate::rate::Rate;
 use crate::storage::disk::DiskError;
 use crate::types::{BlockRef, InfoHash, PeerId};
@@ -194,6 +202,10 @@ enum Wake {
     Read(std::io::Result<usize>),
     Wrote(std::io::Result<usize>),
     ReadBlock(BlockRef, Result<Bytes, DiskError>),
+    /// The upload limit lets the first staged block pass.
+    UploadTokens,
+    /// The download limit is paid for what we received: read on.
+    DownloadPaid,
     Tick,
 }
 
@@ -249,6 +261,9 @@ struct Conn {
     last_send: Instant,
     /// Download rate from this peer, sizing the pipeline.
     rate: Rate,
+    /// The download limit's tokens owed for blocks received; while set we
+    /// do not read the socket.
+    download_debt: Option<ChainTicket>,
 }
 
 impl Conn {
@@ -282,6 +297,7 @@ impl Conn {
             last_recv: now,
             last_send: now,
             rate: Rate::default(),
+            download_debt: None,
         }
     }
 
@@ -290,19 +306,25 @@ impl Conn {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.send_staged()?;
             self.start_reads();
             self.ask_for_blocks().await?;
             if self.inbuf.capacity() - self.inbuf.len() < READ_CHUNK {
                 self.inbuf.reserve(READ_CHUNK);
             }
             let want_write = !self.out.is_empty();
+            // Tokens are only worth waiting for while there is room to send.
+            let want_tokens = self.out.len() < OUT_HIGH_WATER;
+            let want_read = self.download_debt.is_none();
             let wake = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Wake::Cancelled,
                 c = self.cmds.recv() => Wake::Cmd(c),
                 Some((b, r)) = self.reads.next(), if !self.reads.is_empty() => Wake::ReadBlock(b, r),
                 r = self.writer.write_buf(&mut self.out), if want_write => Wake::Wrote(r),
-                r = self.reader.read_buf(&mut self.inbuf) => Wake::Read(r),
+                _ = self.uploads.tokens(), if want_tokens => Wake::UploadTokens,
+                _ = pay(&mut self.download_debt), if !want_read => Wake::DownloadPaid,
+                r = self.reader.read_buf(&mut self.inbuf), if want_read => Wake::Read(r),
                 _ = tick.tick() => Wake::Tick,
             };
             match wake {
@@ -317,15 +339,22 @@ impl Conn {
                     self.last_send = Instant::now();
                 }
                 Wake::ReadBlock(block, data) => {
-                    self.send_block(block, data)?;
+                    self.read_done(block, data)?;
                     // Take every other read that is done too, so one
                     // socket write carries several blocks.
-                    while self.out.len() < OUT_HIGH_WATER {
-                        match self.reads.next().now_or_never() {
-                            Some(Some((block, data))) => self.send_block(block, data)?,
-                            _ => break,
-                        }
+                    while let Some(Some((block, data))) = self.reads.next().now_or_never() {
+                        self.read_done(block, data)?;
                     }
+                    self.send_staged()?;
+                }
+                Wake::UploadTokens => self.send_staged()?,
+                Wake::DownloadPaid => {
+                    self.download_debt = None;
+                    // We were not reading: the peer could not deliver, so
+                    // its silence so far does not count against it.
+                    let now = Instant::now();
+                    self.last_recv = now;
+                    self.pipeline.resume_timeout(now);
                 }
                 Wake::Read(r) => {
                     if r? == 0 {
@@ -341,19 +370,40 @@ impl Conn {
         }
     }
 
-    /// Queues a block read for the peer.
-    fn send_block(
+    /// Takes a block read from the disk: staged for the upload limit, or
+    /// dropped (rejected with the fast extension) if we choked the peer
+    /// while it was read.
+    fn read_done(
         &mut self,
         block: BlockRef,
         data: Result<Bytes, DiskError>,
     ) -> Result<(), PeerError> {
         let data = data?;
-        self.ctx.shared.uploaded.add(data.len() as u64);
-        self.send(Message::Piece {
-            piece: block.piece,
-            offset: block.offset,
-            data,
-        })
+        if self.am_choking {
+            if self.fast {
+                self.send(Message::RejectRequest(block))?;
+            }
+            return Ok(());
+        }
+        self.uploads.stage(block, data);
+        Ok(())
+    }
+
+    /// Queues for the socket the staged blocks the upload limit lets pass,
+    /// while the socket keeps up.
+    fn send_staged(&mut self) -> Result<(), PeerError> {
+        while self.out.len() < OUT_HIGH_WATER {
+            let Some((block, data)) = self.uploads.next_to_send(&self.ctx.upload_limit) else {
+                break;
+            };
+            self.ctx.shared.uploaded.add(data.len() as u64);
+            self.send(Message::Piece {
+                piece: block.piece,
+                offset: block.offset,
+                data,
+            })?;
+        }
+        Ok(())
     }
 
     /// Sends what opens a conversation: the extension handshake and our
@@ -528,6 +578,7 @@ impl Conn {
                     offset,
                     len: data.len() as u32,
                 };
+                self.owe_download(block.len);
                 match self.pipeline.received(block, Instant::now()) {
                     Arrival::Requested => {
                         self.ctx.shared.downloaded.add(data.len() as u64);
@@ -647,9 +698,22 @@ impl Conn {
         }
     }
 
+    /// Takes the download limit's tokens for `len` bytes received; while
+    /// they are owed, the loop stops reading the socket. A later debt
+    /// covers an earlier one (tokens are paid in order), so one ticket is
+    /// kept.
+    fn owe_download(&mut self, len: u32) {
+        let mut ticket = self.ctx.download_limit.reserve(len);
+        if !ticket.is_ready() {
+            self.download_debt = Some(ticket);
+        }
+    }
+
     /// Starts disk reads for queued requests while the socket keeps up.
     fn start_reads(&mut self) {
-        while self.reads.len() < MAX_READS && self.out.len() < OUT_HIGH_WATER {
+        while self.reads.len() + self.uploads.staged() < MAX_READS
+            && self.out.len() < OUT_HIGH_WATER
+        {
             let Some(block) = self.uploads.pop() else {
                 break;
             };
@@ -676,7 +740,9 @@ impl Conn {
 
     async fn on_tick(&mut self) -> Result<(), PeerError> {
         let now = Instant::now();
-        if now.duration_since(self.last_recv) > IDLE_TIMEOUT {
+        // While the download limit holds our reads, silence is ours.
+        let reading = self.download_debt.is_none();
+        if reading && now.duration_since(self.last_recv) > IDLE_TIMEOUT {
             return Err(PeerError::Timeout("any message (idle connection)"));
         }
         if now.duration_since(self.last_send) > KEEPALIVE_INTERVAL && self.out.is_empty() {
@@ -685,7 +751,11 @@ impl Conn {
         self.rate.sample(now, self.ctx.shared.downloaded.get());
         self.pipeline.set_rate(self.rate.per_second());
         self.starved = false;
-        let late = self.pipeline.check_timeout(now);
+        let late = if reading {
+            self.pipeline.check_timeout(now)
+        } else {
+            Vec::new()
+        };
         if !late.is_empty() {
             for b in &late {
                 self.send(Message::Cancel(*b))?;
@@ -693,5 +763,14 @@ impl Conn {
             self.emit(PeerEvent::Returned(late)).await?;
         }
         Ok(())
+    }
+}
+
+/// Waits until `debt` is paid; never returns when there is none.
+/// Cancel-safe.
+async fn pay(debt: &mut Option<ChainTicket>) {
+    match debt {
+        Some(t) => t.wait().await,
+        None => std::future::pending().await,
     }
 }

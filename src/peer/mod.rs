@@ -127,4 +127,10 @@ pub struct PeerContext {
     pub metadata: Option<bytes::Bytes>,
     /// Whether to speak ut_pex (off for private torrents).
     pub pex: bool,
+    /// What received blocks pass through: the torrent's download limit,
+    /// then the session's.
+    pub download_limit: crate::limit::LimitChain,
+    /// What sent blocks pass through: the torrent's upload limit, then the
+    /// session's.
+    pub upload_limit: crate::limit::LimitChain,
 }

@@ -171,6 +171,12 @@ impl Pipeline {
         all
     }
 
+    /// We did not read the socket until `now` (a rate limit held us): the
+    /// peer's time to deliver starts afresh.
+    pub fn resume_timeout(&mut self, now: Instant) {
+        self.last_progress = now;
+    }
+
     /// Requests in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::limit::RateLimits;
 use crate::magnet::Magnet;
 use crate::metainfo::Metainfo;
 use crate::picker::Priority;
@@ -185,6 +186,11 @@ pub struct AddTorrent {
     /// if the files are unchanged), all-time counters. The fields above
     /// still rule.
     pub resume: Option<crate::resume::Resume>,
+    /// This torrent's payload bytes per second received, `None` for no
+    /// limit (the session's limit applies as well).
+    pub download_limit: Option<u64>,
+    /// This torrent's payload bytes per second sent, `None` for no limit.
+    pub upload_limit: Option<u64>,
 }
 
 impl AddTorrent {
@@ -209,6 +215,8 @@ impl AddTorrent {
             file_priorities: Vec::new(),
             sequential: false,
             resume: None,
+            download_limit: None,
+            upload_limit: None,
         }
     }
 }
@@ -240,6 +248,8 @@ pub(crate) enum TorrentCmd {
     Sequential(bool),
     /// Check the data on disk again.
     Recheck,
+    /// A setting held outside the task changed (rate limits): record it.
+    SettingsChanged,
 }
 
 /// One file of a torrent as the GUI shows it.
@@ -289,6 +299,8 @@ pub(crate) struct TorrentEnv {
     pub resume_interval: std::time::Duration,
     /// Set when the torrent is removed from the session.
     pub removed: Arc<std::sync::atomic::AtomicBool>,
+    /// The session-wide limits, passed through after the torrent's own.
+    pub limits: RateLimits,
 }
 
 /// A handle on a running torrent.
@@ -304,6 +316,9 @@ pub struct TorrentHandle {
     added_at: u64,
     /// Its latest stats.
     stats: watch::Receiver<TorrentStats>,
+    /// Its own limits, shared with the task and its connections, so they
+    /// are changed without a round trip to the task.
+    limits: RateLimits,
 }
 
 impl TorrentHandle {
@@ -386,6 +401,21 @@ impl TorrentHandle {
     /// first.
     pub async fn set_sequential(&self, on: bool) {
         let _ = self.cmds.send(TorrentCmd::Sequential(on)).await;
+    }
+
+    /// Sets this torrent's limits in payload bytes per second, `None` for
+    /// none. Its connections follow at once; the session's limits still
+    /// apply.
+    pub fn set_rate_limits(&self, download: Option<u64>, upload: Option<u64>) {
+        self.limits.set(download, upload);
+        // Only for the resume record: if the queue is full, the next
+        // record carries the new limits anyway.
+        let _ = self.cmds.try_send(TorrentCmd::SettingsChanged);
+    }
+
+    /// This torrent's limits `(download, upload)` in bytes per second.
+    pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
+        self.limits.get()
     }
 
     /// Checks the data on disk again; pieces that no longer match are

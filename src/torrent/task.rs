@@ -20,6 +20,7 @@ use super::{
 };
 use crate::bitfield::Bitfield;
 use crate::dht::DhtAnnouncer;
+use crate::limit::{LimitChain, RateLimits};
 use crate::metainfo::Metainfo;
 use crate::peer::{
     self, Connected, PeerCmd, PeerContext, PeerEvent, PeerKey, PeerSetup, PeerShared,
@@ -96,15 +97,17 @@ pub(crate) fn spawn(
         .resume
         .as_ref()
         .map_or_else(crate::resume::now_secs, |r| r.added_at);
+    let limits = RateLimits::new(add.download_limit, add.upload_limit);
     let handle = TorrentHandle {
         info_hash: add.source.info_hash(),
         cmds: cmd_tx,
         save_dir: Arc::new(add.save_dir.clone()),
         added_at,
         stats: stats_rx,
+        limits: limits.clone(),
     };
     let join = tokio::spawn(async move {
-        run(add, env, added_at, cmd_rx, stats_tx, cancel).await;
+        run(add, env, added_at, limits, cmd_rx, stats_tx, cancel).await;
     });
     (handle, join)
 }
@@ -281,6 +284,9 @@ struct Torrent {
     paused: bool,
     /// Fetch pieces in order.
     sequential: bool,
+    /// This torrent's own rate limits, shared with its handle (which sets
+    /// them) and its connections (which pass through them).
+    limits: RateLimits,
     /// A check of the data on disk under way.
     checking: Option<tokio::task::JoinHandle<check::CheckResult>>,
     /// The resume record in the session's state folder, if it keeps one.
@@ -295,6 +301,7 @@ async fn run(
     add: AddTorrent,
     env: TorrentEnv,
     added_at: u64,
+    limits: RateLimits,
     mut cmds: mpsc::Receiver<TorrentCmd>,
     stats_tx: watch::Sender<TorrentStats>,
     cancel: CancellationToken,
@@ -425,6 +432,7 @@ async fn run(
         pex: !info.private,
         paused: false,
         sequential: add.sequential,
+        limits,
         checking: None,
         meta: meta.clone(),
         persist,
@@ -570,6 +578,7 @@ impl Torrent {
                 self.picker.set_sequential(on);
                 self.resume_soon();
             }
+            TorrentCmd::SettingsChanged => self.resume_soon(),
             TorrentCmd::Recheck => {
                 if self.checking.is_none() {
                     self.drop_prior();
@@ -696,6 +705,14 @@ impl Torrent {
             listen_port: self.env.listen_port,
             metadata: Some(self.meta.info_bytes.clone()),
             pex: self.pex,
+            download_limit: LimitChain::new(vec![
+                self.limits.download.clone(),
+                self.env.limits.download.clone(),
+            ]),
+            upload_limit: LimitChain::new(vec![
+                self.limits.upload.clone(),
+                self.env.limits.upload.clone(),
+            ]),
         };
         let client = peer::client::client_name(&conn.handshake.peer_id, None);
         let conn_incoming = conn.incoming;

@@ -42,6 +42,17 @@ pub struct NetArgs {
     /// pieces arrive.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub resume_interval: f64,
+    /// Most KiB per second to download, all peers together (0: no limit).
+    #[arg(long, value_name = "KIB/S")]
+    pub download_limit: Option<u64>,
+    /// Most KiB per second to upload, all peers together (0: no limit).
+    #[arg(long, value_name = "KIB/S")]
+    pub upload_limit: Option<u64>,
+}
+
+/// A limit given in KiB/s as bytes per second; 0 is none.
+fn kib_per_sec(limit: Option<u64>) -> Option<u64> {
+    limit.filter(|&k| k > 0).map(|k| k.saturating_mul(1024))
 }
 
 /// `shoal download`.
@@ -148,6 +159,8 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
         dht,
         state_dir: net.state_dir.clone(),
         resume_interval: Duration::from_secs_f64(net.resume_interval),
+        download_limit: kib_per_sec(net.download_limit),
+        upload_limit: kib_per_sec(net.upload_limit),
         ..Default::default()
     };
     match Session::new(config.clone()).await {

@@ -73,7 +73,7 @@ pub(super) async fn fetch_metadata(
                     let _ = reply.send(discovery.announcer.as_ref().map(|a| a.status()).unwrap_or_default());
                 }
                 TorrentCmd::Pieces(reply) => { let _ = reply.send(Default::default()); }
-                TorrentCmd::Sequential(_) | TorrentCmd::Recheck => {}
+                TorrentCmd::Sequential(_) | TorrentCmd::Recheck | TorrentCmd::SettingsChanged => {}
                 TorrentCmd::Pause => { *paused = true; fetches.abort_all(); publish(peers, true); }
                 TorrentCmd::Resume => { *paused = false; publish(peers, false); }
                 TorrentCmd::FilePriorities(p) => *priorities = p,

@@ -105,6 +105,7 @@ impl Torrent {
     /// The record as of now, without the verified pieces.
     fn resume_record(&self, added_at: u64) -> Resume {
         let (down, up) = self.totals();
+        let (download_limit, upload_limit) = self.limits.get();
         Resume {
             info_hash: self.info_hash,
             name: self.meta.info.name.clone(),
@@ -117,8 +118,8 @@ impl Torrent {
             downloaded: self.base_downloaded + down,
             uploaded: self.base_uploaded + up,
             added_at,
-            download_limit: None,
-            upload_limit: None,
+            download_limit,
+            upload_limit,
         }
     }
 
