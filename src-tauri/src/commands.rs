@@ -334,8 +334,8 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
     }
 }
 
-/// Saves the settings. The download folder applies to the next torrent
-/// added; the port and the DHT to the next start, which the returned
+/// Saves the settings. The rate limits apply at once, the download folder
+/// to the next torrent added; the port and the DHT to the next start, which the returned
 /// sentence says when they changed.
 #[tauri::command]
 pub fn save_settings(
@@ -360,6 +360,10 @@ pub fn save_settings(
     })?;
     let restart = config.settings.listen_port != new.listen_port
         || config.settings.dht_enabled != new.dht_enabled;
+    if let Some(s) = &state.session {
+        let (down, up) = new.rate_limits();
+        s.set_rate_limits(down, up);
+    }
     config.settings = new;
     Ok(if restart {
         "Settings saved. The port and DHT changes take effect when Shoal restarts.".into()

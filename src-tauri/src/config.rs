@@ -75,11 +75,18 @@ pub struct Settings {
     pub listen_port: u16,
     /// Whether to join the public mainline DHT.
     pub dht_enabled: bool,
-    /// Download limit in KiB/s (0: none). Stored for when the engine
-    /// enforces limits; the window shows it as not yet applied.
+    /// Download limit of the whole session in KiB/s (0: none).
     pub download_limit_kib: u64,
-    /// Upload limit in KiB/s (0: none). Stored, not yet applied.
+    /// Upload limit of the whole session in KiB/s (0: none).
     pub upload_limit_kib: u64,
+}
+
+impl Settings {
+    /// The limits `(download, upload)` in bytes per second, `None` for none.
+    pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
+        let bytes = |kib: u64| (kib > 0).then(|| kib.saturating_mul(1024));
+        (bytes(self.download_limit_kib), bytes(self.upload_limit_kib))
+    }
 }
 
 impl Default for Settings {
@@ -216,6 +223,8 @@ impl Config {
             listen_addr: self.listen_addr(),
             dht: self.dht(),
             state_dir: Some(self.paths.state_dir()),
+            download_limit: self.settings.rate_limits().0,
+            upload_limit: self.settings.rate_limits().1,
             ..SessionConfig::default()
         }
     }
@@ -345,5 +354,13 @@ mod tests {
         ]));
         assert!(c.listen_override.is_none());
         assert!(c.warnings[0].contains("SHOAL_LISTEN"));
+    }
+
+    #[test]
+    fn limits_in_kib_become_bytes_and_zero_is_none() {
+        let mut s = Settings::default();
+        assert_eq!(s.rate_limits(), (None, None));
+        s.download_limit_kib = 100;
+        assert_eq!(s.rate_limits(), (Some(102_400), None));
     }
 }

@@ -19,6 +19,11 @@ use super::common::process::{stop_pids, ChildGuard};
 pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on a download or a state change to appear in the list.
 pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(90);
+/// The in-process seeder's upload limit: its 3 MiB take several seconds.
+pub const SEEDER_UPLOAD_LIMIT: u64 = 400 * 1024;
+/// The test's download of the torrent created in the app: slow enough to
+/// watch the app upload.
+pub const LEECH_DOWNLOAD_LIMIT: u64 = 48 * 1024;
 
 /// What the steps work with.
 pub struct Ctx<'a> {
@@ -78,6 +83,8 @@ impl Seeder {
         let session = Session::new(SessionConfig {
             listen_addr: "127.0.0.1:0".parse().expect("addr"),
             dht: None,
+            // Slow enough that the download can be watched while it runs.
+            upload_limit: Some(SEEDER_UPLOAD_LIMIT),
             ..SessionConfig::default()
         })
         .await
@@ -176,12 +183,27 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     click(c, "#remove-confirm").await?;
     wait_gone(c, &row).await?;
 
-    // 3. A magnet link to the in-process seeder downloads to completion.
+    // 3. A magnet link to the in-process seeder: while it downloads, its
+    // Peers tab shows the seeder, address and client (once complete, the
+    // two seeds part, as they do in other clients).
     let hash = ctx.seeder.meta.info_hash.to_hex();
     click(c, "#add-magnet").await?;
     type_into(c, "#magnet-uri", &ctx.seeder.magnet()).await?;
     click(c, "#magnet-add").await?;
     let row = format!("tr[data-id='{hash}']");
+    click(c, &format!("{row} td.name")).await?;
+    click(c, "#tab-peers").await?;
+    let peer = format!("[data-testid=peer-row][data-addr='{}']", ctx.seeder.addr);
+    let text = text_of(c, &peer).await?;
+    if !text.contains("Shoal 0.1.0") {
+        return Err(format!(
+            "the seeder's row does not name its client: {text:?}"
+        ));
+    }
+    screenshot(c, "peers.png").await?;
+
+    // 4. It completes with the seeder's bytes.
+    click(c, "#tab-overview").await?;
     wait_attr(c, &row, "data-state", "seeding", TRANSFER_TIMEOUT).await?;
     wait_text(c, &format!("{row} .pct"), "100%").await?;
     for rel in ["big.bin", "docs/readme.txt", "docs/odd.bin"] {
@@ -192,20 +214,8 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
             return Err(format!("downloaded {rel} differs from the seeder's"));
         }
     }
-    click(c, &format!("{row} td.name")).await?;
     wait_for(c, "#piece-map").await?;
     screenshot(c, "magnet-download.png").await?;
-
-    // 4. Its Peers tab shows the seeder: address and client.
-    click(c, "#tab-peers").await?;
-    let peer = format!("[data-testid=peer-row][data-addr='{}']", ctx.seeder.addr);
-    let text = text_of(c, &peer).await?;
-    if !text.contains("Shoal 0.1.0") {
-        return Err(format!(
-            "the seeder's row does not name its client: {text:?}"
-        ));
-    }
-    screenshot(c, "peers.png").await?;
 
     // Its Files tab: the tree with every file complete.
     click(c, "#tab-files").await?;
@@ -259,11 +269,16 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
         trackers: Vec::new(),
         peers: vec![format!("127.0.0.1:{port}")],
     };
+    // Slowly, so the window can be seen uploading to it.
+    let mut add = AddTorrent::magnet(magnet, &leech_dir);
+    add.download_limit = Some(LEECH_DOWNLOAD_LIMIT);
     let leech = ctx
         .seeder
         .session
-        .add_torrent(AddTorrent::magnet(magnet, &leech_dir))
+        .add_torrent(add)
         .map_err(|e| e.to_string())?;
+    wait_text(c, &format!("{created_row} .peers"), "1 /").await?;
+    screenshot(c, "seeding.png").await?;
     tokio::time::timeout(TRANSFER_TIMEOUT, leech.wait_complete())
         .await
         .map_err(|_| "the test's session did not download the created torrent in time")??;
@@ -271,8 +286,6 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     if got != vec![7u8; 300_000] {
         return Err("the created torrent's data came back different".into());
     }
-    wait_text(c, &format!("{created_row} .peers"), "1 /").await?;
-    screenshot(c, "seeding.png").await?;
 
     // 6. Pause and resume it.
     click(c, &format!("{created_row} td.name")).await?;
