@@ -43,6 +43,9 @@ pub(crate) struct Persist {
     pub prior: Option<Verified>,
     /// When the torrent was first added.
     pub added_at: u64,
+    /// The transfer counters of the last record, so that a torrent that
+    /// only uploads still gets its all-time counters recorded.
+    pub recorded_totals: (u64, u64),
 }
 
 impl Persist {
@@ -64,6 +67,7 @@ impl Persist {
             removed,
             prior: prior.and_then(|r| r.verified.clone()),
             added_at,
+            recorded_totals: (0, 0),
         }
     }
 
@@ -139,6 +143,12 @@ impl Torrent {
 
     /// Writes a record if one is due and none is being written.
     pub(super) fn maybe_save_resume(&mut self, now: Instant) {
+        let totals = self.totals();
+        if let Some(p) = &mut self.persist {
+            if totals != p.recorded_totals {
+                p.dirty = true;
+            }
+        }
         let Some(p) = &self.persist else {
             return;
         };
@@ -181,6 +191,7 @@ impl Torrent {
             p.dirty = false;
             p.soon = false;
             p.last = now;
+            p.recorded_totals = totals;
         }
     }
 
