@@ -164,7 +164,15 @@ async fn transmission_fetches_a_magnet_from_us() {
 async fn pex_introduces_a_third_peer() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, _, meta) = fixture(tmp.path());
-    let a = Session::new(config()).await.unwrap();
+    // A sends slowly, so B is still downloading from it (and so names it in
+    // PEX: only connected peers are named) when C joins. Two seeds part, so
+    // a complete B would not name A.
+    let a = Session::new(SessionConfig {
+        upload_limit: Some(128 * 1024),
+        ..config()
+    })
+    .await
+    .unwrap();
     seeding(&a, &meta, &src).await;
     let a_addr = local(a.listen_port());
 
@@ -172,7 +180,13 @@ async fn pex_introduces_a_third_peer() {
     let mut add_b = AddTorrent::new(meta.clone(), tmp.path().join("b"));
     add_b.peers = vec![a_addr];
     let hb = b.add_torrent(add_b).unwrap();
-    complete(&hb).await;
+    tokio::time::timeout(LIMIT, async {
+        while hb.stats().peers == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("B connects to A");
 
     let c = Session::new(config()).await.unwrap();
     let mut add_c = AddTorrent::new(meta.clone(), tmp.path().join("c"));
@@ -190,6 +204,7 @@ async fn pex_introduces_a_third_peer() {
     .await
     .expect("C connects to A, which only B could have named");
     assert_eq!(via_pex, PeerSource::Pex);
+    complete(&hb).await;
     complete(&hc).await;
     for s in [a, b, c] {
         s.shutdown().await;
