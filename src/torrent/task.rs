@@ -19,7 +19,6 @@ use super::{
     AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle, TorrentSource, TorrentState, TorrentStats,
 };
 use crate::bitfield::Bitfield;
-use crate::dht::DhtAnnouncer;
 use crate::limit::{LimitChain, RateLimits};
 use crate::metainfo::Metainfo;
 use crate::peer::{
@@ -29,12 +28,14 @@ use crate::picker::{Picker, Priority};
 use crate::rate::Rate;
 use crate::storage::disk::{Disk, DiskEvent};
 use crate::storage::Layout;
-use crate::tracker::announcer::{Announcer, AnnouncerHandle, TransferStats};
 use crate::types::InfoHash;
 use crate::wire::Geometry;
 
 mod check;
+mod discovery;
 mod events;
+
+use discovery::Discovery;
 mod fetch;
 mod persist;
 mod pex;
@@ -150,69 +151,6 @@ struct PeerEntry {
 
 /// What a dial or an answer to an incoming peer produced.
 type DialResult = (SocketAddr, PeerSource, Result<Connected, peer::PeerError>);
-
-/// Where peers come from besides the user: trackers and the DHT, each on
-/// its own channel so the source is known.
-struct Discovery {
-    /// The announce task, when the torrent has trackers.
-    announcer: Option<AnnouncerHandle>,
-    /// Peers from trackers.
-    tracker_peers: mpsc::Receiver<Vec<SocketAddr>>,
-    /// The DHT task, unless the torrent is private or the DHT is off.
-    dht: Option<DhtAnnouncer>,
-    /// Peers from the DHT.
-    dht_peers: mpsc::Receiver<Vec<SocketAddr>>,
-    /// What we tell trackers about our transfer.
-    transfer_tx: watch::Sender<TransferStats>,
-}
-
-impl Discovery {
-    /// Starts announcing to `tiers` and, unless `private`, to the DHT.
-    fn start(
-        tiers: Vec<Vec<String>>,
-        private: bool,
-        info_hash: InfoHash,
-        env: &TorrentEnv,
-        left: u64,
-        cancel: &CancellationToken,
-    ) -> Discovery {
-        let (transfer_tx, transfer_rx) = watch::channel(TransferStats {
-            uploaded: 0,
-            downloaded: 0,
-            left,
-        });
-        let (tracker_tx, tracker_peers) = mpsc::channel(64);
-        let (dht_tx, dht_peers) = mpsc::channel(64);
-        let announcer = (!tiers.is_empty()).then(|| {
-            Announcer::spawn(
-                tiers,
-                info_hash,
-                env.peer_id,
-                env.listen_port,
-                transfer_rx,
-                tracker_tx,
-                cancel.child_token(),
-            )
-        });
-        let dht = match (&env.dht, private) {
-            (Some(dht), false) => Some(DhtAnnouncer::spawn(
-                dht.clone(),
-                info_hash,
-                env.listen_port,
-                dht_tx,
-                cancel.child_token(),
-            )),
-            _ => None,
-        };
-        Discovery {
-            announcer,
-            tracker_peers,
-            dht,
-            dht_peers,
-            transfer_tx,
-        }
-    }
-}
 
 struct Torrent {
     /// The torrent's identity.
