@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Runtime, State};
+use tauri::State;
 
 use shoal::magnet::Magnet;
 use shoal::metainfo::MAX_METAINFO_LEN;
@@ -19,11 +19,9 @@ use shoal::{CreateOptions, InfoHash, Metainfo};
 use crate::config::{save_settings as write_settings, write_atomic, Settings};
 use crate::dto::{
     AppInfo, CreateProgress, CreateRequest, Created, SessionUpdate, SettingsDto, Startup,
-    TorrentInfo,
 };
 use crate::engine_ext::parse_priority;
 use crate::error::CommandError;
-use crate::events::{self, TorrentOpened};
 use crate::state::{lock, AppState, DetailTab};
 
 /// The app's version.
@@ -32,26 +30,6 @@ pub fn app_info() -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
     }
-}
-
-/// Reads the .torrent file at `path` and returns what it describes.
-#[tauri::command]
-pub async fn torrent_info<R: Runtime>(
-    app: AppHandle<R>,
-    path: String,
-) -> Result<TorrentInfo, CommandError> {
-    let info = tauri::async_runtime::spawn_blocking(move || read_torrent_info(&path))
-        .await
-        .map_err(|e| CommandError::Internal(e.to_string()))??;
-    events::emit(
-        &app,
-        events::TORRENT_OPENED,
-        TorrentOpened {
-            name: info.name.clone(),
-            info_hash: info.info_hash.clone(),
-        },
-    );
-    Ok(info)
 }
 
 /// Start-up facts: version, messages to show, the download folder.
@@ -444,15 +422,6 @@ pub fn read_metainfo(path: &str) -> Result<Metainfo, CommandError> {
     })
 }
 
-/// Reads and parses a .torrent file for its description (blocking).
-pub fn read_torrent_info(path: &str) -> Result<TorrentInfo, CommandError> {
-    let metainfo = read_metainfo(path)?;
-    Ok(TorrentInfo::from_metainfo(
-        path.trim().to_string(),
-        &metainfo,
-    ))
-}
-
 /// Reads a .torrent file's bytes, refusing anything larger than the
 /// engine's limit before reading it. Blocking.
 fn read_torrent_bytes(trimmed: &str) -> Result<Vec<u8>, CommandError> {
@@ -495,12 +464,12 @@ mod tests {
 
     #[test]
     fn empty_path_is_refused() {
-        assert!(matches!(read_torrent_info("  "), Err(CommandError::NoPath)));
+        assert!(matches!(read_metainfo("  "), Err(CommandError::NoPath)));
     }
 
     #[test]
     fn missing_file_says_so() {
-        let err = read_torrent_info("/nonexistent/x.torrent").unwrap_err();
+        let err = read_metainfo("/nonexistent/x.torrent").unwrap_err();
         assert_eq!(err.kind(), "read");
         assert!(err.to_string().contains("/nonexistent/x.torrent"));
     }
@@ -508,7 +477,7 @@ mod tests {
     #[test]
     fn folder_is_not_a_file() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read_torrent_info(dir.path().to_str().unwrap()).unwrap_err();
+        let err = read_metainfo(dir.path().to_str().unwrap()).unwrap_err();
         assert_eq!(err.kind(), "notAFile");
     }
 
@@ -517,12 +486,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("junk.torrent");
         std::fs::write(&path, b"this is not bencode").unwrap();
-        let err = read_torrent_info(path.to_str().unwrap()).unwrap_err();
+        let err = read_metainfo(path.to_str().unwrap()).unwrap_err();
         assert_eq!(err.kind(), "badTorrent");
     }
 
     #[test]
-    fn single_file_torrent_is_described() {
+    fn single_file_torrent_is_read() {
         // A hand-made single-file torrent: 5 bytes in one 16 KiB piece.
         let mut t = Vec::new();
         t.extend_from_slice(b"d8:announce30:http://127.0.0.1:6969/announce7:comment5:hello4:infod");
@@ -532,18 +501,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.torrent");
         std::fs::write(&path, &t).unwrap();
-        let info = read_torrent_info(path.to_str().unwrap()).unwrap();
-        assert_eq!(info.name, "a.txt");
-        assert_eq!(info.total_size, 5);
-        assert_eq!(info.piece_length, 16384);
-        assert_eq!(info.piece_count, 1);
-        assert_eq!(info.files.len(), 1);
-        assert_eq!(info.files[0].path, "a.txt");
-        assert_eq!(
-            info.trackers,
-            vec![vec!["http://127.0.0.1:6969/announce".to_string()]]
-        );
-        assert_eq!(info.comment.as_deref(), Some("hello"));
-        assert_eq!(info.info_hash.len(), 40);
+        let m = read_metainfo(&format!("  {}  ", path.display())).unwrap();
+        assert_eq!(m.info.name, "a.txt");
+        assert_eq!(m.info.total_length(), 5);
+        assert_eq!(m.info.num_pieces(), 1);
+        assert_eq!(m.comment.as_deref(), Some("hello"));
     }
 }

@@ -12,7 +12,7 @@
 //! | `SHOAL_DHT_BOOTSTRAP` | `off`, or a comma list of `HOST:PORT` nodes     |
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -243,18 +243,9 @@ pub fn save_settings(paths: &Paths, settings: &Settings) -> Result<(), ConfigErr
     write_atomic(&path, &json).map_err(err)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder,
-/// synced before the rename, so a crash leaves the old file or the new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
+/// Writes a file so that a crash leaves the old content or the new (the
+/// engine's atomic write: temp file, fsync, rename, fsync of the folder).
+pub use shoal::resume::write_atomic;
 
 /// The user's Downloads folder, or `~/Downloads`, or `./Downloads`.
 fn default_download_dir() -> PathBuf {

@@ -5,19 +5,6 @@
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime};
 
-/// Emitted after a .torrent file was read and parsed; the status bar shows it.
-pub const TORRENT_OPENED: &str = "shoal://torrent-opened";
-
-/// Payload of [`TORRENT_OPENED`].
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TorrentOpened {
-    /// The torrent's name.
-    pub name: String,
-    /// Its info hash, 40 hex digits.
-    pub info_hash: String,
-}
-
 /// Sends an event to every window. A window that is gone is not an error the
 /// caller can act on, so failures are only logged.
 pub fn emit<R: Runtime, P: Serialize + Clone>(app: &AppHandle<R>, name: &str, payload: P) {

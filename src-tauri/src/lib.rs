@@ -61,7 +61,6 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
-            commands::torrent_info,
             commands::startup,
             commands::subscribe,
             commands::select_torrent,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { ApiError, inDesktopApp, toApiError, torrentInfo } from './api';
+import { ApiError, appInfo, inDesktopApp, toApiError } from './api';
 
 describe('toApiError', () => {
   it('keeps the kind and message a command returned', () => {
@@ -18,6 +18,6 @@ describe('toApiError', () => {
 describe('outside the desktop app', () => {
   it('says the engine is not available', async () => {
     expect(inDesktopApp()).toBe(false);
-    await expect(torrentInfo('/tmp/a.torrent')).rejects.toMatchObject({ kind: 'noBackend' });
+    await expect(appInfo()).rejects.toMatchObject({ kind: 'noBackend' });
   });
 });

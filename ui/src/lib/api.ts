@@ -18,8 +18,6 @@ import type {
   SessionUpdate,
   Settings,
   Startup,
-  TorrentInfo,
-  TorrentOpened,
 } from './types';
 
 /** A command failed; `message` is a sentence fit to show as it is. */
@@ -65,11 +63,6 @@ export function appInfo(): Promise<AppInfo> {
   return call<AppInfo>('app_info');
 }
 
-/** Reads the .torrent file at `path` and describes it. */
-export function torrentInfo(path: string): Promise<TorrentInfo> {
-  return call<TorrentInfo>('torrent_info', { path });
-}
-
 /** Shows the native "open file" dialog for .torrent files; null if cancelled. */
 export async function pickTorrentFile(): Promise<string | null> {
   if (!inDesktopApp()) return null;
@@ -80,12 +73,6 @@ export async function pickTorrentFile(): Promise<string | null> {
     filters: [{ name: 'Torrent files', extensions: ['torrent'] }],
   });
   return typeof picked === 'string' ? picked : null;
-}
-
-/** Calls `handler` each time the app has opened a torrent. */
-export async function onTorrentOpened(handler: (e: TorrentOpened) => void): Promise<UnlistenFn> {
-  if (!inDesktopApp()) return () => {};
-  return listen<TorrentOpened>('shoal://torrent-opened', (event) => handler(event.payload));
 }
 
 /** Start-up facts: version, messages to show at once, the download folder. */
