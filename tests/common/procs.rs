@@ -2,12 +2,12 @@
 //! tests/support/lt_peer.py), Transmission and aria2 — each owned by a guard
 //! that stops the process it started, by PID, when dropped.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use super::dht::LtPeer;
 
 /// A free TCP port on 127.0.0.1 (the OS picks it; there is a small window
 /// before the caller binds it).
@@ -105,13 +105,10 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
 }
 
 /// A libtorrent peer (python3-libtorrent from Debian, run with
-/// /usr/bin/python3, which is where Debian installs the module).
+/// /usr/bin/python3, which is where Debian installs the module): the
+/// process of `super::dht::LtPeer`, started from options.
 pub struct Libtorrent {
-    /// The process.
-    pub proc: Proc,
-    /// Its listening port.
-    pub port: u16,
-    lines: mpsc::Receiver<String>,
+    peer: LtPeer,
 }
 
 /// How to run a libtorrent peer.
@@ -132,43 +129,25 @@ pub struct LtOptions {
 impl Libtorrent {
     /// Starts a libtorrent peer on `source` (a .torrent path or a magnet).
     pub fn start(source: &str, save: &Path, opts: LtOptions) -> Libtorrent {
-        let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_peer.py");
-        let mut cmd = Command::new("/usr/bin/python3");
-        cmd.arg(script)
-            .arg(source)
-            .arg("--save")
-            .arg(save)
-            .arg("--port")
-            .arg(port.to_string())
-            .stdout(Stdio::piped());
+        let mut args = Vec::new();
         for p in &opts.peers {
-            cmd.arg("--peer").arg(p.to_string());
+            args.extend(["--peer".to_string(), p.to_string()]);
         }
         for p in &opts.dht_bootstrap {
-            cmd.arg("--dht-bootstrap").arg(p.to_string());
+            args.extend(["--dht-bootstrap".to_string(), p.to_string()]);
         }
         if opts.seed {
-            cmd.arg("--seed");
+            args.push("--seed".into());
         }
         if opts.stay {
-            cmd.arg("--stay");
+            args.push("--stay".into());
         }
         if let Some(l) = opts.upload_limit {
-            cmd.arg("--upload-limit").arg(l.to_string());
+            args.extend(["--upload-limit".to_string(), l.to_string()]);
         }
-        let mut proc = Proc::spawn("libtorrent", &mut cmd);
-        let out = proc.stdout();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Libtorrent { proc, port, lines }
+        Libtorrent {
+            peer: LtPeer::start(Path::new(source), save, free_port(), &args),
+        }
     }
 
     /// A libtorrent seeder of `torrent` with its content in `save`, once
@@ -187,9 +166,14 @@ impl Libtorrent {
         lt
     }
 
+    /// Its listening port.
+    pub fn port(&self) -> u16 {
+        self.peer.port
+    }
+
     /// Its address.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        self.peer.addr()
     }
 
     /// Waits until it reports a complete download; panics on its error or
@@ -199,7 +183,7 @@ impl Libtorrent {
         let mut last = String::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.peer.lines.recv_timeout(left) {
                 Ok(line) => {
                     if line.contains("\"done\": true") {
                         return;
@@ -216,7 +200,7 @@ impl Libtorrent {
 
     /// Waits until it listens (its first status line).
     pub fn wait_started(&mut self, limit: Duration) {
-        match self.lines.recv_timeout(limit) {
+        match self.peer.lines.recv_timeout(limit) {
             Ok(l) if !l.contains("\"error\"") => {}
             other => panic!("libtorrent did not start: {other:?}"),
         }
