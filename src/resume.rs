@@ -356,6 +356,13 @@ impl StateDir {
         };
         for entry in entries.flatten() {
             let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                // Left by a crash between writing and renaming: the record
+                // it was to replace is intact.
+                let _ = fs::remove_file(&path);
+                continue;
+            }
             if path.extension().is_none_or(|e| e != "resume") {
                 continue;
             }
@@ -658,6 +665,8 @@ mod tests {
         r.magnet = Some(format!("magnet:?xt=urn:btih:{}", r.info_hash.to_hex()));
         state.save_resume(&r).unwrap();
         fs::write(dir.path().join("torrents/bad.resume"), b"junk").unwrap();
+        let stale = dir.path().join("torrents/.x.resume.1.tmp");
+        fs::write(&stale, b"half a record").unwrap();
         let (stored, errors) = state.load();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].resume, r);
@@ -667,8 +676,9 @@ mod tests {
             "{}",
             errors[0]
         );
-        // The bad file is left for the user.
+        // The bad file is left for the user; a crash's temp file is gone.
         assert!(dir.path().join("torrents/bad.resume").exists());
+        assert!(!stale.exists());
         state.remove(&r.info_hash).unwrap();
         assert_eq!(state.load().0.len(), 0);
     }

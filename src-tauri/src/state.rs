@@ -133,6 +133,11 @@ impl AppState {
                 None
             }
         };
+        for e in session.iter().flat_map(|s| s.restore_errors()) {
+            messages.push(format!(
+                "A saved torrent could not be restored ({e}); its files were left in place."
+            ));
+        }
         if let Some(e) = session.as_ref().and_then(|s| s.dht_error()) {
             messages.push(format!(
                 "The DHT is off: {e}. Torrents still find peers through trackers."

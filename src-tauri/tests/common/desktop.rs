@@ -110,6 +110,11 @@ impl Sandbox {
         self.dir.path().join("downloads")
     }
 
+    /// The app's data folder (its session state is in `session/`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data/shoal")
+    }
+
     /// The address of the sandbox's D-Bus session bus (see [`SessionBus`]).
     pub fn bus_address(&self) -> String {
         format!("unix:path={}", self.dir.path().join("bus").display())
@@ -121,7 +126,7 @@ impl Sandbox {
         let p = self.dir.path();
         cmd.env("DBUS_SESSION_BUS_ADDRESS", self.bus_address())
             .env("SHOAL_CONFIG_DIR", p.join("config/shoal"))
-            .env("SHOAL_DATA_DIR", p.join("data/shoal"))
+            .env("SHOAL_DATA_DIR", self.data_dir())
             .env("SHOAL_DOWNLOAD_DIR", self.downloads())
             .env("SHOAL_LISTEN", "127.0.0.1:0")
             .env("SHOAL_DHT_BOOTSTRAP", "off")

@@ -127,10 +127,14 @@ pub async fn run(ctx: &Ctx<'_>) {
     result.unwrap_or_else(|e| panic!("{e}"));
 
     // 8. Quit the app (SIGTERM, if closing the session left it running) and
-    // start it again: the same torrents, with their progress.
+    // start it again: the same torrents, with their progress. A damaged
+    // record in the state folder is reported, not fatal.
     let left = ctx.driver.app_pids(ctx.app);
     eprintln!("webdriver: stopping the app ({left:?}) and starting it again");
     stop_pids(&left);
+    let records = ctx.sandbox.data_dir().join("session/torrents");
+    std::fs::write(records.join("damaged.resume"), b"d4:junk")
+        .expect("write a damaged record into the state folder");
     let client = ctx.driver.session(ctx.app, &[]).await;
     let result = after_restart(&client, ctx).await;
     if result.is_err() {
@@ -147,6 +151,7 @@ async fn after_restart(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     let sample = format!("tr[data-id='{}']", ctx.expected_hash);
     wait_text(c, &format!("{sample} td.name"), "sample").await?;
     wait_text(c, "#status-torrents", "3 torrents").await?;
+    wait_text(c, "[data-testid=startup-message]", "could not be restored").await?;
     Ok(())
 }
 
