@@ -135,7 +135,7 @@ impl AppState {
         };
         for e in session.iter().flat_map(|s| s.restore_errors()) {
             messages.push(format!(
-                "A saved torrent could not be restored ({e}); its files were left in place."
+                "A saved torrent could not be restored ({e}); the file was left as it is."
             ));
         }
         if let Some(e) = session.as_ref().and_then(|s| s.dht_error()) {
