@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::data;
-use common::procs::{free_port, wait_for, Proc};
+use common::procs::{self, free_port, wait_for, Proc};
 
 fn shoal() -> Command {
     Command::new(env!("CARGO_BIN_EXE_shoal"))
@@ -33,24 +33,7 @@ fn download_from_seed_exits_zero_when_complete() {
     assert!(st.success());
 
     let port = free_port();
-    let mut seed_cmd = shoal();
-    seed_cmd
-        .arg("seed")
-        .arg(&torrent)
-        .arg(&src)
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--no-dht",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _seed = Proc::spawn("shoal seed", &mut seed_cmd);
-    wait_for("the seeder to listen", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    let _seed = procs::shoal_seed(&torrent, &src, port, &[]);
 
     let dst = tmp.path().join("dst");
     let mut dl = shoal();

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::data;
-use common::procs::{free_port, wait_for, Proc};
+use common::procs::{self, free_port, wait_for, Proc};
 use common::swarm::{complete, config, local, seeding};
 use shoal::create::{create_torrent, CreateOptions};
 use shoal::session::{Session, SessionConfig};
@@ -162,19 +162,7 @@ fn the_command_lines_upload_limit_holds_the_transfer() {
     assert!(created.success());
 
     let port = free_port();
-    let mut seed_cmd = shoal();
-    seed_cmd
-        .arg("seed")
-        .arg(&torrent)
-        .arg(&src)
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--no-dht", "--upload-limit", "1024"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _seed = Proc::spawn("shoal seed", &mut seed_cmd);
-    wait_for("the seeder to listen", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    let _seed = procs::shoal_seed(&torrent, &src, port, &["--upload-limit", "1024"]);
 
     let dst = tmp.path().join("dst");
     let mut dl = shoal();

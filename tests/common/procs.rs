@@ -280,3 +280,27 @@ pub fn aria2(torrent: &Path, dir: &Path, port: u16, seed: bool) -> Proc {
 pub fn manifest_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// `shoal seed TORRENT DIR` listening on 127.0.0.1:`port`, DHT off, with
+/// `extra` arguments; returns once it listens.
+pub fn shoal_seed(torrent: &Path, dir: &Path, port: u16, extra: &[&str]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shoal"));
+    cmd.arg("seed")
+        .arg(torrent)
+        .arg(dir)
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--no-dht",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let seed = Proc::spawn("shoal seed", &mut cmd);
+    wait_for("the seeder to listen", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    seed
+}
