@@ -235,6 +235,22 @@ pub async fn recheck_torrents(
     Ok(())
 }
 
+/// Sets a torrent's own rate limits in KiB/s (0: none); the global limits
+/// apply as well. Kept across restarts.
+#[tauri::command]
+pub async fn set_torrent_limits(
+    state: State<'_, AppState>,
+    id: String,
+    download_kib: u64,
+    upload_kib: u64,
+) -> Result<(), CommandError> {
+    let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
+    let bytes = |kib: u64| (kib > 0).then(|| kib.saturating_mul(1024));
+    h.set_rate_limits(bytes(download_kib), bytes(upload_kib));
+    state.poke();
+    Ok(())
+}
+
 /// Turns sequential download (pieces in order, for previewing) on or off.
 #[tauri::command]
 pub async fn set_sequential(

@@ -149,6 +149,11 @@ pub struct Overview {
     pub magnet: String,
     /// Pieces are fetched in order (set from the window).
     pub sequential: bool,
+    /// This torrent's own download limit in KiB/s (0: none; the global
+    /// limit applies as well).
+    pub download_limit_kib: u64,
+    /// This torrent's own upload limit in KiB/s (0: none).
+    pub upload_limit_kib: u64,
 }
 
 /// Which pieces we have, as the piece map draws them.

@@ -191,6 +191,11 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
     }
 }
 
+/// A limit in bytes per second as whole KiB/s, 0 for none.
+fn kib(limit: Option<u64>) -> u64 {
+    limit.map_or(0, |b| b.div_ceil(1024))
+}
+
 /// The detail of one torrent for `tab`.
 async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
     let stats = h.stats();
@@ -217,6 +222,8 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
         banned: stats.banned,
         magnet,
         sequential,
+        download_limit_kib: kib(h.rate_limits().0),
+        upload_limit_kib: kib(h.rate_limits().1),
     };
     let mut out = TorrentDetail {
         id: h.info_hash.to_hex(),

@@ -299,6 +299,16 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     click(c, "#resume").await?;
     wait_attr(c, &created_row, "data-state", "seeding", TRANSFER_TIMEOUT).await?;
 
+    // Its own upload limit, set in the Overview, is the engine's: shown
+    // again after another torrent was selected in between.
+    click(c, "#tab-overview").await?;
+    type_into(c, "#torrent-up-limit", "64").await?;
+    click(c, "#detail-name").await?;
+    click(c, &format!("{row} td.name")).await?;
+    wait_text(c, "#detail-name", "payload").await?;
+    click(c, &format!("{created_row} td.name")).await?;
+    wait_value(c, "#torrent-up-limit", "64").await?;
+
     // The DHT panel says the DHT is off (as the test asked); the settings
     // dialog saves to the sandbox's config folder.
     click(c, "#dht-button").await?;
@@ -419,6 +429,27 @@ pub async fn wait_attr(
         if Instant::now() > deadline {
             return Err(format!(
                 "{css} has {attr}={last:?}, not {want:?}, after {limit:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits (bounded) until a form field's current value is `want`.
+pub async fn wait_value(client: &Client, css: &str, want: &str) -> Result<(), String> {
+    eprintln!("webdriver: waiting for {css} to hold {want:?}");
+    let deadline = Instant::now() + UI_TIMEOUT;
+    let mut last = None;
+    loop {
+        if let Ok(found) = client.find(Locator::Css(css)).await {
+            last = found.prop("value").await.ok().flatten();
+            if last.as_deref() == Some(want) {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{css} holds {last:?}, not {want:?}, after {UI_TIMEOUT:?}"
             ));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

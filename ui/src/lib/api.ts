@@ -134,6 +134,11 @@ export function setSequential(id: string, on: boolean): Promise<void> {
   return call<void>('set_sequential', { id, on });
 }
 
+/** A torrent's own limits in KiB/s, 0 for none. */
+export function setTorrentLimits(id: string, downloadKib: number, uploadKib: number): Promise<void> {
+  return call<void>('set_torrent_limits', { id, downloadKib, uploadKib });
+}
+
 export function removeTorrents(ids: string[], deleteData: boolean): Promise<void> {
   return call<void>('remove_torrents', { ids, deleteData });
 }

@@ -76,6 +76,8 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
             banned: 0,
             magnet: `magnet:?xt=urn:btih:${selected.id}`,
             sequential: false,
+            downloadLimitKib: 0,
+            uploadLimitKib: 0,
           },
           pieces: null,
           peers: peerRows,

@@ -88,6 +88,9 @@ export interface Overview {
   banned: number;
   magnet: string;
   sequential: boolean;
+  /** This torrent's own limits, KiB/s, 0 for none. */
+  downloadLimitKib: number;
+  uploadLimitKib: number;
 }
 
 export interface PieceMapData {
