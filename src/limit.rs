@@ -28,6 +28,17 @@ use crate::types::BLOCK_LEN;
 /// block always fits and a tiny limit still moves whole blocks.
 pub const MIN_BURST: u64 = 2 * BLOCK_LEN as u64 + 1024;
 
+/// A limit given in KiB/s, as users type it, in bytes per second; 0 is no
+/// limit.
+pub fn from_kib(kib: u64) -> Option<u64> {
+    (kib > 0).then(|| kib.saturating_mul(1024))
+}
+
+/// A limit in bytes per second as whole KiB/s (rounded up), 0 for none.
+pub fn to_kib(limit: Option<u64>) -> u64 {
+    limit.map_or(0, |b| b.div_ceil(1024))
+}
+
 /// Longest a waiter sleeps before it looks at its bucket again. A change of
 /// rate wakes waiters at once; this only bounds the cost of a missed wake.
 const MAX_SLEEP: Duration = Duration::from_secs(1);

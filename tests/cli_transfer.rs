@@ -36,15 +36,8 @@ fn download_from_seed_exits_zero_when_complete() {
     let _seed = procs::shoal_seed(&torrent, &src, port, &[]);
 
     let dst = tmp.path().join("dst");
-    let mut dl = shoal();
-    dl.arg("download")
-        .arg(&torrent)
-        .arg("-o")
-        .arg(&dst)
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
-        .args(["--peer", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut dl = procs::shoal_download(&torrent, &dst, ([127, 0, 0, 1], port).into());
+    dl.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = Proc::spawn("shoal download", &mut dl);
     let status = wait_for("the download to exit", Duration::from_secs(60), || {
         child.try_status()

@@ -107,12 +107,7 @@ async fn libtorrent_downloads_from_us() {
 async fn we_download_from_libtorrent() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, torrent, meta) = fixture(tmp.path());
-    let lt = {
-        let (torrent, src) = (torrent.clone(), src.clone());
-        tokio::task::spawn_blocking(move || Libtorrent::seeding(&torrent, &src))
-            .await
-            .unwrap()
-    };
+    let lt = Libtorrent::seeding(&torrent, &src, None).await;
     let addr = lt.addr();
     let dst = tmp.path().join("ours");
     let (s, h) = our_leecher(&meta, &dst, addr).await;

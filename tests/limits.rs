@@ -165,14 +165,8 @@ fn the_command_lines_upload_limit_holds_the_transfer() {
     let _seed = procs::shoal_seed(&torrent, &src, port, &["--upload-limit", "1024"]);
 
     let dst = tmp.path().join("dst");
-    let mut dl = shoal();
-    dl.arg("download")
-        .arg(&torrent)
-        .arg("-o")
-        .arg(&dst)
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
-        .args(["--peer", &format!("127.0.0.1:{port}")])
-        .args(["--download-limit", "0"])
+    let mut dl = procs::shoal_download(&torrent, &dst, ([127, 0, 0, 1], port).into());
+    dl.args(["--download-limit", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let t0 = Instant::now();

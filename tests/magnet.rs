@@ -76,12 +76,7 @@ async fn magnet_from_our_seeder() {
 async fn magnet_from_libtorrent() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, torrent, meta) = fixture(tmp.path());
-    let lt = {
-        let (torrent, src) = (torrent.clone(), src.clone());
-        tokio::task::spawn_blocking(move || Libtorrent::seeding(&torrent, &src))
-            .await
-            .unwrap()
-    };
+    let lt = Libtorrent::seeding(&torrent, &src, None).await;
     let addr = lt.addr();
     let s = Session::new(config()).await.unwrap();
     let dst = tmp.path().join("dst");

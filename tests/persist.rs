@@ -8,11 +8,10 @@ mod common;
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::data;
-use common::procs::{wait_for, Libtorrent, LtOptions, Proc};
+use common::procs::{self, wait_for, Libtorrent, Proc};
 use common::swarm::{complete, config, local, seeding};
 use shoal::bitfield::Bitfield;
 use shoal::magnet::Magnet;
@@ -257,37 +256,12 @@ async fn kill_9_then_restart_fetches_no_verified_piece_again() {
     let dl = tmp.path().join("dl");
 
     // A libtorrent seeder sending 3 MiB/s, so the download takes a while.
-    let seeder = {
-        let (t, s) = (torrent.clone(), src.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut lt = Libtorrent::start(
-                t.to_str().unwrap(),
-                &s,
-                LtOptions {
-                    seed: true,
-                    stay: true,
-                    upload_limit: Some(3 * 1024 * 1024),
-                    ..Default::default()
-                },
-            );
-            lt.wait_started(Duration::from_secs(20));
-            lt
-        })
-        .await
-        .unwrap()
-    };
+    let seeder = Libtorrent::seeding(&torrent, &src, Some(3 * 1024 * 1024)).await;
     let seeder_addr: SocketAddr = seeder.addr();
 
     let mut leecher = Proc::spawn(
         "shoal download",
-        Command::new(env!("CARGO_BIN_EXE_shoal"))
-            .arg("download")
-            .arg(&torrent)
-            .arg("-o")
-            .arg(&dl)
-            .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
-            .arg("--peer")
-            .arg(seeder_addr.to_string())
+        procs::shoal_download(&torrent, &dl, seeder_addr)
             .arg("--state-dir")
             .arg(&state)
             .args(["--resume-interval", "2"]),

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tauri::ipc::Channel;
 use tauri::State;
 
+use shoal::limit::from_kib;
 use shoal::magnet::Magnet;
 use shoal::metainfo::MAX_METAINFO_LEN;
 use shoal::session::{Session, SessionError};
@@ -245,8 +246,7 @@ pub async fn set_torrent_limits(
     upload_kib: u64,
 ) -> Result<(), CommandError> {
     let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
-    let bytes = |kib: u64| (kib > 0).then(|| kib.saturating_mul(1024));
-    h.set_rate_limits(bytes(download_kib), bytes(upload_kib));
+    h.set_rate_limits(from_kib(download_kib), from_kib(upload_kib));
     state.poke();
     Ok(())
 }

@@ -84,8 +84,10 @@ pub struct Settings {
 impl Settings {
     /// The limits `(download, upload)` in bytes per second, `None` for none.
     pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
-        let bytes = |kib: u64| (kib > 0).then(|| kib.saturating_mul(1024));
-        (bytes(self.download_limit_kib), bytes(self.upload_limit_kib))
+        (
+            shoal::limit::from_kib(self.download_limit_kib),
+            shoal::limit::from_kib(self.upload_limit_kib),
+        )
     }
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Runtime};
 
+use shoal::limit::to_kib;
 use shoal::magnet::Magnet;
 use shoal::torrent::{TorrentHandle, TorrentState, TorrentStats};
 use shoal::InfoHash;
@@ -191,16 +192,12 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
     }
 }
 
-/// A limit in bytes per second as whole KiB/s, 0 for none.
-fn kib(limit: Option<u64>) -> u64 {
-    limit.map_or(0, |b| b.div_ceil(1024))
-}
-
 /// The detail of one torrent for `tab`.
 async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
     let stats = h.stats();
     let meta = h.metainfo().await;
     let save_dir = h.save_dir().display().to_string();
+    let limits = h.rate_limits();
     let sequential = stats.sequential;
     let magnet = match &meta {
         Some(m) => Magnet::from_metainfo(m).to_uri(),
@@ -222,8 +219,8 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
         banned: stats.banned,
         magnet,
         sequential,
-        download_limit_kib: kib(h.rate_limits().0),
-        upload_limit_kib: kib(h.rate_limits().1),
+        download_limit_kib: to_kib(limits.0),
+        upload_limit_kib: to_kib(limits.1),
     };
     let mut out = TorrentDetail {
         id: h.info_hash.to_hex(),

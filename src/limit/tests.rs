@@ -206,3 +206,12 @@ fn limits_read_back() {
     l.set(None, Some(7));
     assert_eq!(l.get(), (None, Some(7)));
 }
+
+#[test]
+fn kib_converts_both_ways_and_zero_is_none() {
+    assert_eq!(from_kib(0), None);
+    assert_eq!(from_kib(64), Some(65_536));
+    assert_eq!(to_kib(None), 0);
+    assert_eq!(to_kib(Some(65_536)), 64);
+    assert_eq!(to_kib(Some(1)), 1);
+}

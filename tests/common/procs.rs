@@ -150,20 +150,27 @@ impl Libtorrent {
         }
     }
 
-    /// A libtorrent seeder of `torrent` with its content in `save`, once
-    /// it listens. Blocks: call it from a blocking thread in async tests.
-    pub fn seeding(torrent: &Path, save: &Path) -> Libtorrent {
-        let mut lt = Libtorrent::start(
-            torrent.to_str().expect("UTF-8 torrent path"),
-            save,
-            LtOptions {
-                seed: true,
-                stay: true,
-                ..Default::default()
-            },
-        );
-        lt.wait_started(Duration::from_secs(20));
-        lt
+    /// A libtorrent seeder of `torrent` with its content in `save`, sending
+    /// at most `upload_limit` bytes per second, once it listens. Waits on a
+    /// blocking thread, so async tests can await it.
+    pub async fn seeding(torrent: &Path, save: &Path, upload_limit: Option<u64>) -> Libtorrent {
+        let (torrent, save) = (torrent.to_owned(), save.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let mut lt = Libtorrent::start(
+                torrent.to_str().expect("UTF-8 torrent path"),
+                &save,
+                LtOptions {
+                    seed: true,
+                    stay: true,
+                    upload_limit,
+                    ..Default::default()
+                },
+            );
+            lt.wait_started(Duration::from_secs(20));
+            lt
+        })
+        .await
+        .expect("the libtorrent seeder starts")
     }
 
     /// Its listening port.
@@ -303,4 +310,17 @@ pub fn shoal_seed(torrent: &Path, dir: &Path, port: u16, extra: &[&str]) -> Proc
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
     });
     seed
+}
+
+/// `shoal download TORRENT -o DIR` on 127.0.0.1 with the DHT off, dialling
+/// `peer`; the caller adds arguments and starts it.
+pub fn shoal_download(torrent: &Path, dir: &Path, peer: SocketAddr) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shoal"));
+    cmd.arg("download")
+        .arg(torrent)
+        .arg("-o")
+        .arg(dir)
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
+        .args(["--peer", &peer.to_string()]);
+    cmd
 }

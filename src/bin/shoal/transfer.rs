@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use shoal::dht::DhtConfig;
+use shoal::limit::from_kib;
 use shoal::session::{Session, SessionConfig};
 use shoal::torrent::{AddTorrent, TorrentHandle, TorrentSource, TorrentState};
 use shoal::Magnet;
@@ -48,11 +49,6 @@ pub struct NetArgs {
     /// Most KiB per second to upload, all peers together (0: no limit).
     #[arg(long, value_name = "KIB/S")]
     pub upload_limit: Option<u64>,
-}
-
-/// A limit given in KiB/s as bytes per second; 0 is none.
-fn kib_per_sec(limit: Option<u64>) -> Option<u64> {
-    limit.filter(|&k| k > 0).map(|k| k.saturating_mul(1024))
 }
 
 /// `shoal download`.
@@ -159,8 +155,8 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
         dht,
         state_dir: net.state_dir.clone(),
         resume_interval: Duration::from_secs_f64(net.resume_interval),
-        download_limit: kib_per_sec(net.download_limit),
-        upload_limit: kib_per_sec(net.upload_limit),
+        download_limit: net.download_limit.and_then(from_kib),
+        upload_limit: net.upload_limit.and_then(from_kib),
         ..Default::default()
     };
     match Session::new(config.clone()).await {

@@ -8,7 +8,7 @@
 //! stamps are taken after that sync. Writes run off the torrent's loop, one
 //! at a time; shutdown awaits the last one and writes a final record.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,35 +156,23 @@ impl Torrent {
         if !due || p.saving.as_ref().is_some_and(|h| !h.is_finished()) || p.removed() {
             return;
         }
-        let record = self.resume_record(p.added_at);
-        let checking = self.checking.is_some() || self.state == TorrentState::Checking;
-        let prior = p.prior.clone();
-        let pieces = (!checking).then(|| self.have.as_bytes().to_vec());
+        let Some(mut job) = self.record_job() else {
+            return;
+        };
         let disk = self.disk.clone();
-        let meta = Arc::clone(&self.meta);
-        let state = p.state.clone();
-        let dir = self.save_dir.clone();
         let task = tokio::spawn(async move {
-            let mut pieces = pieces;
-            if pieces.is_some() {
+            if job.pieces.is_some() {
                 // The data of every recorded piece must be on disk first.
-                match disk {
-                    Some(d) => {
-                        if let Err(e) = d.flush().await {
-                            tracing::debug!("not recording verified pieces: {e}");
-                            pieces = None;
-                        }
-                    }
-                    None => pieces = None,
+                let synced = match disk {
+                    Some(d) => d.flush().await.map_err(|e| e.to_string()),
+                    None => Err("the disk is not running".to_string()),
+                };
+                if let Err(e) = synced {
+                    tracing::debug!("not recording verified pieces: {e}");
+                    job.pieces = None;
                 }
             }
-            let r = tokio::task::spawn_blocking(move || {
-                write_record(&state, &meta, record, pieces, prior, &dir)
-            })
-            .await;
-            if let Ok(Err(e)) = r {
-                tracing::warn!("cannot write the resume record: {e}");
-            }
+            let _ = tokio::task::spawn_blocking(move || job.write()).await;
         });
         if let Some(p) = &mut self.persist {
             p.saving = Some(task);
@@ -215,20 +203,57 @@ impl Torrent {
         if p.removed() {
             return;
         }
-        let added_at = p.added_at;
-        let state = p.state.clone();
-        let prior = p.prior.clone();
-        let record = self.resume_record(added_at);
-        let checking = self.checking.is_some() || self.state == TorrentState::Checking;
         // The disk workers synced every file on shutdown.
-        let pieces = (!checking).then(|| self.have.as_bytes().to_vec());
-        let meta = Arc::clone(&self.meta);
-        let dir = self.save_dir.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            write_record(&state, &meta, record, pieces, prior, &dir)
+        if let Some(job) = self.record_job() {
+            let _ = tokio::task::spawn_blocking(move || job.write()).await;
+        }
+    }
+
+    /// What a record written now holds: the verified pieces unless a check
+    /// is under way (then the pieces the torrent was added with).
+    fn record_job(&self) -> Option<RecordJob> {
+        let p = self.persist.as_ref()?;
+        let checking = self.checking.is_some() || self.state == TorrentState::Checking;
+        Some(RecordJob {
+            state: p.state.clone(),
+            meta: Arc::clone(&self.meta),
+            record: self.resume_record(p.added_at),
+            pieces: (!checking).then(|| self.have.as_bytes().to_vec()),
+            prior: p.prior.clone(),
+            dir: self.save_dir.clone(),
         })
-        .await;
-        if let Ok(Err(e)) = r {
+    }
+}
+
+/// A record to write, off the torrent's loop.
+struct RecordJob {
+    /// Where.
+    state: StateDir,
+    /// The metainfo, stored once.
+    meta: Arc<Metainfo>,
+    /// The record without its verified pieces.
+    record: Resume,
+    /// Verified pieces to record with the files' stamps as they are now;
+    /// `None` keeps `prior`.
+    pieces: Option<Vec<u8>>,
+    /// The pieces the torrent was added with.
+    prior: Option<Verified>,
+    /// The save folder, to stamp the files.
+    dir: PathBuf,
+}
+
+impl RecordJob {
+    /// Writes the metainfo (once) and the record. Blocking; errors are
+    /// logged (the torrent runs on; the next record may succeed).
+    fn write(self) {
+        if let Err(e) = write_record(
+            &self.state,
+            &self.meta,
+            self.record,
+            self.pieces,
+            self.prior,
+            &self.dir,
+        ) {
             tracing::warn!("cannot write the resume record: {e}");
         }
     }
