@@ -271,3 +271,63 @@ async fn dht_finds_a_libtorrent_seeder() {
     data::assert_same_tree(&src.join("content"), &dst.join("content"));
     s.shutdown().await;
 }
+
+/// A magnet naming several seeders: once the metadata has arrived from one
+/// of them, every other one is dialled too and sends its share. (The
+/// metadata phase asks several peers at once; the ones it had not heard
+/// back from must not be lost to the data phase.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seeder_of_a_magnet_is_used() {
+    const SEEDERS: usize = 4;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    // 2 MiB in 64 KiB pieces: at 256 KiB/s per seeder no one seeder can
+    // finish it before the others have been asked.
+    data::write_file(&src.join("big.bin"), 2 << 20, 7);
+    let meta = create_torrent(
+        &src.join("big.bin"),
+        &CreateOptions {
+            piece_length: Some(64 * 1024),
+            ..Default::default()
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let mut seeders = Vec::new();
+    for _ in 0..SEEDERS {
+        let s = Session::new(SessionConfig {
+            upload_limit: Some(256 * 1024),
+            ..config()
+        })
+        .await
+        .unwrap();
+        let h = seeding(&s, &meta, &src).await;
+        seeders.push((s, h));
+    }
+    let addrs: Vec<SocketAddr> = seeders
+        .iter()
+        .map(|(s, _)| local(s.listen_port()))
+        .collect();
+    let leech = Session::new(config()).await.unwrap();
+    let dst = tmp.path().join("dst");
+    let h = leech
+        .add_torrent(AddTorrent::magnet(magnet(&meta, &addrs), &dst))
+        .unwrap();
+    complete(&h).await;
+    data::assert_same_tree(&src, &dst);
+    for (i, (_, sh)) in seeders.iter().enumerate() {
+        assert!(
+            sh.stats().uploaded > 0,
+            "seeder {i} of {SEEDERS} ({}) sent nothing: {:?}",
+            addrs[i],
+            seeders
+                .iter()
+                .map(|(_, h)| h.stats().uploaded)
+                .collect::<Vec<_>>()
+        );
+    }
+    leech.shutdown().await;
+    for (s, _) in seeders {
+        s.shutdown().await;
+    }
+}

@@ -113,6 +113,11 @@ impl DhtAnnouncer {
         self.lookup_now.notify_one();
     }
 
+    /// Stops the task now (a torrent that must leave the DHT).
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+
     /// Waits for the task to end (after its token is cancelled or its peer
     /// receiver dropped).
     pub async fn join(self) {

@@ -3,14 +3,12 @@
 //! from then on every torrent runs the same loop over peer events, disk
 //! verdicts, peers from trackers and the DHT, commands and a tick.
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::choker::{Choker, RECHOKE_INTERVAL, UPLOAD_SLOTS};
@@ -21,9 +19,7 @@ use super::{
 use crate::bitfield::Bitfield;
 use crate::limit::{LimitChain, RateLimits};
 use crate::metainfo::Metainfo;
-use crate::peer::{
-    self, Connected, PeerCmd, PeerContext, PeerEvent, PeerKey, PeerSetup, PeerShared,
-};
+use crate::peer::{self, Connected, PeerContext, PeerKey, PeerSetup, PeerShared};
 use crate::picker::{Picker, Priority};
 use crate::rate::Rate;
 use crate::storage::disk::{Disk, DiskEvent};
@@ -32,14 +28,19 @@ use crate::types::InfoHash;
 use crate::wire::Geometry;
 
 mod check;
+mod commands;
+mod connections;
+mod counters;
 mod discovery;
 mod events;
-
-use discovery::Discovery;
 mod fetch;
 mod persist;
 mod pex;
 mod stats;
+
+use connections::{Connections, DialResult, PeerEntry};
+use counters::Counters;
+use discovery::Discovery;
 
 /// Peer events queued before peer tasks wait for the torrent.
 const PEER_EVENT_QUEUE: usize = 4096;
@@ -113,45 +114,12 @@ pub(crate) fn spawn(
     (handle, join)
 }
 
-/// One open connection, as the torrent sees it.
-struct PeerEntry {
-    /// Commands to its task.
-    tx: mpsc::UnboundedSender<PeerCmd>,
-    /// Counters and identity written by its task.
-    shared: Arc<PeerShared>,
-    /// Its pieces.
-    has: Bitfield,
-    /// Client name, once known.
-    client: String,
-    /// Where we learnt of it.
-    source: PeerSource,
-    /// Where it accepts connections: the address we dialled, or for an
-    /// incoming peer its IP with the port from its extension handshake.
-    /// What PEX tells others.
-    listen_addr: Option<SocketAddr>,
-    /// We choke it.
-    am_choking: bool,
-    /// We want its pieces.
-    am_interested: bool,
-    /// It chokes us.
-    peer_choking: bool,
-    /// It wants our pieces.
-    peer_interested: bool,
-    /// Download rate from it.
-    down: Rate,
-    /// Upload rate to it.
-    up: Rate,
-    /// Falls with failed pieces it contributed to.
-    trust: i32,
-    /// The addresses our last PEX message told it of.
-    pex_sent: HashSet<SocketAddr>,
-    /// When it may get its next PEX message.
-    pex_next: Instant,
-}
-
-/// What a dial or an answer to an incoming peer produced.
-type DialResult = (SocketAddr, PeerSource, Result<Connected, peer::PeerError>);
-
+/// The state of one torrent after its metadata is known. Each sub-state
+/// is a type of its own file: the connections (`connections.rs`), the peer
+/// list (`../peers.rs`), PEX (`pex.rs`), the counters (`counters.rs`),
+/// trackers and the DHT (`discovery.rs`), the resume record
+/// (`persist.rs`); commands are handled in `commands.rs`, peer and disk
+/// events in `events.rs`.
 struct Torrent {
     /// The torrent's identity.
     info_hash: InfoHash,
@@ -167,61 +135,41 @@ struct Torrent {
     env: TorrentEnv,
     /// What the torrent is doing.
     state: TorrentState,
+    /// Whether the user paused the torrent (it stays paused after a check).
+    paused: bool,
+    /// Fetch pieces in order.
+    sequential: bool,
+    /// File priorities, in torrent order (missing ones are Normal).
+    priorities: Vec<Priority>,
     /// Which block to fetch next.
     picker: Picker,
     /// Our verified pieces.
     have: Bitfield,
+    /// Bytes of verified pieces, kept as pieces are verified.
+    have_bytes: u64,
     /// The disk workers, once started.
     disk: Option<Disk>,
     /// Where the disk workers send verdicts.
     disk_events_tx: mpsc::Sender<DiskEvent>,
-    /// Open connections.
-    peers: HashMap<PeerKey, PeerEntry>,
-    /// The key the next connection gets.
-    next_key: u32,
+    /// Open connections, dials under way, peers waiting for a check.
+    conns: Connections,
     /// Every address we know of.
     peer_list: PeerList,
     /// Who gets upload slots.
     choker: Choker<PeerKey>,
     /// When the choker last ran.
     last_rechoke: Instant,
-    /// Where peer tasks send events.
-    events_tx: mpsc::Sender<(PeerKey, PeerEvent)>,
-    /// Dials and answers to incoming peers under way.
-    dials: JoinSet<DialResult>,
-    /// Running peer tasks.
-    peer_tasks: JoinSet<()>,
-    /// Ends every peer task.
-    peer_cancel: CancellationToken,
+    /// Whether PEX is on (off for private torrents, BEP 27).
+    pex: bool,
+    /// Bytes, rates, failures, bans.
+    counters: Counters,
     /// Publishes stats.
     stats_tx: watch::Sender<TorrentStats>,
-    /// Trackers and the DHT.
-    discovery: Discovery,
-    /// Bytes received on connections that have closed.
-    downloaded_closed: u64,
-    /// Bytes sent on connections that have closed.
-    uploaded_closed: u64,
-    /// The torrent's download rate.
-    down_rate: Rate,
-    /// The torrent's upload rate.
-    up_rate: Rate,
-    /// Pieces that failed their hash check.
-    hash_failures: u32,
-    /// Peers banned.
-    banned: u32,
-    /// File priorities, in torrent order (missing ones are Normal).
-    priorities: Vec<Priority>,
-    /// Bytes of verified pieces, kept as pieces are verified.
-    have_bytes: u64,
     /// When stats were last published, to publish at most every
     /// `PUBLISH_INTERVAL` between ticks.
     last_publish: Instant,
-    /// Whether PEX is on (off for private torrents, BEP 27).
-    pex: bool,
-    /// Whether the user paused the torrent (it stays paused after a check).
-    paused: bool,
-    /// Fetch pieces in order.
-    sequential: bool,
+    /// Trackers and the DHT.
+    discovery: Discovery,
     /// This torrent's own rate limits, shared with its handle (which sets
     /// them) and its connections (which pass through them).
     limits: RateLimits,
@@ -229,10 +177,6 @@ struct Torrent {
     checking: Option<tokio::task::JoinHandle<check::CheckResult>>,
     /// The resume record in the session's state folder, if it keeps one.
     persist: Option<persist::Persist>,
-    /// Payload bytes received in earlier sessions.
-    base_downloaded: u64,
-    /// Payload bytes sent in earlier sessions.
-    base_uploaded: u64,
 }
 
 async fn run(
@@ -249,8 +193,6 @@ async fn run(
     for p in &add.peers {
         peer_list.add(*p, PeerSource::Manual, now);
     }
-    let mut priorities = add.file_priorities.clone();
-    let mut paused = add.paused;
     let mut persist = env.state.clone().map(|state| {
         persist::Persist::new(
             state,
@@ -261,9 +203,10 @@ async fn run(
         )
     });
 
-    let (meta, discovery) = match add.source {
+    let (meta, discovery, peer_list, paused, priorities) = match add.source {
         TorrentSource::Metainfo(m) => {
-            let d = Discovery::start(
+            // Announced once the check has said what we have.
+            let d = Discovery::new(
                 m.trackers(),
                 m.info.private,
                 m.info_hash,
@@ -271,57 +214,44 @@ async fn run(
                 m.info.total_length(),
                 &cancel,
             );
-            (Arc::new(*m), d)
+            (
+                Arc::new(*m),
+                d,
+                peer_list,
+                add.paused,
+                add.file_priorities.clone(),
+            )
         }
         TorrentSource::Magnet(magnet) => {
-            for p in &magnet.peers {
-                if let Ok(addrs) = tokio::net::lookup_host(p.as_str()).await {
-                    for a in addrs {
-                        peer_list.add(a, PeerSource::Magnet, now);
-                    }
-                }
-            }
             if let Some(p) = &mut persist {
                 // Remembered as a magnet link until the metadata arrives.
-                p.save_magnet(&magnet, &add.save_dir, paused, &priorities, add.sequential)
-                    .await;
+                p.save_magnet(
+                    &magnet,
+                    &add.save_dir,
+                    add.paused,
+                    &add.file_priorities,
+                    add.sequential,
+                )
+                .await;
             }
-            // Each `tr` of a magnet is a tier of its own, as libtorrent does.
-            let tiers: Vec<Vec<String>> = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
-            let mut d = Discovery::start(
-                tiers.clone(),
-                false,
-                magnet.info_hash,
+            let mut phase = fetch::MagnetPhase::new(
+                magnet,
                 &env,
+                peer_list,
+                add.paused,
+                add.file_priorities.clone(),
                 UNKNOWN_LEFT,
-                &cancel,
-            );
-            let fetched = fetch::fetch_metadata(
-                &magnet,
-                &env,
-                &mut peer_list,
-                &mut d,
-                &mut cmds,
-                &stats_tx,
-                &mut paused,
-                &mut priorities,
                 &cancel,
             )
             .await;
-            let Some(mut m) = fetched else {
+            let Some(m) = phase.run(&mut cmds, &stats_tx, &cancel).await else {
                 return;
             };
-            m.announce = tiers.first().and_then(|t| t.first()).cloned();
-            m.announce_list = if tiers.len() > 1 { tiers } else { Vec::new() };
-            if m.info.private {
-                // BEP 27: a private torrent is never on the DHT.
-                d.dht = None;
-            }
-            (Arc::new(m), d)
+            let (peers, d, paused, priorities) = phase.into_parts();
+            (Arc::new(m), d, peers, paused, priorities)
         }
     };
     let info = &meta.info;
-    let layout = Layout::new(info);
     let num_pieces = info.num_pieces();
     let geometry = match Geometry::from_info(info) {
         Ok(g) => g,
@@ -339,43 +269,31 @@ async fn run(
     let mut t = Torrent {
         info_hash: meta.info_hash,
         geometry,
-        picker: Picker::new(num_pieces, info.piece_length as u32, info.total_length()),
-        have: Bitfield::new(num_pieces),
-        layout,
+        meta: meta.clone(),
+        layout: Layout::new(info),
         save_dir: add.save_dir.clone(),
         env,
         state: TorrentState::Checking,
+        paused,
+        sequential: add.sequential,
+        priorities,
+        picker: Picker::new(num_pieces, info.piece_length as u32, info.total_length()),
+        have: Bitfield::new(num_pieces),
+        have_bytes: 0,
         disk: None,
         disk_events_tx,
-        peers: HashMap::new(),
-        next_key: 0,
+        conns: Connections::new(events_tx, cancel.child_token()),
         peer_list,
         choker: Choker::new(UPLOAD_SLOTS),
         last_rechoke: Instant::now(),
-        events_tx,
-        dials: JoinSet::new(),
-        peer_tasks: JoinSet::new(),
-        peer_cancel: cancel.child_token(),
-        stats_tx,
-        discovery,
-        downloaded_closed: 0,
-        uploaded_closed: 0,
-        down_rate: Rate::default(),
-        up_rate: Rate::default(),
-        hash_failures: 0,
-        banned: 0,
-        priorities,
-        have_bytes: 0,
-        last_publish: Instant::now(),
         pex: !info.private,
-        paused: false,
-        sequential: add.sequential,
+        counters: Counters::new(add.resume.as_ref()),
+        stats_tx,
+        last_publish: Instant::now(),
+        discovery,
         limits,
         checking: None,
-        meta: meta.clone(),
         persist,
-        base_downloaded: add.resume.as_ref().map_or(0, |r| r.downloaded),
-        base_uploaded: add.resume.as_ref().map_or(0, |r| r.uploaded),
     };
     t.picker.set_sequential(add.sequential);
     t.apply_priorities();
@@ -383,7 +301,6 @@ async fn run(
 
     // Check what is on disk already, off the runtime; the loop below
     // takes the verdict.
-    t.paused = paused;
     t.start_check();
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -402,12 +319,12 @@ async fn run(
             Some(ev) = disk_events_rx.recv() => t.on_disk_event(ev),
             Some(addrs) = t.discovery.tracker_peers.recv() => t.learn(addrs, PeerSource::Tracker),
             Some(addrs) = t.discovery.dht_peers.recv() => t.learn(addrs, PeerSource::Dht),
-            Some(done) = t.dials.join_next(), if !t.dials.is_empty() => {
+            Some(done) = t.conns.dials.join_next(), if !t.conns.dials.is_empty() => {
                 if let Ok(r) = done {
                     t.on_dialled(r);
                 }
             }
-            Some(_) = t.peer_tasks.join_next(), if !t.peer_tasks.is_empty() => {}
+            Some(_) = t.conns.tasks.join_next(), if !t.conns.tasks.is_empty() => {}
             Some(done) = async { Some((&mut t.checking).as_mut()?.await) }, if t.checking.is_some() => {
                 t.checking = None;
                 t.finish_check(done);
@@ -477,92 +394,6 @@ impl Torrent {
         self.connect_more();
     }
 
-    fn on_cmd(&mut self, cmd: TorrentCmd) {
-        match cmd {
-            TorrentCmd::Incoming(stream, addr, hs) => {
-                if !self.downloading()
-                    || self.peer_list.is_banned(addr.ip())
-                    || self.peers.len() >= self.env.max_connections
-                {
-                    return;
-                }
-                let setup = self.setup();
-                self.dials.spawn(async move {
-                    let r = peer::accept(stream, addr, hs, setup).await;
-                    (addr, PeerSource::Incoming, r)
-                });
-            }
-            TorrentCmd::AddPeers(addrs, source) => self.learn(addrs, source),
-            TorrentCmd::Metainfo(reply) => {
-                let _ = reply.send(Some(self.meta.clone()));
-            }
-            TorrentCmd::Files(reply) => {
-                let _ = reply.send(self.file_snapshots());
-            }
-            TorrentCmd::Trackers(reply) => {
-                let status = self
-                    .discovery
-                    .announcer
-                    .as_ref()
-                    .map(|a| a.status())
-                    .unwrap_or_default();
-                let _ = reply.send(status);
-            }
-            TorrentCmd::Pieces(reply) => {
-                let _ = reply.send(self.piece_snapshot());
-            }
-            TorrentCmd::Sequential(on) => {
-                self.sequential = on;
-                self.picker.set_sequential(on);
-                self.resume_soon();
-            }
-            TorrentCmd::SettingsChanged => self.resume_soon(),
-            TorrentCmd::Recheck => {
-                if self.checking.is_none() {
-                    self.drop_prior();
-                    self.start_check();
-                    self.resume_soon();
-                }
-            }
-            TorrentCmd::Peers(reply) => {
-                let _ = reply.send(self.peer_snapshots());
-            }
-            TorrentCmd::Pause => {
-                self.paused = true;
-                if self.downloading() {
-                    self.state = TorrentState::Paused;
-                    self.close_all();
-                }
-                self.resume_soon();
-                self.publish();
-            }
-            TorrentCmd::Resume => {
-                self.paused = false;
-                if self.state == TorrentState::Paused {
-                    self.state = self.active_state();
-                    self.connect_more();
-                }
-                self.resume_soon();
-                self.publish();
-            }
-            TorrentCmd::FilePriorities(p) => {
-                self.priorities = p;
-                self.apply_priorities();
-                if let Some(d) = self.disk.clone() {
-                    let wanted = self.wanted_files();
-                    tokio::spawn(async move { d.set_wanted_files(wanted).await });
-                }
-                if self.state == TorrentState::Seeding && !self.picker.is_complete() {
-                    self.state = TorrentState::Downloading;
-                }
-                self.update_interest();
-                self.check_complete();
-                self.resume_soon();
-                self.publish();
-            }
-        }
-    }
-
     fn setup(&self) -> PeerSetup {
         PeerSetup {
             info_hash: self.info_hash,
@@ -578,8 +409,8 @@ impl Torrent {
         let room = self
             .env
             .max_connections
-            .saturating_sub(self.peers.len() + self.dials.len());
-        let half_open = self.env.max_half_open.saturating_sub(self.dials.len());
+            .saturating_sub(self.conns.committed());
+        let half_open = self.env.max_half_open.saturating_sub(self.conns.dialling());
         let n = room.min(half_open);
         if n == 0 {
             return;
@@ -587,12 +418,9 @@ impl Torrent {
         let now = Instant::now();
         self.peer_list.set_skip_seeds(self.picker.is_complete());
         for addr in self.peer_list.take_candidates(now, n) {
-            let setup = self.setup();
             let source = self.peer_list.source(&addr).unwrap_or(PeerSource::Manual);
-            self.dials.spawn(async move {
-                let r = peer::connect(addr, setup).await;
-                (addr, source, r)
-            });
+            let setup = self.setup();
+            self.conns.dial(addr, source, setup);
         }
     }
 
@@ -612,18 +440,28 @@ impl Torrent {
                 return;
             }
         };
-        if !self.downloading() || self.peers.len() >= self.env.max_connections {
+        if self.state == TorrentState::Checking && source == PeerSource::Incoming {
+            // Started with the check's verdict.
+            self.conns.park(addr, conn);
+            return;
+        }
+        if !self.downloading() || self.conns.len() >= self.env.max_connections {
             self.peer_list.disconnected(addr, now);
             return;
         }
+        self.start_peer(addr, source, conn);
+    }
+
+    /// Starts the task of a connection that has exchanged handshakes.
+    fn start_peer(&mut self, addr: SocketAddr, source: PeerSource, conn: Connected) {
+        let now = Instant::now();
         if source == PeerSource::Incoming {
             self.peer_list.add_connected(addr, source, now);
         }
         let Some(disk) = self.disk.clone() else {
             return;
         };
-        let key = PeerKey(self.next_key);
-        self.next_key = self.next_key.wrapping_add(1);
+        let key = self.conns.next_key();
         let shared = Arc::new(PeerShared {
             addr,
             peer_id: conn.handshake.peer_id,
@@ -638,7 +476,7 @@ impl Torrent {
             geometry: self.geometry,
             have: self.have.clone(),
             disk,
-            events: self.events_tx.clone(),
+            events: self.conns.events_tx.clone(),
             shared: shared.clone(),
             listen_port: self.env.listen_port,
             metadata: Some(self.meta.info_bytes.clone()),
@@ -652,41 +490,28 @@ impl Torrent {
                 self.env.limits.upload.clone(),
             ]),
         };
-        let client = peer::client::client_name(&conn.handshake.peer_id, None);
-        let conn_incoming = conn.incoming;
-        self.peer_tasks
-            .spawn(peer::run(conn, ctx, rx, self.peer_cancel.child_token()));
-        self.peers.insert(
-            key,
-            PeerEntry {
-                tx,
-                shared,
-                has: Bitfield::new(self.meta.info.num_pieces()),
-                client,
-                source,
-                listen_addr: (!conn_incoming).then_some(addr),
-                am_choking: true,
-                am_interested: false,
-                peer_choking: true,
-                peer_interested: false,
-                down: Rate::default(),
-                up: Rate::default(),
-                trust: 0,
-                pex_sent: HashSet::new(),
-                pex_next: Instant::now() + pex::FIRST_PEX_DELAY,
-            },
-        );
+        let entry = PeerEntry {
+            tx,
+            shared,
+            has: Bitfield::new(self.meta.info.num_pieces()),
+            client: peer::client::client_name(&conn.handshake.peer_id, None),
+            source,
+            listen_addr: (!conn.incoming).then_some(addr),
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            down: Rate::default(),
+            up: Rate::default(),
+            trust: 0,
+            pex: pex::PeerPex::new(now),
+        };
+        self.conns.start(conn, ctx, rx, entry);
     }
 
     fn on_tick(&mut self) {
         let now = Instant::now();
-        for p in self.peers.values_mut() {
-            p.down.sample(now, p.shared.downloaded.get());
-            p.up.sample(now, p.shared.uploaded.get());
-        }
-        let (down, up) = self.totals();
-        self.down_rate.sample(now, down);
-        self.up_rate.sample(now, up);
+        self.counters.sample(now, &mut self.conns);
         if now.duration_since(self.last_rechoke) >= RECHOKE_INTERVAL {
             self.last_rechoke = now;
             self.rechoke(now);
@@ -695,7 +520,7 @@ impl Torrent {
         self.connect_more();
         self.send_pex(now);
         self.maybe_save_resume(now);
-        if self.peers.is_empty() && self.state == TorrentState::Downloading {
+        if self.conns.is_empty() && self.state == TorrentState::Downloading {
             if let Some(d) = &self.discovery.dht {
                 // Rate-limited by the DHT task itself.
                 d.lookup_now();
@@ -705,29 +530,17 @@ impl Torrent {
     }
 
     fn close_all(&mut self) {
-        for p in self.peers.values() {
-            let _ = p.tx.send(PeerCmd::Close);
-        }
-        self.dials.abort_all();
+        self.conns.close_all();
     }
 
     /// Closes every connection, sends `stopped` to the trackers and flushes
     /// the disk, each step awaited.
     async fn shutdown(
         mut self,
-        events_rx: &mut mpsc::Receiver<(PeerKey, PeerEvent)>,
+        events_rx: &mut mpsc::Receiver<(PeerKey, crate::peer::PeerEvent)>,
         disk_events_rx: &mut mpsc::Receiver<DiskEvent>,
     ) {
-        self.peer_cancel.cancel();
-        self.dials.abort_all();
-        // Peer tasks end on the token; drain their last events so none
-        // blocks on a full queue.
-        loop {
-            tokio::select! {
-                r = self.peer_tasks.join_next() => if r.is_none() { break },
-                Some(_) = events_rx.recv() => {}
-            }
-        }
+        self.conns.shutdown(events_rx).await;
         self.publish();
         if let Some(a) = self.discovery.announcer.take() {
             a.shutdown().await;

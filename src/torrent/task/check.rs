@@ -83,7 +83,15 @@ impl Torrent {
         } else {
             self.active_state()
         };
+        // Trackers and the DHT hear of us only now, with what we have.
+        self.discovery.start();
         self.publish();
+        for (addr, conn) in self.conns.take_parked() {
+            if self.state == TorrentState::Paused {
+                break;
+            }
+            self.start_peer(addr, crate::torrent::PeerSource::Incoming, conn);
+        }
         self.connect_more();
     }
 }

@@ -11,20 +11,12 @@ use crate::torrent::TorrentState;
 use crate::types::BlockRef;
 
 impl Torrent {
-    pub(super) fn send(&self, key: PeerKey, cmd: PeerCmd) {
-        if let Some(p) = self.peers.get(&key) {
-            // A closed channel means the task is ending; its Closed event
-            // will clean up.
-            let _ = p.tx.send(cmd);
-        }
-    }
-
     pub(super) fn on_peer_event(&mut self, key: PeerKey, ev: PeerEvent) {
         if let PeerEvent::Closed { error, returned } = ev {
             self.on_closed(key, error, returned);
             return;
         }
-        if !self.peers.contains_key(&key) {
+        if !self.conns.contains(&key) {
             return;
         }
         match ev {
@@ -32,7 +24,7 @@ impl Torrent {
                 client,
                 listen_port,
             } => {
-                if let Some(p) = self.peers.get_mut(&key) {
+                if let Some(p) = self.conns.get_mut(&key) {
                     p.client = client;
                     if let (None, Some(port)) = (p.listen_addr, listen_port) {
                         if port != 0 {
@@ -47,7 +39,7 @@ impl Torrent {
                 }
             }
             PeerEvent::Bitfield(bf) => {
-                let Some(p) = self.peers.get_mut(&key) else {
+                let Some(p) = self.conns.get_mut(&key) else {
                     return;
                 };
                 if p.has.none() {
@@ -63,7 +55,7 @@ impl Torrent {
                 self.refresh_interest(key);
             }
             PeerEvent::Have(piece) => {
-                let Some(p) = self.peers.get_mut(&key) else {
+                let Some(p) = self.conns.get_mut(&key) else {
                     return;
                 };
                 if !p.has.get(piece) {
@@ -77,14 +69,14 @@ impl Torrent {
                 }
             }
             PeerEvent::Choked(c) => {
-                if let Some(p) = self.peers.get_mut(&key) {
+                if let Some(p) = self.conns.get_mut(&key) {
                     p.peer_choking = c;
                 }
             }
             PeerEvent::Interested(i) => {
-                let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
+                let unchoked = self.conns.unchoked();
                 let free = self.choker.has_free_slot(unchoked);
-                if let Some(p) = self.peers.get_mut(&key) {
+                if let Some(p) = self.conns.get_mut(&key) {
                     p.peer_interested = i;
                     if i && p.am_choking && free {
                         p.am_choking = false;
@@ -96,16 +88,16 @@ impl Torrent {
             PeerEvent::NeedBlocks(n) => {
                 let mut blocks = Vec::with_capacity(n);
                 if self.state == TorrentState::Downloading {
-                    if let Some(p) = self.peers.get(&key) {
+                    if let Some(p) = self.conns.get(&key) {
                         self.picker.pick(key, &p.has, n, &mut blocks);
                     }
                 }
-                self.send(key, PeerCmd::Request { asked: n, blocks });
+                self.conns.send(key, PeerCmd::Request { asked: n, blocks });
             }
             PeerEvent::Received(block) => {
                 if let Received::New { cancel, .. } = self.picker.block_received(key, block) {
                     for other in cancel {
-                        self.send(other, PeerCmd::Cancel(block));
+                        self.conns.send(other, PeerCmd::Cancel(block));
                     }
                 }
             }
@@ -124,7 +116,7 @@ impl Torrent {
         error: Option<String>,
         returned: Vec<BlockRef>,
     ) {
-        let Some(p) = self.peers.remove(&key) else {
+        let Some(p) = self.conns.remove(key) else {
             return;
         };
         for b in returned {
@@ -132,8 +124,7 @@ impl Torrent {
         }
         self.picker.peer_left(key, &p.has);
         self.choker.remove(key);
-        self.downloaded_closed += p.shared.downloaded.get();
-        self.uploaded_closed += p.shared.uploaded.get();
+        self.counters.closed(&p);
         let now = Instant::now();
         if p.has.is_full() {
             self.peer_list
@@ -152,7 +143,7 @@ impl Torrent {
     }
 
     pub(super) fn set_interested(&mut self, key: PeerKey, interested: bool) {
-        if let Some(p) = self.peers.get_mut(&key) {
+        if let Some(p) = self.conns.get_mut(&key) {
             if p.am_interested != interested {
                 p.am_interested = interested;
                 let _ = p.tx.send(PeerCmd::Interested(interested));
@@ -161,7 +152,7 @@ impl Torrent {
     }
 
     pub(super) fn refresh_interest(&mut self, key: PeerKey) {
-        let want = match self.peers.get(&key) {
+        let want = match self.conns.get(&key) {
             Some(p) => {
                 self.state == TorrentState::Downloading && self.picker.is_interesting(&p.has)
             }
@@ -171,8 +162,7 @@ impl Torrent {
     }
 
     pub(super) fn update_interest(&mut self) {
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for k in keys {
+        for k in self.conns.keys() {
             self.refresh_interest(k);
         }
     }
@@ -187,29 +177,27 @@ impl Torrent {
                 self.have_bytes += self.layout.piece_len(piece) as u64;
                 self.picker.piece_verified(piece);
                 self.resume_dirty();
-                for p in self.peers.values() {
-                    let _ = p.tx.send(PeerCmd::Have(piece));
-                }
+                self.conns.broadcast(|| PeerCmd::Have(piece));
                 self.check_complete();
                 if self.last_publish.elapsed() >= PUBLISH_INTERVAL {
                     self.publish();
                 }
             }
             DiskEvent::PieceFailed(piece) => {
-                self.hash_failures += 1;
+                self.counters.hash_failures += 1;
                 let blamed = self.picker.piece_failed(piece);
                 let sole = blamed.len() == 1;
                 for key in blamed {
-                    let Some(p) = self.peers.get_mut(&key) else {
+                    let Some(p) = self.conns.get_mut(&key) else {
                         continue;
                     };
                     p.trust -= if sole { SOLE_BLAME } else { SHARED_BLAME };
                     let ip = p.shared.addr.ip();
                     if p.trust <= BAN_TRUST && !self.peer_list.is_banned(ip) {
                         tracing::info!(%ip, "banning peer after repeated bad pieces");
-                        self.banned += 1;
+                        self.counters.banned += 1;
                         self.peer_list.ban(ip);
-                        for q in self.peers.values().filter(|q| q.shared.addr.ip() == ip) {
+                        for q in self.conns.values().filter(|q| q.shared.addr.ip() == ip) {
                             let _ = q.tx.send(PeerCmd::Close);
                         }
                     }
@@ -233,7 +221,7 @@ impl Torrent {
             self.update_interest();
             self.resume_soon();
             // Two seeds have nothing to say to each other.
-            for p in self.peers.values() {
+            for p in self.conns.values() {
                 if p.has.is_full() {
                     let _ = p.tx.send(PeerCmd::Close);
                 }

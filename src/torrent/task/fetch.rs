@@ -2,8 +2,11 @@
 //! (`x.pe`, trackers, the DHT, the user), ask several at once for the info
 //! dictionary, and return the first copy that hashes to the info hash. The
 //! torrent shows as fetching metadata meanwhile and never gives up: while
-//! no peer has the metadata, it keeps looking.
+//! no peer has the metadata, it keeps looking. What the phase learnt (the
+//! peer list, the trackers and DHT under way, settings changed meanwhile)
+//! goes on to the torrent.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -24,106 +27,222 @@ use crate::torrent::{TorrentCmd, TorrentEnv, TorrentState, TorrentStats};
 /// Peers asked for the metadata at once.
 const PARALLEL_FETCHES: usize = 6;
 
-/// Fetches the metadata of `magnet`. Returns `None` when cancelled.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn fetch_metadata(
-    magnet: &Magnet,
-    env: &TorrentEnv,
-    peers: &mut PeerList,
-    discovery: &mut Discovery,
-    cmds: &mut mpsc::Receiver<TorrentCmd>,
-    stats: &watch::Sender<TorrentStats>,
-    paused: &mut bool,
-    priorities: &mut Vec<Priority>,
-    cancel: &CancellationToken,
-) -> Option<Metainfo> {
-    let setup = PeerSetup {
-        info_hash: magnet.info_hash,
-        our_id: env.peer_id,
-    };
-    let mut fetches: JoinSet<(SocketAddr, Result<Bytes, MetadataError>)> = JoinSet::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if !*paused {
-            let room = PARALLEL_FETCHES.saturating_sub(fetches.len());
-            for addr in peers.take_candidates(Instant::now(), room) {
-                let port = env.listen_port;
-                fetches.spawn(async move { (addr, metadata::fetch(addr, setup, port).await) });
+/// A torrent before its metadata is known.
+pub(super) struct MagnetPhase {
+    /// The link: info hash, trackers, peers.
+    magnet: Magnet,
+    /// Our side of each handshake.
+    setup: PeerSetup,
+    /// Our listening port, told to the peers we ask.
+    listen_port: u16,
+    /// Every address we know of; passed on to the torrent.
+    pub(super) peers: PeerList,
+    /// The magnet's trackers and the DHT, announcing from the start.
+    pub(super) discovery: Discovery,
+    /// Paused by the user.
+    pub(super) paused: bool,
+    /// File priorities set before the files are known.
+    pub(super) priorities: Vec<Priority>,
+    /// The requests under way.
+    fetches: Fetches,
+}
+
+impl MagnetPhase {
+    /// Starts announcing the magnet's trackers (each `tr` a tier of its own,
+    /// as libtorrent does) and the DHT, and resolves its `x.pe` peers.
+    pub(super) async fn new(
+        magnet: Magnet,
+        env: &TorrentEnv,
+        mut peers: PeerList,
+        paused: bool,
+        priorities: Vec<Priority>,
+        left: u64,
+        cancel: &CancellationToken,
+    ) -> MagnetPhase {
+        let now = Instant::now();
+        for p in &magnet.peers {
+            if let Ok(addrs) = tokio::net::lookup_host(p.as_str()).await {
+                for a in addrs {
+                    peers.add(a, PeerSource::Magnet, now);
+                }
             }
         }
-        let publish = |peers: &PeerList, paused: bool| {
-            stats.send_modify(|s| {
-                s.known_peers = peers.len();
-                s.state = if paused {
-                    TorrentState::Paused
-                } else {
-                    TorrentState::FetchingMetadata
-                };
-            })
-        };
-        tokio::select! {
-            _ = cancel.cancelled() => return None,
-            Some(cmd) = cmds.recv() => match cmd {
-                TorrentCmd::AddPeers(addrs, source) => add(peers, addrs, source),
-                TorrentCmd::Peers(reply) => { let _ = reply.send(Vec::new()); }
-                TorrentCmd::Metainfo(reply) => { let _ = reply.send(None); }
-                TorrentCmd::Files(reply) => { let _ = reply.send(Vec::new()); }
-                TorrentCmd::Trackers(reply) => {
-                    let _ = reply.send(discovery.announcer.as_ref().map(|a| a.status()).unwrap_or_default());
-                }
-                TorrentCmd::Pieces(reply) => { let _ = reply.send(Default::default()); }
-                TorrentCmd::Sequential(_) | TorrentCmd::Recheck | TorrentCmd::SettingsChanged => {}
-                TorrentCmd::Pause => { *paused = true; fetches.abort_all(); publish(peers, true); }
-                TorrentCmd::Resume => { *paused = false; publish(peers, false); }
-                TorrentCmd::FilePriorities(p) => *priorities = p,
-                // Nothing to serve yet: the peer will come back.
-                TorrentCmd::Incoming(..) => {}
+        let mut discovery =
+            Discovery::new(tiers(&magnet), false, magnet.info_hash, env, left, cancel);
+        discovery.start();
+        MagnetPhase {
+            setup: PeerSetup {
+                info_hash: magnet.info_hash,
+                our_id: env.peer_id,
             },
-            Some(addrs) = discovery.tracker_peers.recv() => add(peers, addrs, PeerSource::Tracker),
-            Some(addrs) = discovery.dht_peers.recv() => add(peers, addrs, PeerSource::Dht),
-            Some(done) = fetches.join_next(), if !fetches.is_empty() => {
-                let Ok((addr, result)) = done else { continue };
-                match result.map(Metainfo::from_info_bytes) {
-                    Ok(Ok(meta)) => {
-                        tracing::info!(%addr, name = %meta.info.name, "metadata received");
-                        // The peer that served it is worth a data connection.
-                        peers.release(addr, Instant::now());
-                        return Some(meta);
-                    }
-                    Ok(Err(e)) => {
-                        // It hashes right, so every peer has the same bytes:
-                        // no peer can help. Say so and stop.
-                        tracing::warn!(%addr, "metadata with the right hash is invalid: {e}");
-                        stats.send_modify(|s| {
-                            s.state = TorrentState::Error(format!("the torrent's metadata is invalid: {e}"))
-                        });
-                        return None;
-                    }
-                    Err(MetadataError::Peer(crate::peer::PeerError::SelfConnection)) => peers.mark_own(addr),
-                    Err(e) => {
-                        tracing::debug!(%addr, "no metadata from this peer: {e}");
-                        peers.failed(addr, Instant::now());
-                    }
+            listen_port: env.listen_port,
+            magnet,
+            peers,
+            discovery,
+            paused,
+            priorities,
+            fetches: Fetches::default(),
+        }
+    }
+
+    /// Fetches the metadata. Returns `None` when cancelled or when the
+    /// metadata with the right hash is unusable.
+    pub(super) async fn run(
+        &mut self,
+        cmds: &mut mpsc::Receiver<TorrentCmd>,
+        stats: &watch::Sender<TorrentStats>,
+        cancel: &CancellationToken,
+    ) -> Option<Metainfo> {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            if !self.paused {
+                let room = PARALLEL_FETCHES.saturating_sub(self.fetches.len());
+                for addr in self.peers.take_candidates(Instant::now(), room) {
+                    self.fetches.start(addr, self.setup, self.listen_port);
                 }
             }
-            _ = tick.tick() => {
-                publish(peers, *paused);
-                // Nobody left to ask right now: look for more peers (the
-                // DHT task limits how often).
-                if fetches.is_empty() {
-                    if let Some(d) = &discovery.dht {
-                        d.lookup_now();
+            tokio::select! {
+                _ = cancel.cancelled() => return None,
+                Some(cmd) = cmds.recv() => {
+                    self.on_cmd(cmd);
+                    self.publish(stats);
+                }
+                Some(addrs) = self.discovery.tracker_peers.recv() => self.learn(addrs, PeerSource::Tracker),
+                Some(addrs) = self.discovery.dht_peers.recv() => self.learn(addrs, PeerSource::Dht),
+                Some((addr, result)) = self.fetches.next(), if !self.fetches.is_empty() => {
+                    match result.map(Metainfo::from_info_bytes) {
+                        Ok(Ok(mut meta)) => {
+                            tracing::info!(%addr, name = %meta.info.name, "metadata received");
+                            // The peer that served it is worth a data
+                            // connection, and so is every peer still being
+                            // asked.
+                            self.peers.release(addr, Instant::now());
+                            self.abandon_fetches();
+                            let tiers = tiers(&self.magnet);
+                            meta.announce = tiers.first().and_then(|t| t.first()).cloned();
+                            meta.announce_list = if tiers.len() > 1 { tiers } else { Vec::new() };
+                            if meta.info.private {
+                                // BEP 27: a private torrent is never on the DHT.
+                                self.discovery.leave_dht();
+                            }
+                            return Some(meta);
+                        }
+                        Ok(Err(e)) => {
+                            // It hashes right, so every peer has the same
+                            // bytes: no peer can help. Say so and stop.
+                            tracing::warn!(%addr, "metadata with the right hash is invalid: {e}");
+                            stats.send_modify(|s| {
+                                s.state = TorrentState::Error(format!("the torrent's metadata is invalid: {e}"))
+                            });
+                            return None;
+                        }
+                        Err(MetadataError::Peer(crate::peer::PeerError::SelfConnection)) => {
+                            self.peers.mark_own(addr)
+                        }
+                        Err(e) => {
+                            tracing::debug!(%addr, "no metadata from this peer: {e}");
+                            self.peers.failed(addr, Instant::now());
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    self.publish(stats);
+                    // Nobody left to ask right now: look for more peers (the
+                    // DHT task limits how often).
+                    if self.fetches.is_empty() {
+                        if let Some(d) = &self.discovery.dht {
+                            d.lookup_now();
+                        }
                     }
                 }
             }
         }
     }
+
+    /// What the torrent takes over: the peer list, discovery, whether it
+    /// is paused, and the file priorities.
+    pub(super) fn into_parts(self) -> (PeerList, Discovery, bool, Vec<Priority>) {
+        (self.peers, self.discovery, self.paused, self.priorities)
+    }
+
+    /// Stops every request and makes its peers dialable again at once.
+    pub(super) fn abandon_fetches(&mut self) {
+        self.fetches.abandon(&mut self.peers);
+    }
+
+    fn learn(&mut self, addrs: Vec<SocketAddr>, source: PeerSource) {
+        let now = Instant::now();
+        for a in addrs {
+            self.peers.add(a, source, now);
+        }
+    }
+
+    fn publish(&self, stats: &watch::Sender<TorrentStats>) {
+        stats.send_modify(|s| {
+            s.known_peers = self.peers.len();
+            s.state = if self.paused {
+                TorrentState::Paused
+            } else {
+                TorrentState::FetchingMetadata
+            };
+        })
+    }
 }
 
-fn add(peers: &mut PeerList, addrs: Vec<SocketAddr>, source: PeerSource) {
-    let now = Instant::now();
-    for a in addrs {
-        peers.add(a, source, now);
+/// The magnet's trackers, each `tr` a tier of its own.
+fn tiers(magnet: &Magnet) -> Vec<Vec<String>> {
+    magnet.trackers.iter().map(|t| vec![t.clone()]).collect()
+}
+
+/// The metadata requests under way, with the addresses they hold busy in
+/// the peer list.
+#[derive(Default)]
+struct Fetches {
+    /// One task per peer asked.
+    tasks: JoinSet<Result<Bytes, MetadataError>>,
+    /// The address each task asks: busy in the peer list until it answers
+    /// or is released.
+    addrs: HashMap<tokio::task::Id, SocketAddr>,
+}
+
+impl Fetches {
+    fn start(&mut self, addr: SocketAddr, setup: PeerSetup, listen_port: u16) {
+        let task = self
+            .tasks
+            .spawn(async move { metadata::fetch(addr, setup, listen_port).await });
+        self.addrs.insert(task.id(), addr);
+    }
+
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// The next answer, with the address that gave it. A task that
+    /// panicked counts as a peer that closed the connection.
+    async fn next(&mut self) -> Option<(SocketAddr, Result<Bytes, MetadataError>)> {
+        loop {
+            let (id, result) = match self.tasks.join_next_with_id().await? {
+                Ok((id, r)) => (id, r),
+                Err(e) => (e.id(), Err(MetadataError::Closed)),
+            };
+            if let Some(addr) = self.addrs.remove(&id) {
+                return Some((addr, result));
+            }
+        }
+    }
+
+    /// Stops every request and makes its peer dialable again at once: the
+    /// addresses are not lost to the data phase (or to a resume).
+    fn abandon(&mut self, peers: &mut PeerList) {
+        self.tasks.abort_all();
+        let now = Instant::now();
+        for (_, addr) in self.addrs.drain() {
+            peers.release(addr, now);
+        }
     }
 }

@@ -108,7 +108,7 @@ impl Persist {
 impl Torrent {
     /// The record as of now, without the verified pieces.
     fn resume_record(&self, added_at: u64) -> Resume {
-        let (down, up) = self.totals();
+        let (down, up) = self.counters.all_time(self.totals());
         let (download_limit, upload_limit) = self.limits.get();
         Resume {
             info_hash: self.info_hash,
@@ -119,8 +119,8 @@ impl Torrent {
             priorities: self.priorities.clone(),
             magnet: None,
             verified: None,
-            downloaded: self.base_downloaded + down,
-            uploaded: self.base_uploaded + up,
+            downloaded: down,
+            uploaded: up,
             added_at,
             download_limit,
             upload_limit,

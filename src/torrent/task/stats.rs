@@ -13,7 +13,7 @@ impl Torrent {
     pub(super) fn rechoke(&mut self, now: Instant) {
         let seeding = self.state == TorrentState::Seeding;
         let candidates: Vec<Candidate<PeerKey>> = self
-            .peers
+            .conns
             .iter()
             .map(|(k, p)| Candidate {
                 key: *k,
@@ -26,7 +26,7 @@ impl Torrent {
             })
             .collect();
         let unchoke = self.choker.rechoke(now, &candidates);
-        for (k, p) in self.peers.iter_mut() {
+        for (k, p) in self.conns.iter_mut() {
             let choke = !unchoke.contains(k);
             if choke != p.am_choking {
                 p.am_choking = choke;
@@ -35,28 +35,18 @@ impl Torrent {
         }
     }
 
+    /// Payload bytes received and sent in this run.
     pub(super) fn totals(&self) -> (u64, u64) {
-        let down = self.downloaded_closed
-            + self
-                .peers
-                .values()
-                .map(|p| p.shared.downloaded.get())
-                .sum::<u64>();
-        let up = self.uploaded_closed
-            + self
-                .peers
-                .values()
-                .map(|p| p.shared.uploaded.get())
-                .sum::<u64>();
-        (down, up)
+        self.counters.run_totals(&self.conns)
     }
 
     pub(super) fn publish(&mut self) {
         self.last_publish = Instant::now();
         let (downloaded, uploaded) = self.totals();
+        let (all_down, all_up) = self.counters.all_time((downloaded, uploaded));
         let have_bytes = self.have_bytes;
         let wanted_bytes = self.picker.wanted_remaining_bytes() + have_bytes;
-        let seeds = self.peers.values().filter(|p| p.has.is_full()).count();
+        let seeds = self.conns.seeds();
         let complete = self.picker.is_complete();
         let stats = TorrentStats {
             name: self.meta.info.name.clone(),
@@ -68,15 +58,15 @@ impl Torrent {
             num_pieces: self.meta.info.num_pieces(),
             downloaded,
             uploaded,
-            total_downloaded: self.base_downloaded + downloaded,
-            total_uploaded: self.base_uploaded + uploaded,
-            download_rate: self.down_rate.per_second(),
-            upload_rate: self.up_rate.per_second(),
-            peers: self.peers.len(),
+            total_downloaded: all_down,
+            total_uploaded: all_up,
+            download_rate: self.counters.down_rate.per_second(),
+            upload_rate: self.counters.up_rate.per_second(),
+            peers: self.conns.len(),
             seeds,
             known_peers: self.peer_list.len(),
-            hash_failures: self.hash_failures,
-            banned: self.banned,
+            hash_failures: self.counters.hash_failures,
+            banned: self.counters.banned,
             sequential: self.sequential,
             complete: complete
                 && !matches!(self.state, TorrentState::Error(_) | TorrentState::Checking),
@@ -91,7 +81,7 @@ impl Torrent {
 
     pub(super) fn peer_snapshots(&self) -> Vec<PeerSnapshot> {
         let n = self.meta.info.num_pieces().max(1) as f32;
-        self.peers
+        self.conns
             .values()
             .map(|p| PeerSnapshot {
                 addr: p.shared.addr,

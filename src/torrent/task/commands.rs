@@ -1,0 +1,132 @@
+//! The torrent task's handlers for commands from its handle and the
+//! session, in both phases: while a magnet's metadata is fetched
+//! ([`MagnetPhase`]) and once the torrent is known ([`Torrent`]).
+
+use std::time::Instant;
+
+use super::fetch::MagnetPhase;
+use super::Torrent;
+use crate::torrent::{TorrentCmd, TorrentState};
+
+impl Torrent {
+    pub(super) fn on_cmd(&mut self, cmd: TorrentCmd) {
+        match cmd {
+            TorrentCmd::Incoming(stream, addr, hs) => {
+                // During a check the peer is answered and waits for the
+                // verdict (`Connections::park`) rather than being turned
+                // away: a peer that dials a starting seeder keeps its
+                // connection.
+                let open = self.downloading() || self.state == TorrentState::Checking;
+                if !open
+                    || self.peer_list.is_banned(addr.ip())
+                    || self.conns.committed() >= self.env.max_connections
+                {
+                    return;
+                }
+                let setup = self.setup();
+                self.conns.answer(stream, addr, hs, setup);
+            }
+            TorrentCmd::AddPeers(addrs, source) => self.learn(addrs, source),
+            TorrentCmd::Metainfo(reply) => {
+                let _ = reply.send(Some(self.meta.clone()));
+            }
+            TorrentCmd::Files(reply) => {
+                let _ = reply.send(self.file_snapshots());
+            }
+            TorrentCmd::Trackers(reply) => {
+                let _ = reply.send(self.discovery.tracker_status());
+            }
+            TorrentCmd::Pieces(reply) => {
+                let _ = reply.send(self.piece_snapshot());
+            }
+            TorrentCmd::Sequential(on) => {
+                self.sequential = on;
+                self.picker.set_sequential(on);
+                self.resume_soon();
+            }
+            TorrentCmd::SettingsChanged => self.resume_soon(),
+            TorrentCmd::Recheck => {
+                if self.checking.is_none() {
+                    self.drop_prior();
+                    self.start_check();
+                    self.resume_soon();
+                }
+            }
+            TorrentCmd::Peers(reply) => {
+                let _ = reply.send(self.peer_snapshots());
+            }
+            TorrentCmd::Pause => {
+                self.paused = true;
+                if self.downloading() {
+                    self.state = TorrentState::Paused;
+                    self.close_all();
+                }
+                self.resume_soon();
+                self.publish();
+            }
+            TorrentCmd::Resume => {
+                self.paused = false;
+                if self.state == TorrentState::Paused {
+                    self.state = self.active_state();
+                    self.connect_more();
+                }
+                self.resume_soon();
+                self.publish();
+            }
+            TorrentCmd::FilePriorities(p) => {
+                self.priorities = p;
+                self.apply_priorities();
+                if let Some(d) = self.disk.clone() {
+                    let wanted = self.wanted_files();
+                    tokio::spawn(async move { d.set_wanted_files(wanted).await });
+                }
+                if self.state == TorrentState::Seeding && !self.picker.is_complete() {
+                    self.state = TorrentState::Downloading;
+                }
+                self.update_interest();
+                self.check_complete();
+                self.resume_soon();
+                self.publish();
+            }
+        }
+    }
+}
+
+impl MagnetPhase {
+    /// Handles a command before the metadata is known: most questions have
+    /// empty answers, settings are kept for later.
+    pub(super) fn on_cmd(&mut self, cmd: TorrentCmd) {
+        match cmd {
+            TorrentCmd::AddPeers(addrs, source) => {
+                let now = Instant::now();
+                for a in addrs {
+                    self.peers.add(a, source, now);
+                }
+            }
+            TorrentCmd::Peers(reply) => {
+                let _ = reply.send(Vec::new());
+            }
+            TorrentCmd::Metainfo(reply) => {
+                let _ = reply.send(None);
+            }
+            TorrentCmd::Files(reply) => {
+                let _ = reply.send(Vec::new());
+            }
+            TorrentCmd::Trackers(reply) => {
+                let _ = reply.send(self.discovery.tracker_status());
+            }
+            TorrentCmd::Pieces(reply) => {
+                let _ = reply.send(Default::default());
+            }
+            TorrentCmd::Sequential(_) | TorrentCmd::Recheck | TorrentCmd::SettingsChanged => {}
+            TorrentCmd::Pause => {
+                self.paused = true;
+                self.abandon_fetches();
+            }
+            TorrentCmd::Resume => self.paused = false,
+            TorrentCmd::FilePriorities(p) => self.priorities = p,
+            // Nothing to serve yet: the peer will come back.
+            TorrentCmd::Incoming(..) => {}
+        }
+    }
+}
