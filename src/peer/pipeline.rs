@@ -21,8 +21,17 @@ pub const DEFAULT_REMOTE_REQQ: usize = 250;
 /// Most blocks we keep in flight to one peer, whatever it advertises.
 pub const MAX_QUEUE: usize = 4000;
 /// A peer that has sent nothing for this long while we wait on requests is
-/// snubbed: its requests go back to the pool for others to fetch.
+/// snubbed: its requests go back to the pool for others to fetch. The
+/// limit for a peer that has not delivered yet; one that has is judged by
+/// its own pace (`SNUB_GAPS`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A peer that delivered blocks and then goes silent for this many of its
+/// usual gaps between blocks (at least `MIN_SNUB_TIMEOUT`) is snubbed: a
+/// peer that stalls without closing loses its requests within seconds.
+pub const SNUB_GAPS: u32 = 20;
+/// The shortest silence that snubs a peer: a few round trips and a capped
+/// link's queue.
+pub const MIN_SNUB_TIMEOUT: Duration = Duration::from_secs(5);
 /// Recently cancelled blocks remembered, so a block that crosses our
 /// `Cancel` on the wire is dropped instead of treated as unrequested.
 const CANCELLED_MEMORY: usize = 256;
@@ -53,6 +62,9 @@ pub struct Pipeline {
     last_progress: Instant,
     /// Whether the peer stopped delivering: it then gets one request at a time.
     snubbed: bool,
+    /// The peer's usual time between blocks while requests are out (a
+    /// moving average), `None` until it has delivered one.
+    gap: Option<Duration>,
     /// Blocks we cancelled lately.
     cancelled: VecDeque<BlockRef>,
 }
@@ -67,6 +79,7 @@ impl Pipeline {
             remote_reqq: DEFAULT_REMOTE_REQQ,
             last_progress: now,
             snubbed: false,
+            gap: None,
             cancelled: VecDeque::new(),
         }
     }
@@ -114,6 +127,11 @@ impl Pipeline {
     pub fn received(&mut self, block: BlockRef, now: Instant) -> Arrival {
         if let Some(i) = self.in_flight.iter().position(|b| *b == block) {
             self.in_flight.remove(i);
+            let waited = now.saturating_duration_since(self.last_progress);
+            self.gap = Some(match self.gap {
+                Some(g) => (g * 7 + waited) / 8,
+                None => waited,
+            });
             self.last_progress = now;
             self.snubbed = false;
             Arrival::Requested
@@ -155,11 +173,19 @@ impl Pipeline {
         self.in_flight.drain(..).collect()
     }
 
-    /// If the peer has sent nothing for `REQUEST_TIMEOUT` while requests are
-    /// outstanding, snubs it and returns the requests to hand to others; the
-    /// caller cancels them on the wire.
+    /// How long the peer may stay silent with requests out.
+    pub fn timeout(&self) -> Duration {
+        match self.gap {
+            Some(g) => (g * SNUB_GAPS).clamp(MIN_SNUB_TIMEOUT, REQUEST_TIMEOUT),
+            None => REQUEST_TIMEOUT,
+        }
+    }
+
+    /// If the peer has sent nothing for its [`timeout`](Self::timeout) while
+    /// requests are outstanding, snubs it and returns the requests to hand
+    /// to others; the caller cancels them on the wire.
     pub fn check_timeout(&mut self, now: Instant) -> Vec<BlockRef> {
-        if self.in_flight.is_empty() || now.duration_since(self.last_progress) < REQUEST_TIMEOUT {
+        if self.in_flight.is_empty() || now.duration_since(self.last_progress) < self.timeout() {
             return Vec::new();
         }
         self.snubbed = true;
@@ -252,6 +278,41 @@ mod tests {
         p.sent(b(1, 0), now);
         assert_eq!(p.received(b(1, 0), now), Arrival::Requested);
         assert!(!p.is_snubbed());
+    }
+
+    #[test]
+    fn a_peer_that_stalls_is_snubbed_within_seconds() {
+        let t0 = Instant::now();
+        let mut p = Pipeline::new(t0);
+        // It delivers a block every 20 ms (about 800 KiB/s), then stops.
+        let mut now = t0;
+        p.sent(b(0, 0), now);
+        for i in 0..50 {
+            p.sent(b(0, i + 1), now);
+            now += Duration::from_millis(20);
+            assert_eq!(p.received(b(0, i), now), Arrival::Requested);
+        }
+        assert_eq!(p.timeout(), MIN_SNUB_TIMEOUT);
+        assert!(p.check_timeout(now + MIN_SNUB_TIMEOUT / 2).is_empty());
+        let back = p.check_timeout(now + MIN_SNUB_TIMEOUT);
+        assert_eq!(back, vec![b(0, 50)], "its request goes back for others");
+        assert!(p.is_snubbed());
+    }
+
+    #[test]
+    fn a_slow_peer_is_judged_by_its_own_pace() {
+        let t0 = Instant::now();
+        let mut p = Pipeline::new(t0);
+        // One block a second (16 KiB/s): a silence of 10 s is normal for it.
+        let mut now = t0;
+        p.sent(b(0, 0), now);
+        for i in 0..10 {
+            p.sent(b(0, i + 1), now);
+            now += Duration::from_secs(1);
+            assert_eq!(p.received(b(0, i), now), Arrival::Requested);
+        }
+        assert!(p.check_timeout(now + Duration::from_secs(10)).is_empty());
+        assert_eq!(p.timeout(), Duration::from_secs(20));
     }
 
     #[test]
