@@ -1,9 +1,10 @@
 //! Magnet links (BEP 9): parsing `magnet:?xt=urn:btih:...` with its display
-//! name, trackers and direct peers, and formatting them back.
+//! name, trackers, direct peers and file selection (BEP 53 `so`), and
+//! formatting them back.
 //!
 //! Values are decoded as `application/x-www-form-urlencoded` (percent escapes,
 //! `+` as a space), which is what clients write in practice. Parameters other
-//! than `xt`, `dn`, `tr` and `x.pe` are ignored; a BitTorrent v2 topic
+//! than `xt`, `dn`, `tr`, `x.pe` and `so` are ignored; a BitTorrent v2 topic
 //! (`urn:btmh:`) is ignored when a v1 topic is present too (hybrid links).
 
 use url::form_urlencoded;
@@ -22,7 +23,13 @@ pub struct Magnet {
     pub trackers: Vec<String>,
     /// Every `x.pe`: peers (`host:port`) to dial directly.
     pub peers: Vec<String>,
+    /// BEP 53 `so`: the files to download, as inclusive ranges of file
+    /// indices (pad files count); empty means every file.
+    pub select_only: Vec<(u32, u32)>,
 }
+
+/// Most ranges one `so` parameter may hold; a longer list is refused.
+pub const MAX_SELECT_RANGES: usize = 1024;
 
 /// Why a magnet link is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +58,9 @@ pub enum MagnetError {
     /// An `x.pe` that is not `host:port`.
     #[error("magnet link peer {0:?} is not host:port")]
     BadPeer(String),
+    /// An `so` that is not a list of indices and ranges (`0,2,4-6`).
+    #[error("magnet link file selection {0:?} is not a list of file numbers (like 0,2,4-6)")]
+    BadSelection(String),
 }
 
 impl Magnet {
@@ -66,6 +76,7 @@ impl Magnet {
         let mut display_name = None;
         let mut trackers: Vec<String> = Vec::new();
         let mut peers = Vec::new();
+        let mut select_only = Vec::new();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             match &*key {
                 "xt" => {
@@ -98,6 +109,10 @@ impl Magnet {
                     }
                     peers.push(value.into_owned());
                 }
+                "so" => {
+                    select_only = parse_selection(&value)
+                        .ok_or_else(|| MagnetError::BadSelection(value.into_owned()))?;
+                }
                 _ => {}
             }
         }
@@ -111,7 +126,17 @@ impl Magnet {
             display_name,
             trackers,
             peers,
+            select_only,
         })
+    }
+
+    /// Whether file `index` is selected (every file is, without `so`).
+    pub fn selects(&self, index: usize) -> bool {
+        self.select_only.is_empty()
+            || self
+                .select_only
+                .iter()
+                .any(|&(a, b)| (a as usize..=b as usize).contains(&index))
     }
 
     /// Formats the link: `xt` with the hash in hex, then `dn`, every `tr`
@@ -133,6 +158,20 @@ impl Magnet {
         for pe in &self.peers {
             param("x.pe", pe);
         }
+        if !self.select_only.is_empty() {
+            let list: Vec<String> = self
+                .select_only
+                .iter()
+                .map(|&(a, b)| {
+                    if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}-{b}")
+                    }
+                })
+                .collect();
+            param("so", &list.join(","));
+        }
         s
     }
 
@@ -150,8 +189,34 @@ impl Magnet {
             display_name: Some(meta.info.name.clone()),
             trackers,
             peers: Vec::new(),
+            select_only: Vec::new(),
         }
     }
+}
+
+/// BEP 53: `0,2,4-6` as inclusive ranges; `None` for anything else (an
+/// empty item, a reversed range, a number past `u32`, too many items).
+fn parse_selection(s: &str) -> Option<Vec<(u32, u32)>> {
+    let mut out = Vec::new();
+    for item in s.split(',') {
+        if out.len() == MAX_SELECT_RANGES {
+            return None;
+        }
+        let (a, b) = match item.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (item, item),
+        };
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+        if !digits(a) || !digits(b) {
+            return None;
+        }
+        let (a, b) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
+        if a > b {
+            return None;
+        }
+        out.push((a, b));
+    }
+    Some(out)
 }
 
 /// `host:port` with a non-empty host (a name, IPv4, or `[IPv6]`) and a
@@ -193,6 +258,28 @@ mod tests {
         );
         assert_eq!(m.peers, vec!["127.0.0.1:6881", "[::1]:51413"]);
         assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
+    }
+
+    #[test]
+    fn file_selection() {
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=0,2,4-6")).unwrap();
+        assert_eq!(m.select_only, vec![(0, 0), (2, 2), (4, 6)]);
+        let picked: Vec<usize> = (0..8).filter(|i| m.selects(*i)).collect();
+        assert_eq!(picked, vec![0, 2, 4, 5, 6]);
+        assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
+        let all = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}")).unwrap();
+        assert!(all.selects(7));
+        for bad in ["", "1,", "a", "3-1", "-2", "1-", "99999999999", "1;2"] {
+            assert!(
+                matches!(
+                    Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so={bad}")),
+                    Err(MagnetError::BadSelection(_))
+                ),
+                "so={bad}"
+            );
+        }
+        let many = vec!["1"; MAX_SELECT_RANGES + 1].join(",");
+        assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so={many}")).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use common::data;
 use common::procs::{self, free_port, wait_for, Libtorrent, LtOptions};
 use shoal::create::{create_torrent, CreateOptions};
 use shoal::dht::DhtConfig;
+use shoal::picker::Priority;
 use shoal::session::{Session, SessionConfig};
 use shoal::torrent::{AddTorrent, PeerSource, TorrentHandle};
 use shoal::{Magnet, Metainfo};
@@ -330,4 +331,70 @@ async fn every_seeder_of_a_magnet_is_used() {
     for (s, _) in seeders {
         s.shutdown().await;
     }
+}
+
+/// BEP 53: a magnet's `so` selects the files to download; the others are
+/// skipped (not created), here from a libtorrent seeder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_magnets_file_selection_is_honoured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let content = src.join("sel");
+    // Whole pieces each, so no piece is shared by a selected and a skipped
+    // file.
+    data::write_file(&content.join("a.bin"), 64 * 1024, 1);
+    data::write_file(&content.join("b.bin"), 32 * 1024, 2);
+    data::write_file(&content.join("c.bin"), 32 * 1024, 3);
+    data::write_file(&content.join("d.bin"), 20_000, 4);
+    let meta = create_torrent(
+        &content,
+        &CreateOptions {
+            piece_length: Some(16 * 1024),
+            ..Default::default()
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let names: Vec<String> = meta
+        .info
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["a.bin", "b.bin", "c.bin", "d.bin"]);
+    let torrent = tmp.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_bytes()).unwrap();
+    let lt = Libtorrent::seeding(&torrent, &src, None).await;
+
+    let uri = format!(
+        "magnet:?xt=urn:btih:{}&x.pe={}&so=0,2-3",
+        meta.info_hash.to_hex(),
+        lt.addr()
+    );
+    let s = Session::new(config()).await.unwrap();
+    let dst = tmp.path().join("dst");
+    let h = s
+        .add_torrent(AddTorrent::magnet(Magnet::parse(&uri).unwrap(), &dst))
+        .unwrap();
+    complete(&h).await;
+    for f in ["a.bin", "c.bin", "d.bin"] {
+        assert_eq!(
+            std::fs::read(dst.join("sel").join(f)).unwrap(),
+            std::fs::read(content.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert!(!dst.join("sel/b.bin").exists(), "b.bin was not selected");
+    let priorities: Vec<_> = h.files().await.iter().map(|f| f.priority).collect();
+    assert_eq!(
+        priorities,
+        [
+            Priority::Normal,
+            Priority::Skip,
+            Priority::Normal,
+            Priority::Normal
+        ]
+    );
+    s.shutdown().await;
+    drop(lt);
 }

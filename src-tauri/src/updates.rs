@@ -206,6 +206,7 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
             display_name: Some(stats.name.clone()),
             trackers: Vec::new(),
             peers: Vec::new(),
+            select_only: Vec::new(),
         }
         .to_uri(),
     };

@@ -273,6 +273,7 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
         display_name: None,
         trackers: Vec::new(),
         peers: vec![format!("127.0.0.1:{port}")],
+        select_only: Vec::new(),
     };
     // Slowly, so the window can be seen uploading to it.
     let mut add = AddTorrent::magnet(magnet, &leech_dir);

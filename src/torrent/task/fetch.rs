@@ -122,6 +122,13 @@ impl MagnetPhase {
                             let tiers = tiers(&self.magnet);
                             meta.announce = tiers.first().and_then(|t| t.first()).cloned();
                             meta.announce_list = if tiers.len() > 1 { tiers } else { Vec::new() };
+                            if !self.magnet.select_only.is_empty() && self.priorities.is_empty() {
+                                // BEP 53: only the files the link names, unless
+                                // the user chose meanwhile.
+                                self.priorities = (0..meta.info.files.len())
+                                    .map(|i| if self.magnet.selects(i) { Priority::Normal } else { Priority::Skip })
+                                    .collect();
+                            }
                             if meta.info.private {
                                 // BEP 27: a private torrent is never on the DHT.
                                 self.discovery.leave_dht();
