@@ -180,6 +180,20 @@ impl PeerList {
         ready.into_iter().map(|(_, a)| a).collect()
     }
 
+    /// When the next address becomes dialable (now, if one is), among
+    /// those `take_candidates` would hand out; `None` when none will be.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.peers
+            .iter()
+            .filter(|(a, p)| {
+                p.phase == Phase::Idle
+                    && !self.banned.contains(&a.ip())
+                    && !(p.seed && self.skip_seeds)
+            })
+            .map(|(_, p)| p.next_attempt)
+            .min()
+    }
+
     /// A dial failed or a connection ended before it was useful: back off.
     pub fn failed(&mut self, addr: SocketAddr, now: Instant) {
         let Some(p) = self.peers.get_mut(&addr) else {
@@ -285,6 +299,26 @@ mod tests {
         let mut c = l.take_candidates(later, 10);
         c.sort();
         assert_eq!(c, vec![a(1), a(2)]);
+    }
+
+    #[test]
+    fn next_due_is_the_earliest_retry() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        assert_eq!(l.next_due(), None);
+        l.add(a(1), PeerSource::Tracker, now);
+        assert_eq!(l.next_due(), Some(now));
+        let c = l.take_candidates(now, 10);
+        assert_eq!(l.next_due(), None, "busy addresses are not due");
+        l.failed(c[0], now);
+        assert_eq!(l.next_due(), Some(now + RETRY_BASE));
+        l.mark_seed(a(1));
+        l.set_skip_seeds(true);
+        assert_eq!(
+            l.next_due(),
+            None,
+            "seeds are not dialled while we are complete"
+        );
     }
 
     #[test]

@@ -52,6 +52,12 @@ const SHARED_BLAME: i32 = 1;
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
 /// Trust at or below which a peer is banned.
 const BAN_TRUST: i32 = -4;
+/// How often a busy torrent's tick runs: rates, choking, PEX, dials,
+/// stats.
+const TICK: Duration = Duration::from_secs(1);
+/// How long an idle torrent sleeps when nothing is due: anything that makes
+/// it busy (a command, a peer, a connection) wakes it at once.
+const IDLE_SLEEP: Duration = Duration::from_secs(3600);
 /// What we tell trackers is left while the size is unknown (a magnet
 /// before its metadata): libtorrent's choice, neither zero (a seed) nor
 /// absurd.
@@ -303,8 +309,13 @@ async fn run(
     // takes the verdict.
     t.start_check();
 
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The tick runs every second while anything moves and sleeps while the
+    // torrent is idle (no connection, no dial due, nothing to record): a
+    // session of a thousand idle torrents does not wake a thousand times a
+    // second.
+    let tick = tokio::time::sleep(TICK);
+    tokio::pin!(tick);
+    let mut asleep = false;
     let mut batch = Vec::with_capacity(256);
     loop {
         tokio::select! {
@@ -329,7 +340,22 @@ async fn run(
                 t.checking = None;
                 t.finish_check(done);
             }
-            _ = tick.tick() => t.on_tick(),
+            () = &mut tick => {
+                t.on_tick();
+                let now = Instant::now();
+                let next = t.next_tick(now);
+                asleep = next > now + TICK;
+                tick.as_mut().reset(next.into());
+            }
+        }
+        if asleep {
+            // Something happened: busy again, or a new address to dial.
+            let now = Instant::now();
+            let next = t.next_tick(now);
+            if next < tick.deadline().into_std() {
+                asleep = next > now + TICK;
+                tick.as_mut().reset(next.into());
+            }
         }
     }
     t.shutdown(&mut events_rx, &mut disk_events_rx).await;
@@ -527,6 +553,32 @@ impl Torrent {
             }
         }
         self.publish();
+    }
+
+    /// Nothing for the tick to do: no connection or dial, no check, rates
+    /// at zero, no record due, not downloading (a download without peers
+    /// asks the DHT every tick).
+    fn idle(&self) -> bool {
+        self.conns.committed() == 0
+            && self.checking.is_none()
+            && self.state != TorrentState::Downloading
+            && self.counters.down_rate.per_second() == 0
+            && self.counters.up_rate.per_second() == 0
+            && self.persist.as_ref().is_none_or(|p| !p.pending())
+    }
+
+    /// When the tick should run next: in a second while busy; while idle,
+    /// when the peer list's next address becomes dialable, if any.
+    fn next_tick(&self, now: Instant) -> Instant {
+        if !self.idle() {
+            return now + TICK;
+        }
+        let due = if self.downloading() {
+            self.peer_list.next_due()
+        } else {
+            None
+        };
+        due.map_or(now + IDLE_SLEEP, |d| d.max(now + TICK))
     }
 
     fn close_all(&mut self) {

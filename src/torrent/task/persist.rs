@@ -100,6 +100,11 @@ impl Persist {
         }
     }
 
+    /// Whether a record is due at a coming tick.
+    pub fn pending(&self) -> bool {
+        self.dirty || self.soon
+    }
+
     fn removed(&self) -> bool {
         self.removed.load(Ordering::Acquire)
     }
