@@ -28,6 +28,7 @@ pub mod dht;
 pub mod error;
 pub mod hash;
 pub mod limit;
+pub mod lsd;
 pub mod magnet;
 pub mod metadata;
 pub mod metainfo;

@@ -66,6 +66,10 @@ pub struct SessionConfig {
     /// Payload bytes per second sent by all torrents together; `None` (the
     /// default) for no limit.
     pub upload_limit: Option<u64>,
+    /// Local peer discovery (BEP 14, [`crate::lsd`]). Off by default in the
+    /// library; the command line and the desktop app turn it on. Never runs
+    /// on a loopback listening address.
+    pub lsd: bool,
 }
 
 impl Default for SessionConfig {
@@ -80,6 +84,7 @@ impl Default for SessionConfig {
             resume_interval: DEFAULT_RESUME_INTERVAL,
             download_limit: None,
             upload_limit: None,
+            lsd: false,
         }
     }
 }
@@ -135,6 +140,8 @@ struct Inner {
     dht: Option<Dht>,
     /// Why the DHT is off although the configuration asked for it.
     dht_error: Option<String>,
+    /// Local peer discovery, if on.
+    lsd: Option<crate::lsd::Lsd>,
     /// Our peer id.
     peer_id: PeerId,
     /// The port we listen on.
@@ -197,6 +204,19 @@ impl Session {
             }
             None => None,
         };
+        let cancel = CancellationToken::new();
+        let lsd = if config.lsd {
+            match crate::lsd::Lsd::start(config.listen_addr.ip(), listen_port, cancel.child_token())
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!("running without local peer discovery: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let state = config.state_dir.as_ref().map(StateDir::new);
         let stored = match &state {
             Some(s) => {
@@ -212,6 +232,7 @@ impl Session {
         let inner = Arc::new(Inner {
             dht,
             dht_error,
+            lsd,
             peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
             listen_port,
             limits: RateLimits::new(config.download_limit, config.upload_limit),
@@ -219,7 +240,7 @@ impl Session {
             torrents: Mutex::new(HashMap::new()),
             state,
             restore_errors: Mutex::new(Vec::new()),
-            cancel: CancellationToken::new(),
+            cancel,
             tasks: TaskTracker::new(),
         });
         let session = Session { inner };
@@ -299,6 +320,7 @@ impl Session {
             max_connections: self.inner.config.max_connections,
             max_half_open: self.inner.config.max_half_open,
             dht: self.inner.dht.clone(),
+            lsd: self.inner.lsd.clone(),
             state: self.inner.state.clone(),
             resume_interval: self.inner.config.resume_interval,
             removed: removed.clone(),

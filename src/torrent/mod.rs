@@ -293,6 +293,8 @@ pub(crate) struct TorrentEnv {
     pub max_half_open: usize,
     /// The session's DHT, if it runs one.
     pub dht: Option<crate::dht::Dht>,
+    /// The session's local peer discovery, if it runs it.
+    pub lsd: Option<crate::lsd::Lsd>,
     /// The session's state folder, if it keeps one.
     pub state: Option<crate::resume::StateDir>,
     /// Least time between resume records written as pieces arrive.

@@ -23,6 +23,8 @@ pub enum PeerSource {
     Tracker,
     /// The mainline DHT.
     Dht,
+    /// Local peer discovery (BEP 14).
+    Lsd,
     /// Peer exchange (BEP 11).
     Pex,
     /// An `x.pe` parameter of a magnet link.
@@ -39,6 +41,7 @@ impl PeerSource {
         match self {
             PeerSource::Tracker => "tracker",
             PeerSource::Dht => "dht",
+            PeerSource::Lsd => "lsd",
             PeerSource::Pex => "pex",
             PeerSource::Magnet => "magnet",
             PeerSource::Manual => "manual",

@@ -330,6 +330,7 @@ async fn run(
             Some(ev) = disk_events_rx.recv() => t.on_disk_event(ev),
             Some(addrs) = t.discovery.tracker_peers.recv() => t.learn(addrs, PeerSource::Tracker),
             Some(addrs) = t.discovery.dht_peers.recv() => t.learn(addrs, PeerSource::Dht),
+            Some(addrs) = t.discovery.lsd_peers.recv() => t.learn(addrs, PeerSource::Lsd),
             Some(done) = t.conns.dials.join_next(), if !t.conns.dials.is_empty() => {
                 if let Ok(r) = done {
                     t.on_dialled(r);

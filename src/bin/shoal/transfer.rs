@@ -35,6 +35,9 @@ pub struct NetArgs {
     /// Do not use the DHT.
     #[arg(long)]
     pub no_dht: bool,
+    /// Do not look for peers on the local network (BEP 14 multicast).
+    #[arg(long)]
+    pub no_lsd: bool,
     /// Keep the torrent's progress in DIR, so that an interrupted download
     /// (even a killed one) resumes where it was.
     #[arg(long, value_name = "DIR")]
@@ -157,6 +160,7 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
         resume_interval: Duration::from_secs_f64(net.resume_interval),
         download_limit: net.download_limit.and_then(from_kib),
         upload_limit: net.upload_limit.and_then(from_kib),
+        lsd: !net.no_lsd,
         ..Default::default()
     };
     match Session::new(config.clone()).await {

@@ -30,6 +30,11 @@ pub(super) struct Discovery {
     pub dht: Option<DhtAnnouncer>,
     /// Peers from the DHT.
     pub dht_peers: mpsc::Receiver<Vec<SocketAddr>>,
+    /// Our place in local peer discovery, once started (not for private
+    /// torrents).
+    lsd: Option<crate::lsd::Registration>,
+    /// Peers from local peer discovery.
+    pub lsd_peers: mpsc::Receiver<Vec<SocketAddr>>,
     /// What we tell trackers about our transfer.
     pub transfer_tx: watch::Sender<TransferStats>,
     /// What starting takes, until it has started.
@@ -42,6 +47,8 @@ struct Pending {
     tiers: Vec<Vec<String>>,
     /// The DHT to announce on (`None`: off, or a private torrent).
     dht: Option<crate::dht::Dht>,
+    /// Local peer discovery (`None`: off, or a private torrent).
+    lsd: Option<crate::lsd::Lsd>,
     /// The torrent.
     info_hash: InfoHash,
     /// Our identity and port, as announced.
@@ -52,6 +59,7 @@ struct Pending {
     /// Where the tasks send peers.
     tracker_tx: mpsc::Sender<Vec<SocketAddr>>,
     dht_tx: mpsc::Sender<Vec<SocketAddr>>,
+    lsd_tx: mpsc::Sender<Vec<SocketAddr>>,
     /// Ends the tasks with the torrent.
     cancel: CancellationToken,
 }
@@ -74,21 +82,26 @@ impl Discovery {
         });
         let (tracker_tx, tracker_peers) = mpsc::channel(64);
         let (dht_tx, dht_peers) = mpsc::channel(64);
+        let (lsd_tx, lsd_peers) = mpsc::channel(64);
         Discovery {
             announcer: None,
             tracker_peers,
             dht: None,
             dht_peers,
+            lsd: None,
+            lsd_peers,
             transfer_tx,
             pending: Some(Pending {
                 tiers,
                 dht: if private { None } else { env.dht.clone() },
+                lsd: if private { None } else { env.lsd.clone() },
                 info_hash,
                 peer_id: env.peer_id,
                 listen_port: env.listen_port,
                 transfer_rx,
                 tracker_tx,
                 dht_tx,
+                lsd_tx,
                 cancel: cancel.child_token(),
             }),
         }
@@ -111,6 +124,9 @@ impl Discovery {
                 p.cancel.child_token(),
             ));
         }
+        if let Some(lsd) = p.lsd {
+            self.lsd = Some(lsd.register(p.info_hash, p.lsd_tx));
+        }
         if let Some(dht) = p.dht {
             self.dht = Some(DhtAnnouncer::spawn(
                 dht,
@@ -122,13 +138,16 @@ impl Discovery {
         }
     }
 
-    /// Leaves the DHT (BEP 27: a magnet whose metadata says private).
-    pub(super) fn leave_dht(&mut self) {
+    /// Leaves the DHT and local peer discovery (BEP 27: a magnet whose
+    /// metadata says private).
+    pub(super) fn go_private(&mut self) {
         if let Some(d) = self.dht.take() {
             d.stop();
         }
+        self.lsd = None;
         if let Some(p) = &mut self.pending {
             p.dht = None;
+            p.lsd = None;
         }
     }
 

@@ -110,6 +110,7 @@ impl MagnetPhase {
                 }
                 Some(addrs) = self.discovery.tracker_peers.recv() => self.learn(addrs, PeerSource::Tracker),
                 Some(addrs) = self.discovery.dht_peers.recv() => self.learn(addrs, PeerSource::Dht),
+                Some(addrs) = self.discovery.lsd_peers.recv() => self.learn(addrs, PeerSource::Lsd),
                 Some((addr, result)) = self.fetches.next(), if !self.fetches.is_empty() => {
                     match result.map(Metainfo::from_info_bytes) {
                         Ok(Ok(mut meta)) => {
@@ -131,7 +132,7 @@ impl MagnetPhase {
                             }
                             if meta.info.private {
                                 // BEP 27: a private torrent is never on the DHT.
-                                self.discovery.leave_dht();
+                                self.discovery.go_private();
                             }
                             return Some(meta);
                         }
