@@ -47,6 +47,11 @@ pub async fn announce_with_tracker_id(
     req: &AnnounceRequest,
     tracker_id: Option<&[u8]>,
 ) -> Result<HttpAnnounce, TrackerError> {
+    let base = reqwest::Url::parse(url).map_err(|e| TrackerError::InvalidUrl {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    super::ssrf::check_url(&base)?;
     let full = announce_url(url, req, tracker_id);
     let parsed = reqwest::Url::parse(&full).map_err(|e| TrackerError::InvalidUrl {
         url: url.to_owned(),
@@ -255,7 +260,10 @@ fn client() -> Result<&'static reqwest::Client, TrackerError> {
                 .user_agent(USER_AGENT)
                 .connect_timeout(HTTP_CONNECT_TIMEOUT)
                 .timeout(HTTP_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+                // A redirect must pass the rules the tracker URL passed,
+                // and names do not lead to loopback (see `ssrf`).
+                .redirect(super::ssrf::redirect_policy(MAX_REDIRECTS))
+                .dns_resolver(super::ssrf::NoLoopbackNames::shared())
                 // Trackers are reached directly, as peers are; proxy variables
                 // in the environment are meant for other programs.
                 .no_proxy()

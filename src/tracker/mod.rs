@@ -4,6 +4,7 @@
 //!
 //! - [`http`]: HTTP and HTTPS trackers (BEP 3, compact peers per BEP 23, `peers6`).
 //! - [`udp`]: UDP trackers (BEP 15).
+//! - [`ssrf`]: what keeps tracker URLs from reaching services on this machine.
 //! - [`announcer`]: the per-torrent task that decides when to announce to
 //!   which tracker of which tier (BEP 12), with backoff and a status for display.
 //!
@@ -13,6 +14,7 @@
 
 pub mod announcer;
 pub mod http;
+pub mod ssrf;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -137,6 +139,15 @@ pub enum TrackerError {
         /// The URL as given.
         url: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The URL is refused before any request: it would reach a service on
+    /// this machine, or it is crafted (see [`ssrf`]).
+    #[error("tracker URL {url:?} refused: {reason}")]
+    Refused {
+        /// The URL (or redirect target) as given.
+        url: String,
+        /// Which rule it breaks.
         reason: String,
     },
     /// The tracker's host name resolved to no address.
