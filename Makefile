@@ -44,9 +44,8 @@ lint: setup ui
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd ui && $(NPM) run check
 
-# UI: type check and vitest unit tests.
+# UI: vitest unit tests (its type check is part of `lint`).
 test-ui: ui
-	cd ui && $(NPM) run check
 	cd ui && $(NPM) test
 
 # Rust: unit and integration tests of the engine and the desktop app,
