@@ -18,7 +18,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 export npm_config_update_notifier := false
 
-.PHONY: setup ui run test test-ui test-rust bench
+.PHONY: setup ui run lint test test-ui test-rust bench
 
 setup:
 	bash scripts/setup.sh
@@ -33,12 +33,19 @@ ui: ui/node_modules/.package-lock.json
 run: setup ui
 	$(CARGO) run -p shoal-desktop
 
-test: setup ui test-ui test-rust
+test: setup ui lint test-ui test-rust
 	@echo "make test: every test passed"
 
-# UI: type check and vitest unit tests.
-test-ui: ui
+# Formatting, clippy on every package and target with warnings as errors,
+# and the UI's type check. Clippy builds the desktop app, which embeds
+# ui/dist, so the UI is built first.
+lint: setup ui
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd ui && $(NPM) run check
+
+# UI: vitest unit tests (its type check is part of `lint`).
+test-ui: ui
 	cd ui && $(NPM) test
 
 # Rust: unit and integration tests of the engine and the desktop app,

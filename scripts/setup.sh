@@ -34,6 +34,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
     | sh -s -- -y --profile minimal --component rustfmt,clippy </dev/null
 fi
+# `make lint` needs rustfmt and clippy, which a minimal toolchain may lack.
+if command -v rustup >/dev/null 2>&1; then
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c" </dev/null
+  done
+fi
 
 # Node.js >= 20.19 for the UI build (Vite 8). Debian 12 ships 18, so if the
 # node on PATH is missing or older, the official build goes to .tools/node

@@ -189,3 +189,79 @@ async fn bad_bootstrap_entry_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("no-port-here"), "{err}");
 }
+
+/// A ping from `sock` to `node`; whether the node answered within 5 s.
+async fn pings_back(sock: &tokio::net::UdpSocket, node: SocketAddr, tid: &[u8; 4]) -> bool {
+    // `mainline` 8 takes only 4-byte transaction ids.
+    let mut ping = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t4:".to_vec();
+    ping.extend_from_slice(tid);
+    ping.extend_from_slice(b"1:y1:qe");
+    sock.send_to(&ping, node).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let answer = timeout(Duration::from_secs(5), async {
+        loop {
+            let (n, from) = sock.recv_from(&mut buf).await.unwrap();
+            let reply = &buf[..n];
+            let mut want = b"1:t4:".to_vec();
+            want.extend_from_slice(tid);
+            if from == node && reply.windows(want.len()).any(|w| w == want.as_slice()) {
+                return;
+            }
+        }
+    })
+    .await;
+    answer.is_ok()
+}
+
+/// `mainline` parses datagrams with serde_bencode, which recurses without a
+/// depth limit, on its node thread (a 2 MiB stack by default). A datagram
+/// can only be so deep: `mainline` reads at most 2,048 bytes of one. A
+/// datagram nested that deep, in several places a value can go, leaves the
+/// node answering. (With `RUST_MIN_STACK=524288` the node thread overflows
+/// its stack here and the process aborts: the recursion is real, and this
+/// fails if a `mainline` upgrade lets deeper datagrams through.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deepest_datagram_does_not_crash_a_node() {
+    let dht = Dht::start(DhtConfig::testnet::<&str>(&[])).await.unwrap();
+    let node = dht.local_addr();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    assert!(
+        pings_back(&sock, node, b"ping").await,
+        "the node answers a ping"
+    );
+    let depth = 4096;
+    let prefixes: [&[u8]; 4] = [
+        b"d1:a",
+        b"d1:ad2:id20:abcdefghij0123456789",
+        b"d1:q4:ping1:t4:xxxx1:y1:q1:ad2:id20:abcdefghij01234567896:target",
+        b"d1:t4:xxxx1:y1:r1:rd2:id20:abcdefghij01234567895:nodes",
+    ];
+    for (i, prefix) in prefixes.iter().enumerate() {
+        for open in [b'l', b'd'] {
+            let mut datagram = prefix.to_vec();
+            // Lists in lists, or dictionaries of lists of ... with one-byte keys.
+            for _ in 0..depth {
+                if open == b'd' {
+                    datagram.extend_from_slice(b"d1:k");
+                } else {
+                    datagram.push(b'l');
+                }
+            }
+            datagram.extend(std::iter::repeat_n(b'e', depth + 1));
+            sock.send_to(&datagram, node).await.unwrap();
+            let tid = [
+                b'p',
+                b'i',
+                b'n',
+                b'0' + (2 * i as u8 + u8::from(open == b'd')),
+            ];
+            assert!(
+                pings_back(&sock, node, &tid).await,
+                "the node stopped answering after a datagram {} bytes deep ({} in {:?})",
+                depth,
+                open as char,
+                String::from_utf8_lossy(prefix)
+            );
+        }
+    }
+}

@@ -477,7 +477,11 @@ async fn http_request_encoding_and_status_errors() {
     req.peer_id = PeerId(*b"-SH0100-~ .%/abcdefg");
     let (addr, task) =
         serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found").await;
-    let result = bounded("404", announce(&format!("http://{addr}/a?pk=1"), &req)).await;
+    let result = bounded(
+        "404",
+        announce(&format!("http://{addr}/announce?pk=1"), &req),
+    )
+    .await;
     assert!(
         matches!(result, Err(TrackerError::HttpStatus(404))),
         "{result:?}"
@@ -485,7 +489,7 @@ async fn http_request_encoding_and_status_errors() {
     let sent = String::from_utf8(bounded("request", task).await.unwrap()).unwrap();
     let line = sent.lines().next().unwrap();
     assert!(
-        line.starts_with("GET /a?pk=1&info_hash=%AB%AB%AB"),
+        line.starts_with("GET /announce?pk=1&info_hash=%AB%AB%AB"),
         "{line}"
     );
     assert!(
@@ -498,7 +502,7 @@ async fn http_request_encoding_and_status_errors() {
         b"HTTP/1.1 403 Forbidden\r\nContent-Length: 27\r\n\r\nd14:failure reason6:bannede",
     )
     .await;
-    let result = bounded("403", announce(&format!("http://{addr}/a"), &req)).await;
+    let result = bounded("403", announce(&format!("http://{addr}/announce"), &req)).await;
     assert!(
         matches!(&result, Err(TrackerError::Failure(m)) if m == "banned"),
         "{result:?}"
@@ -525,4 +529,88 @@ async fn https_trackers_get_tls() {
         0x16,
         "a TLS handshake record"
     );
+}
+
+/// A web service on 127.0.0.1 for the SSRF test: it records the path of
+/// every request; `/announce` redirects to `/admin`, `/real/announce` and
+/// `/admin` answer as a tracker would (so that, without the rule, announces
+/// to them succeed), anything else is a 404.
+async fn local_service() -> (SocketAddr, mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            let path = target.split('?').next().unwrap_or_default().to_owned();
+            let _ = tx.send(path.clone());
+            let body = "d8:intervali1800e5:peers0:e";
+            let reply = match path.as_str() {
+                "/announce" => format!(
+                    "HTTP/1.1 302 Found\r\nLocation: http://{addr}/admin\r\nContent-Length: 0\r\n\r\n"
+                ),
+                "/real/announce" | "/admin" => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
+            };
+            let _ = conn.write_all(reply.as_bytes()).await;
+            let _ = conn.shutdown().await;
+        }
+    });
+    (addr, rx)
+}
+
+/// A tracker URL from a torrent cannot be used against a service on this
+/// machine: on loopback only an announce path is requested, also through a
+/// redirect, and a URL with announce parameters already in it is refused.
+#[tokio::test]
+async fn tracker_urls_do_not_reach_local_services() {
+    let (addr, mut requests) = local_service().await;
+    let port = addr.port();
+    let req = request(random_hash(), 8001, Event::Started);
+    for url in [
+        format!("http://{addr}/admin"),
+        format!("http://localhost:{port}/admin?x=1"),
+        format!("http://[::ffff:127.0.0.1]:{port}/admin"),
+        format!("http://{addr}/real/announce?info_hash=%00&port=1"),
+    ] {
+        let result = bounded("refused announce", announce(&url, &req)).await;
+        assert!(
+            matches!(result, Err(TrackerError::Refused { .. })),
+            "{url}: {result:?}"
+        );
+    }
+    assert_eq!(
+        requests.try_recv().ok(),
+        None,
+        "a refused URL reached the service"
+    );
+
+    // An announce path is requested, but its redirect to /admin is not followed.
+    let url = format!("http://{addr}/announce");
+    let result = bounded("redirected announce", announce(&url, &req)).await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(requests.try_recv().ok().as_deref(), Some("/announce"));
+    assert_eq!(
+        requests.try_recv().ok(),
+        None,
+        "the redirect reached the service"
+    );
+
+    // A tracker on loopback keeps working.
+    let url = format!("http://{addr}/real/announce");
+    let result = bounded("local tracker", announce(&url, &req)).await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(requests.try_recv().ok().as_deref(), Some("/real/announce"));
 }

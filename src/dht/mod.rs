@@ -11,6 +11,17 @@
 //! stops when the last [`Dht`] clone is dropped: its thread notices within
 //! one socket read timeout (50 ms) and exits.
 //!
+//! **Datagrams from strangers are parsed by `mainline`, not by us.** It
+//! owns its UDP socket and hands each datagram straight to serde_bencode,
+//! which recurses without a depth limit; the crate (8.0) offers no hook
+//! before that parse (its `RequestFilter` sees parsed requests only), so
+//! our bounded `bencode::scan` cannot stand in front. What bounds the depth
+//! is `mainline` reading at most 2,048 bytes of a datagram: the deepest one
+//! needs between 512 KiB and 1 MiB of the node thread's default 2 MiB stack
+//! in a debug build (measured by lowering `RUST_MIN_STACK`), and
+//! tests/dht.rs sends it. A `mainline` that reads larger datagrams, or a
+//! smaller thread stack, would turn one datagram into a crash.
+//!
 //! **Private torrents (BEP 27) must not use the DHT.** This module does not
 //! know about torrents' flags: the caller simply does not spawn a
 //! [`DhtAnnouncer`] (nor call [`Dht::get_peers`] / [`Dht::announce`]) for a

@@ -3,8 +3,17 @@
 //! requests from the disk and keeps the request pipeline full.
 //!
 //! The socket is split in two halves driven from the same loop with a byte
-//! buffer for each direction, so a peer that stops reading never blocks our
-//! reading (two peers that both upload to each other cannot deadlock).
+//! buffer for each direction, so a peer that stops reading does not block
+//! our reading while what we queue for it is our own doing (two peers that
+//! both upload to each other cannot deadlock: uploads stop queueing at
+//! `OUT_HIGH_WATER`).
+//!
+//! What a peer makes us queue by its own messages (rejects, ut_metadata
+//! answers) is bounded by back-pressure: past `OUT_PAUSE_READ` bytes
+//! queued we stop reading the peer until it reads, so a peer that floods us
+//! and never reads waits in its own socket instead of our memory. Past
+//! `OUT_MAX` (only our own messages, such as `Have`, can get there) or
+//! after [`IDLE_TIMEOUT`] without any byte written the connection closes.
 //!
 //! Rate limits are waited on inside the same loop, never by blocking it: a
 //! block read from the disk waits in the upload queue for the upload
@@ -13,7 +22,6 @@
 //! debt is paid (TCP then slows the sender). Commands, writes, the tick and
 //! cancellation are served all the while.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -21,12 +29,12 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
+use super::dial::Connected;
 use super::pipeline::{Arrival, Pipeline};
 use super::upload::{UploadQueue, OUR_REQQ};
 use super::{PeerCmd, PeerContext, PeerEvent};
@@ -34,16 +42,12 @@ use crate::bitfield::Bitfield;
 use crate::limit::ChainTicket;
 use crate::rate::Rate;
 use crate::storage::disk::DiskError;
-use crate::types::{BlockRef, InfoHash, PeerId};
+use crate::types::BlockRef;
 use crate::wire::{
-    ExtendedHandshake, Handshake, Message, MetadataMessage, PeerCodec, PexMessage, WireError,
+    ExtendedHandshake, Message, MetadataMessage, PeerCodec, PexMessage, WireError,
     LOCAL_UT_METADATA_ID, LOCAL_UT_PEX_ID, METADATA_PIECE_LEN, UT_METADATA, UT_PEX,
 };
 
-/// Time to open a TCP connection.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time for the peer to send its handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection on which nothing arrives for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// We send a keep-alive after this long without sending anything.
@@ -54,6 +58,16 @@ const MAX_READS: usize = 32;
 /// Bytes queued for the socket above which we stop reading more blocks
 /// from the disk for this peer.
 const OUT_HIGH_WATER: usize = 512 * 1024;
+/// Bytes queued for the socket at which we stop reading from the peer:
+/// above what uploads alone queue (`OUT_HIGH_WATER` and one block), so
+/// only a peer that makes us answer faster than it reads gets here, and it
+/// then waits until it has read.
+const OUT_PAUSE_READ: usize = 1024 * 1024;
+/// Bytes queued for the socket at which the connection is closed: with
+/// reading paused at `OUT_PAUSE_READ` only our own messages (`Have` for
+/// every piece of a huge torrent, say) can grow the queue, and a peer that
+/// reads none of them is of no use.
+const OUT_MAX: usize = 8 * 1024 * 1024;
 /// Spare room kept in the read buffer so each read can take a large chunk.
 const READ_CHUNK: usize = 64 * 1024;
 /// The pipeline asks the picker only for batches at least this big (or
@@ -87,88 +101,10 @@ pub enum PeerError {
     /// The peer closed the connection.
     #[error("peer closed the connection")]
     Closed,
-}
-
-/// An open connection whose handshakes are done both ways.
-#[derive(Debug)]
-pub struct Connected {
-    /// The socket.
-    pub stream: TcpStream,
-    /// The peer's address.
-    pub addr: SocketAddr,
-    /// The peer's handshake.
-    pub handshake: Handshake,
-    /// Whether the peer dialled us.
-    pub incoming: bool,
-}
-
-/// What identifies us in a handshake.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerSetup {
-    /// The torrent.
-    pub info_hash: InfoHash,
-    /// Our peer id.
-    pub our_id: PeerId,
-}
-
-/// Dials `addr` and exchanges handshakes.
-pub async fn connect(addr: SocketAddr, setup: PeerSetup) -> Result<Connected, PeerError> {
-    let mut stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-        .await
-        .map_err(|_| PeerError::Timeout("the TCP connection"))??;
-    stream.set_nodelay(true)?;
-    stream
-        .write_all(&Handshake::new(setup.info_hash, setup.our_id).encode())
-        .await?;
-    let handshake = read_handshake(&mut stream).await?;
-    if handshake.info_hash != setup.info_hash {
-        return Err(PeerError::WrongTorrent);
-    }
-    if handshake.peer_id == setup.our_id {
-        return Err(PeerError::SelfConnection);
-    }
-    Ok(Connected {
-        stream,
-        addr,
-        handshake,
-        incoming: false,
-    })
-}
-
-/// Reads the handshake of a peer that dialled us; the caller finds the
-/// torrent by its info hash and then calls [`accept`].
-pub async fn read_incoming(stream: &mut TcpStream) -> Result<Handshake, PeerError> {
-    stream.set_nodelay(true)?;
-    read_handshake(stream).await
-}
-
-/// Answers an incoming peer whose handshake named our torrent.
-pub async fn accept(
-    mut stream: TcpStream,
-    addr: SocketAddr,
-    handshake: Handshake,
-    setup: PeerSetup,
-) -> Result<Connected, PeerError> {
-    if handshake.peer_id == setup.our_id {
-        return Err(PeerError::SelfConnection);
-    }
-    stream
-        .write_all(&Handshake::new(setup.info_hash, setup.our_id).encode())
-        .await?;
-    Ok(Connected {
-        stream,
-        addr,
-        handshake,
-        incoming: true,
-    })
-}
-
-async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerError> {
-    let mut buf = [0u8; Handshake::LEN];
-    timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut buf))
-        .await
-        .map_err(|_| PeerError::Timeout("the handshake"))??;
-    Ok(Handshake::decode(&buf)?)
+    /// The peer let `OUT_MAX` bytes pile up, or read nothing for
+    /// [`IDLE_TIMEOUT`] while we had bytes for it.
+    #[error("peer does not read what we send")]
+    NotReading,
 }
 
 /// Runs a connection until it ends, then reports `Closed` to the torrent.
@@ -312,10 +248,16 @@ impl Conn {
             if self.inbuf.capacity() - self.inbuf.len() < READ_CHUNK {
                 self.inbuf.reserve(READ_CHUNK);
             }
+            if self.out.len() >= OUT_MAX {
+                return Err(PeerError::NotReading);
+            }
             let want_write = !self.out.is_empty();
             // Tokens are only worth waiting for while there is room to send.
             let want_tokens = self.out.len() < OUT_HIGH_WATER;
-            let want_read = self.download_debt.is_none();
+            // Back-pressure: a peer that does not read what it made us
+            // queue is not read either.
+            let output_full = self.out.len() >= OUT_PAUSE_READ;
+            let want_read = self.download_debt.is_none() && !output_full;
             let wake = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Wake::Cancelled,
@@ -323,7 +265,7 @@ impl Conn {
                 Some((b, r)) = self.reads.next(), if !self.reads.is_empty() => Wake::ReadBlock(b, r),
                 r = self.writer.write_buf(&mut self.out), if want_write => Wake::Wrote(r),
                 _ = self.uploads.tokens(), if want_tokens => Wake::UploadTokens,
-                _ = pay(&mut self.download_debt), if !want_read => Wake::DownloadPaid,
+                _ = pay(&mut self.download_debt), if self.download_debt.is_some() => Wake::DownloadPaid,
                 r = self.reader.read_buf(&mut self.inbuf), if want_read => Wake::Read(r),
                 _ = tick.tick() => Wake::Tick,
             };
@@ -336,7 +278,14 @@ impl Conn {
                 Wake::Cmd(Some(cmd)) => self.on_cmd(cmd).await?,
                 Wake::Wrote(r) => {
                     r?;
-                    self.last_send = Instant::now();
+                    let now = Instant::now();
+                    self.last_send = now;
+                    if output_full && self.out.len() < OUT_PAUSE_READ {
+                        // We read again; the peer's silence while we did
+                        // not was ours.
+                        self.last_recv = now;
+                        self.pipeline.resume_timeout(now);
+                    }
                 }
                 Wake::ReadBlock(block, data) => {
                     self.read_done(block, data)?;
@@ -740,10 +689,14 @@ impl Conn {
 
     async fn on_tick(&mut self) -> Result<(), PeerError> {
         let now = Instant::now();
-        // While the download limit holds our reads, silence is ours.
-        let reading = self.download_debt.is_none();
+        // While the download limit or back-pressure holds our reads,
+        // silence is ours.
+        let reading = self.download_debt.is_none() && self.out.len() < OUT_PAUSE_READ;
         if reading && now.duration_since(self.last_recv) > IDLE_TIMEOUT {
             return Err(PeerError::Timeout("any message (idle connection)"));
+        }
+        if !self.out.is_empty() && now.duration_since(self.last_send) > IDLE_TIMEOUT {
+            return Err(PeerError::NotReading);
         }
         if now.duration_since(self.last_send) > KEEPALIVE_INTERVAL && self.out.is_empty() {
             self.send(Message::KeepAlive)?;

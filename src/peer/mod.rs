@@ -7,6 +7,7 @@
 
 pub mod client;
 mod connection;
+mod dial;
 pub mod pipeline;
 mod upload;
 
@@ -17,7 +18,8 @@ use crate::bitfield::Bitfield;
 use crate::rate::Counter;
 use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 
-pub use connection::{accept, connect, read_incoming, run, Connected, PeerError, PeerSetup};
+pub use connection::{run, PeerError};
+pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
 
 /// A connection's id within its torrent, handed out by the torrent task.
 pub use crate::picker::PeerKey;

@@ -115,8 +115,7 @@ impl PeerList {
     /// Learns of an address. Returns whether it was new.
     pub fn add(&mut self, addr: SocketAddr, source: PeerSource, now: Instant) -> bool {
         if self.banned.contains(&addr.ip())
-            || addr.port() == 0
-            || addr.ip().is_unspecified()
+            || !could_be_a_peer(addr)
             || self.own.contains(&addr)
             || (addr.port() == self.own_port && self.own_port != 0 && addr.ip().is_loopback())
         {
@@ -275,6 +274,29 @@ impl PeerList {
     }
 }
 
+/// Whether `addr` could be a peer at all. Trackers, PEX and the DHT hand
+/// us addresses from strangers; these never belong to a peer, and dialling
+/// them would only send our connection attempts where nothing listens or
+/// where a stranger pointed them: port 0, the unspecified address, the
+/// IPv4 block 0.0.0.0/8 ("this network"), the broadcast address and
+/// multicast groups, also when written as IPv4-mapped IPv6.
+pub fn could_be_a_peer(addr: SocketAddr) -> bool {
+    if addr.port() == 0 {
+        return false;
+    }
+    let ip = match addr.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => !(v4.octets()[0] == 0 || v4.is_broadcast() || v4.is_multicast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +358,41 @@ mod tests {
             "port 0 is not an address"
         );
         assert_eq!(l.len(), 1);
+    }
+
+    /// Addresses that can never be a peer are refused, whoever names them.
+    #[test]
+    fn addresses_that_are_never_peers_are_refused() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        for bad in [
+            "0.0.0.0:6881",
+            "0.1.2.3:6881",
+            "0.255.255.255:6881",
+            "255.255.255.255:6881",
+            "224.0.0.1:6881",
+            "239.255.255.250:1900",
+            "10.0.0.1:0",
+            "[::]:6881",
+            "[ff02::1]:6881",
+            "[::ffff:0.0.0.0]:6881",
+            "[::ffff:255.255.255.255]:6881",
+            "[::ffff:224.0.0.1]:6881",
+        ] {
+            let addr: SocketAddr = bad.parse().unwrap();
+            for source in [PeerSource::Pex, PeerSource::Tracker, PeerSource::Dht] {
+                assert!(!l.add(addr, source, now), "{bad} from {source:?}");
+            }
+        }
+        assert!(l.is_empty());
+        for good in [
+            "1.2.3.4:6881",
+            "192.168.1.2:51413",
+            "[2001:db8::1]:6881",
+            "127.0.0.1:1",
+        ] {
+            assert!(l.add(good.parse().unwrap(), PeerSource::Pex, now), "{good}");
+        }
     }
 
     #[test]

@@ -37,7 +37,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{http, scheme_of, AnnounceRequest, AnnounceResponse, Event, TrackerError};
+use super::{
+    http, scheme_of, AnnounceRequest, AnnounceResponse, Event, TrackerError, MAX_INTERVAL,
+};
 use crate::types::{InfoHash, PeerId};
 
 /// The first wait after a tier's trackers all failed; it doubles with each
@@ -325,7 +327,7 @@ impl Tracker {
 
     /// The earliest time `min interval` allows the next announce.
     fn earliest(&self) -> Option<Instant> {
-        Some(self.last_success? + self.min_interval?)
+        Some(later(self.last_success?, self.min_interval?))
     }
 }
 
@@ -498,9 +500,12 @@ impl Announcer {
                 tier.next = if tier.completed_pending {
                     now
                 } else {
-                    now + response
-                        .interval
-                        .max(response.min_interval.unwrap_or_default())
+                    later(
+                        now,
+                        response
+                            .interval
+                            .max(response.min_interval.unwrap_or_default()),
+                    )
                 };
                 self.deliver(response.peers).await;
                 None
@@ -518,7 +523,7 @@ impl Announcer {
                 }
                 tier.round_pos = 0;
                 tier.failures = tier.failures.saturating_add(1);
-                tier.next = now + retry_delay(tier.failures);
+                tier.next = later(now, retry_delay(tier.failures));
                 None
             }
         }
@@ -600,7 +605,8 @@ impl Announcer {
                 let mut status = tracker.status.clone();
                 status.next_announce =
                     (!stopping && tier.in_flight.is_none() && i == tier.round_pos)
-                        .then(|| now + tier.next.saturating_duration_since(now_instant));
+                        .then(|| now.checked_add(tier.next.saturating_duration_since(now_instant)))
+                        .flatten();
                 all.push((status.tier, tracker.position, status));
             }
         }
@@ -631,6 +637,15 @@ pub fn retry_delay(failures: u32) -> Duration {
     RETRY_BASE.saturating_mul(1u32 << doublings).min(RETRY_MAX)
 }
 
+/// `at + wait`, or [`MAX_INTERVAL`] after `at` when the sum is beyond what
+/// the clock can hold. Waits come from trackers, so they are clamped when
+/// parsed; this keeps a wait that slipped through from panicking the task.
+fn later(at: Instant, wait: Duration) -> Instant {
+    at.checked_add(wait)
+        .or_else(|| at.checked_add(MAX_INTERVAL))
+        .unwrap_or(at)
+}
+
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until(at: Option<Instant>) {
     match at {
@@ -650,6 +665,90 @@ mod tests {
         assert_eq!(retry_delay(3), Duration::from_secs(60));
         assert_eq!(retry_delay(8), Duration::from_secs(1920).min(RETRY_MAX));
         assert_eq!(retry_delay(1000), RETRY_MAX);
+    }
+
+    /// A tracker on 127.0.0.1 that answers every announce with `body` and
+    /// reports each request line it received.
+    async fn scripted_tracker(
+        body: &'static [u8],
+    ) -> (String, mpsc::UnboundedReceiver<String>, JoinHandle<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/announce", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&head);
+                let _ = tx.send(line.lines().next().unwrap_or_default().to_owned());
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+                let _ = stream.write_all(body).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        (url, rx, task)
+    }
+
+    /// A `min interval` too large for a clock neither ends the task nor
+    /// stops it from announcing: the tracker is shown working, and the task
+    /// still sends `stopped` at shutdown.
+    #[tokio::test]
+    async fn a_huge_min_interval_does_not_end_the_task() {
+        let (url, mut requests, server) =
+            scripted_tracker(b"d8:intervali1800e12:min intervali9223372036854775807e5:peers0:e")
+                .await;
+        let (_stats_tx, stats) = watch::channel(TransferStats::default());
+        let (peers_tx, _peers_rx) = mpsc::channel(4);
+        let handle = Announcer::spawn(
+            vec![vec![url]],
+            InfoHash([7; 20]),
+            PeerId([8; 20]),
+            6881,
+            stats,
+            peers_tx,
+            CancellationToken::new(),
+        );
+        let first = tokio::time::timeout(Duration::from_secs(10), requests.recv())
+            .await
+            .expect("an announce within 10 s")
+            .expect("server alive");
+        assert!(first.contains("event=started"), "{first}");
+        let mut rx = handle.subscribe();
+        let working = tokio::time::timeout(
+            Duration::from_secs(10),
+            rx.wait_for(|s| s.first().is_some_and(|t| t.state == TrackerState::Working)),
+        )
+        .await
+        // The guard `wait_for` returns holds the status lock: drop it at once.
+        .is_ok_and(|r| r.is_ok());
+        assert!(
+            working,
+            "the announce task ended or never saw the answer: {:?}",
+            handle.status()
+        );
+        let next = handle.status()[0].next_announce.expect("a next announce");
+        assert!(
+            next <= SystemTime::now() + MAX_INTERVAL,
+            "the next announce is beyond the longest interval we accept"
+        );
+        // The task is alive: it sends `stopped` at shutdown.
+        tokio::time::timeout(Duration::from_secs(10), handle.shutdown())
+            .await
+            .expect("shutdown within 10 s");
+        let stopped = requests.try_recv().expect("a `stopped` announce");
+        assert!(stopped.contains("event=stopped"), "{stopped}");
+        server.abort();
     }
 
     /// Unknown schemes fail every round without stalling the task, and

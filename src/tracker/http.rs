@@ -6,15 +6,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_bencode::value::Value;
 use serde_bytes::ByteBuf;
 
 use super::{
-    clamp_interval, AnnounceRequest, AnnounceResponse, TrackerError, HTTP_CONNECT_TIMEOUT,
-    HTTP_TIMEOUT, MAX_RESPONSE_LEN,
+    clamp_interval, clamp_min_interval, AnnounceRequest, AnnounceResponse, TrackerError,
+    HTTP_CONNECT_TIMEOUT, HTTP_TIMEOUT, MAX_RESPONSE_LEN,
 };
 
 /// How many redirects we follow before giving up on a tracker.
@@ -48,6 +47,11 @@ pub async fn announce_with_tracker_id(
     req: &AnnounceRequest,
     tracker_id: Option<&[u8]>,
 ) -> Result<HttpAnnounce, TrackerError> {
+    let base = reqwest::Url::parse(url).map_err(|e| TrackerError::InvalidUrl {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    super::ssrf::check_url(&base)?;
     let full = announce_url(url, req, tracker_id);
     let parsed = reqwest::Url::parse(&full).map_err(|e| TrackerError::InvalidUrl {
         url: url.to_owned(),
@@ -154,9 +158,7 @@ pub fn parse_response(body: &[u8]) -> Result<HttpAnnounce, TrackerError> {
     Ok(HttpAnnounce {
         response: AnnounceResponse {
             interval: clamp_interval(raw.interval),
-            min_interval: raw
-                .min_interval
-                .map(|s| Duration::from_secs(s.max(0) as u64)),
+            min_interval: raw.min_interval.map(clamp_min_interval),
             peers,
             seeders: raw.complete.and_then(|n| u32::try_from(n).ok()),
             leechers: raw.incomplete.and_then(|n| u32::try_from(n).ok()),
@@ -258,7 +260,10 @@ fn client() -> Result<&'static reqwest::Client, TrackerError> {
                 .user_agent(USER_AGENT)
                 .connect_timeout(HTTP_CONNECT_TIMEOUT)
                 .timeout(HTTP_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+                // A redirect must pass the rules the tracker URL passed,
+                // and names do not lead to loopback (see `ssrf`).
+                .redirect(super::ssrf::redirect_policy(MAX_REDIRECTS))
+                .dns_resolver(super::ssrf::NoLoopbackNames::shared())
                 // Trackers are reached directly, as peers are; proxy variables
                 // in the environment are meant for other programs.
                 .no_proxy()
@@ -342,8 +347,9 @@ fn lossy(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracker::{Event, DEFAULT_INTERVAL, MIN_INTERVAL_FLOOR};
+    use crate::tracker::{Event, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL_FLOOR};
     use crate::types::{InfoHash, PeerId};
+    use std::time::Duration;
 
     fn request() -> AnnounceRequest {
         let mut hash = [0u8; 20];
@@ -452,6 +458,14 @@ mod tests {
         assert!(r.peers.is_empty());
         let r = parse_response(b"d8:intervali0ee").unwrap().response;
         assert_eq!(r.interval, MIN_INTERVAL_FLOOR);
+        // A `min interval` is capped like `interval`: a tracker cannot
+        // silence us for years, nor hand us a time that overflows a clock.
+        let r = parse_response(b"d12:min intervali9223372036854775807ee")
+            .unwrap()
+            .response;
+        assert_eq!(r.min_interval, Some(MAX_INTERVAL));
+        let r = parse_response(b"d12:min intervali-7ee").unwrap().response;
+        assert_eq!(r.min_interval, Some(Duration::ZERO));
     }
 
     #[test]

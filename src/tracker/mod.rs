@@ -4,6 +4,7 @@
 //!
 //! - [`http`]: HTTP and HTTPS trackers (BEP 3, compact peers per BEP 23, `peers6`).
 //! - [`udp`]: UDP trackers (BEP 15).
+//! - [`ssrf`]: what keeps tracker URLs from reaching services on this machine.
 //! - [`announcer`]: the per-torrent task that decides when to announce to
 //!   which tracker of which tier (BEP 12), with backoff and a status for display.
 //!
@@ -13,6 +14,7 @@
 
 pub mod announcer;
 pub mod http;
+pub mod ssrf;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -112,7 +114,8 @@ pub struct AnnounceResponse {
     /// How long to wait before the next regular announce; clamped to
     /// [`MIN_INTERVAL_FLOOR`]..=[`MAX_INTERVAL`], [`DEFAULT_INTERVAL`] when absent.
     pub interval: Duration,
-    /// The tracker's floor for any announce, including forced ones.
+    /// The tracker's floor for any announce, including forced ones; at most
+    /// [`MAX_INTERVAL`].
     pub min_interval: Option<Duration>,
     /// Peers in the swarm, IPv4 and IPv6 alike (the tracker may include us).
     pub peers: Vec<SocketAddr>,
@@ -136,6 +139,15 @@ pub enum TrackerError {
         /// The URL as given.
         url: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The URL is refused before any request: it would reach a service on
+    /// this machine, or it is crafted (see [`ssrf`]).
+    #[error("tracker URL {url:?} refused: {reason}")]
+    Refused {
+        /// The URL (or redirect target) as given.
+        url: String,
+        /// Which rule it breaks.
         reason: String,
     },
     /// The tracker's host name resolved to no address.
@@ -196,6 +208,14 @@ pub(crate) fn clamp_interval(secs: Option<i64>) -> Duration {
     }
 }
 
+/// Turns a tracker's `min interval` seconds into a duration of at most
+/// [`MAX_INTERVAL`]: a floor larger than the longest interval we accept
+/// would silence us for as long as the tracker likes, and one beyond what
+/// a clock can add would overflow it.
+pub(crate) fn clamp_min_interval(secs: i64) -> Duration {
+    Duration::from_secs(secs.max(0) as u64).min(MAX_INTERVAL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +227,9 @@ mod tests {
         assert_eq!(clamp_interval(Some(-5)), MIN_INTERVAL_FLOOR);
         assert_eq!(clamp_interval(Some(1800)), Duration::from_secs(1800));
         assert_eq!(clamp_interval(Some(i64::MAX)), MAX_INTERVAL);
+        assert_eq!(clamp_min_interval(-1), Duration::ZERO);
+        assert_eq!(clamp_min_interval(900), Duration::from_secs(900));
+        assert_eq!(clamp_min_interval(i64::MAX), MAX_INTERVAL);
     }
 
     #[test]
