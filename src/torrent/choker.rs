@@ -54,7 +54,7 @@ impl<K: Copy + Eq + Hash> Choker<K> {
         let mut interested: Vec<&Candidate<K>> = peers.iter().filter(|c| c.interested).collect();
         // Fastest first; ties broken randomly so equal peers share the slots.
         interested.shuffle(&mut rand::thread_rng());
-        interested.sort_by(|a, b| b.rate.cmp(&a.rate));
+        interested.sort_by_key(|p| std::cmp::Reverse(p.rate));
         let mut unchoke: Vec<K> = interested.iter().take(self.slots).map(|c| c.key).collect();
 
         let rest: Vec<K> = interested.iter().skip(self.slots).map(|c| c.key).collect();

@@ -337,7 +337,7 @@ async fn run(
                 }
             }
             Some(_) = t.conns.tasks.join_next(), if !t.conns.tasks.is_empty() => {}
-            Some(done) = async { Some((&mut t.checking).as_mut()?.await) }, if t.checking.is_some() => {
+            Some(done) = async { Some(t.checking.as_mut()?.await) }, if t.checking.is_some() => {
                 t.checking = None;
                 t.finish_check(done);
             }
