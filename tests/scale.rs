@@ -169,3 +169,56 @@ async fn an_idle_session_does_not_wake_per_torrent() {
         "{wakeups} runtime wake-ups in 3 idle seconds with {TORRENTS} torrents"
     );
 }
+
+/// Many peers dialling at once (a session restarted with many torrents,
+/// a swarm's leechers arriving together) are all served: connections
+/// beyond the ones whose handshake is being read wait in the listen queue
+/// rather than being accepted and closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_incoming_connections_is_served_not_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BURST: usize = 150;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("one.bin");
+    common::data::write_file(&path, 64 * 1024, 9);
+    let meta = common::data::torrent_of(&path, 16 * 1024);
+    let seeder = Session::new(SessionConfig {
+        max_connections: BURST + 10,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let h = seeder
+        .add_torrent(AddTorrent::new(meta.clone(), tmp.path()))
+        .unwrap();
+    all_seeding(&[h]).await;
+
+    // Every connection is open before any handshake is sent, so the
+    // session holds them all at once.
+    let mut socks = Vec::new();
+    for _ in 0..BURST {
+        socks.push(
+            tokio::net::TcpStream::connect(local(seeder.listen_port()))
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ours = shoal::wire::Handshake::new(meta.info_hash, shoal::PeerId::generate()).encode();
+    let answered = futures::future::join_all(socks.iter_mut().map(|s| async {
+        s.write_all(&ours).await.ok()?;
+        let mut theirs = [0u8; 68];
+        tokio::time::timeout(LIMIT, s.read_exact(&mut theirs))
+            .await
+            .ok()?
+            .ok()?;
+        shoal::wire::Handshake::decode(&theirs).ok()
+    }))
+    .await;
+    let served = answered
+        .iter()
+        .filter(|h| h.as_ref().is_some_and(|h| h.info_hash == meta.info_hash))
+        .count();
+    seeder.shutdown().await;
+    assert_eq!(served, BURST, "connections answered with a handshake");
+}
