@@ -14,6 +14,9 @@ pub struct Sample {
     pub at: Instant,
     /// User plus system CPU time of every thread so far.
     pub cpu: Duration,
+    /// CPU time this thread spent reading the threads' counts, before
+    /// `cpu` was read: counted in `cpu` when we sample ourselves.
+    pub scan_cpu: Duration,
     /// Resident set size in KiB.
     pub rss_kib: u64,
     /// Threads.
@@ -24,8 +27,34 @@ pub struct Sample {
     pub switches: HashMap<u32, u64>,
 }
 
-/// Reads `/proc/<pid>`.
+/// Reads `/proc/<pid>`. The threads are read first: with thousands of
+/// them that takes tens of milliseconds of CPU, which for our own process
+/// is measured (`scan_cpu`) and left out of the window that ends here.
 pub fn sample(pid: u32) -> Sample {
+    let scan_start = thread_cpu();
+    let mut switches = HashMap::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let Some(tid) = t.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let s = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            let n: &mut u64 = switches.entry(tid).or_default();
+            for l in s.lines() {
+                if let Some(v) = l
+                    .strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                {
+                    *n += v.trim().parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+    }
+    let scan_cpu = if pid == std::process::id() {
+        thread_cpu().saturating_sub(scan_start)
+    } else {
+        Duration::ZERO
+    };
     let at = Instant::now();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at 3.
@@ -48,27 +77,10 @@ pub fn sample(pid: u32) -> Sample {
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let mut switches = HashMap::new();
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in tasks.flatten() {
-            let Some(tid) = t.file_name().to_str().and_then(|n| n.parse().ok()) else {
-                continue;
-            };
-            let s = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
-            let n: &mut u64 = switches.entry(tid).or_default();
-            for l in s.lines() {
-                if let Some(v) = l
-                    .strip_prefix("voluntary_ctxt_switches:")
-                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
-                {
-                    *n += v.trim().parse::<u64>().unwrap_or(0);
-                }
-            }
-        }
-    }
     Sample {
         at,
         cpu,
+        scan_cpu,
         rss_kib: field("VmRSS:"),
         threads: field("Threads:"),
         switches,
@@ -80,10 +92,23 @@ pub fn me() -> Sample {
     sample(std::process::id())
 }
 
-/// CPU use between two samples, in percent of one core.
+/// CPU use between two samples, in percent of one core, less the cost of
+/// taking the second.
 pub fn cpu_percent(a: &Sample, b: &Sample) -> f64 {
     let wall = b.at.duration_since(a.at).as_secs_f64();
-    (b.cpu.saturating_sub(a.cpu)).as_secs_f64() / wall * 100.0
+    let used = b.cpu.saturating_sub(a.cpu).saturating_sub(b.scan_cpu);
+    used.as_secs_f64() / wall * 100.0
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Context switches per second between two samples, of the threads alive
