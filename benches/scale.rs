@@ -11,7 +11,10 @@
 //! 3. Connections: three leecher processes (sessions of ours) download 100
 //!    of the torrents each from the restarted session: 300 connections.
 //!    Held open at a trickle first (memory and CPU of the seeder with 300
-//!    connections), then at full speed until every copy is complete.
+//!    connections), then at full speed until every copy is complete. The
+//!    trickle is the leechers' own download limit: the seeder still fills
+//!    each loopback socket's buffers, so the full-speed step moves only
+//!    what is left.
 //! 4. libtorrent: the same 1,000 torrents in one python-libtorrent session
 //!    (bench/lt_many.py), measured like step 1, from outside its process.
 //!
