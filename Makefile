@@ -60,6 +60,8 @@ bench: setup
 	$(CARGO) bench --bench dht
 	# Magnets: time from adding a magnet to verified metadata, Shoal vs libtorrent
 	$(CARGO) bench --bench magnet
+	# Scale: 1,000 torrents in one session, restart, 300 connections, beside libtorrent
+	$(CARGO) bench --bench scale
 	# Transfers: Shoal against libtorrent, aria2 and Transmission (bench/README.md)
 	/usr/bin/python3 bench/transfer.py
 
@@ -79,7 +81,7 @@ install-desktop: ui
 	-update-desktop-database $(HOME)/.local/share/applications
 	-xdg-mime default shoal.desktop x-scheme-handler/magnet application/x-bittorrent
 
-# The window under load: 200 torrents and 500 peers of synthetic updates,
+# The window under load: 200 and 1,000 torrents and 500 peers of synthetic updates,
 # timed from each update to the painted frame (prints medians and maxima).
 .PHONY: bench-ui
 bench-ui: ui

@@ -28,7 +28,8 @@ use crate::types::{InfoHash, PeerId};
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50;
 /// Dials under way at once per torrent.
 pub const DEFAULT_MAX_HALF_OPEN: usize = 8;
-/// Incoming connections whose handshake we are still reading.
+/// Incoming connections whose handshake we are still reading; more wait
+/// in the listen queue.
 const MAX_PENDING_INCOMING: usize = 64;
 /// How long shutdown waits for torrents to say goodbye to trackers and
 /// flush their files.
@@ -458,7 +459,11 @@ async fn accept_loop(
         tokio::select! {
             _ = cancel.cancelled() => break,
             Some(_) = pending.join_next(), if !pending.is_empty() => {}
-            r = listener.accept() => {
+            // At the cap, connections wait in the kernel's listen queue
+            // until a handshake is read: accepting and closing them would
+            // drop a burst of peers (a restart, leechers arriving together),
+            // who then back off for seconds.
+            r = listener.accept(), if pending.len() < MAX_PENDING_INCOMING => {
                 let (mut stream, addr) = match r {
                     Ok(x) => x,
                     Err(e) => {
@@ -467,9 +472,6 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                if pending.len() >= MAX_PENDING_INCOMING {
-                    continue;
-                }
                 let inner = inner.clone();
                 pending.spawn(async move {
                     let Ok(hs) = peer::read_incoming(&mut stream).await else {

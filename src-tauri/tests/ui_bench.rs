@@ -1,9 +1,9 @@
 //! How the window copes with a big session: feeds the real window (under
-//! Xvfb, through WebDriver) synthetic updates of 200 torrents with the
-//! selected one's Peers tab showing 500 peers, every row and peer changing
-//! on every update, and prints the time from each update to the second
-//! painted frame after it. A benchmark, not a test: ignored by `cargo
-//! test`, run by `make bench-ui`.
+//! Xvfb, through WebDriver) synthetic updates of 20, 200 and 1,000
+//! torrents with the selected one's Peers tab showing 50 or 500 peers,
+//! every row and peer changing on every update, and prints the time from
+//! each update to the second painted frame after it. A benchmark, not a
+//! test: ignored by `cargo test`, run by `make bench-ui`.
 
 mod common;
 
@@ -14,7 +14,7 @@ use common::desktop::{Driver, Sandbox, Xvfb};
 
 #[test]
 #[ignore = "benchmark: make bench-ui"]
-fn window_with_200_torrents_and_500_peers() {
+fn window_with_up_to_1000_torrents_and_500_peers() {
     // Inherited by tauri-driver, WebKitWebDriver and the app.
     std::env::set_var("SHOAL_UI_BENCH", "1");
     let xvfb = Xvfb::start();
@@ -41,7 +41,7 @@ fn window_with_200_torrents_and_500_peers() {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            for (torrents, peers) in [(20, 50), (200, 500), (200, 500)] {
+            for (torrents, peers) in [(20, 50), (200, 500), (200, 500), (1000, 500), (1000, 500)] {
                 let result = client
                     .execute_async(
                         "const done = arguments[arguments.length - 1];
