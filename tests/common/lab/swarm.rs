@@ -71,6 +71,16 @@ impl Payload {
         self.dir.join(&self.name)
     }
 
+    /// Drops the file's pages from the page cache, so the next reader
+    /// (a seeder checking its data) reads it from the disk.
+    pub fn drop_cache(&self) {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(self.file()).expect("open payload");
+        f.sync_all().expect("sync payload");
+        // SAFETY: an advisory call on a valid descriptor.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+
     /// The torrent's path as a string, for command lines.
     pub fn torrent_arg(&self) -> String {
         self.torrent.to_string_lossy().into_owned()
