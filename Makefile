@@ -53,6 +53,9 @@ bench: setup
 	$(CARGO) bench --bench dht
 	# Magnets: time from adding a magnet to verified metadata, Shoal vs libtorrent
 	$(CARGO) bench --bench magnet
+	# Swarms in the network lab: many seeders, a flash crowd, a stalled peer,
+	# Shoal beside libtorrent (benches/swarm.rs; needs root)
+	$(CARGO) bench --bench swarm
 	# Transfers: Shoal against libtorrent, aria2 and Transmission (bench/README.md)
 	/usr/bin/python3 bench/transfer.py
 

@@ -263,3 +263,40 @@ pub fn wait_tracker(lab: &Lab, host: &Host, payload: &Payload, limit: Duration) 
 pub fn addr(host: &Host) -> SocketAddr {
     SocketAddr::from((host.ip, PORT))
 }
+
+/// How many complete peers (seeders) the tracker on `host` knows for
+/// `payload`, from a scrape (0 when it does not answer).
+pub fn scrape_complete(lab: &Lab, host: &Host, payload: &Payload) -> u64 {
+    use std::io::{Read, Write};
+    let encoded: String = payload
+        .meta
+        .info_hash
+        .0
+        .iter()
+        .map(|b| format!("%{b:02x}"))
+        .collect();
+    let addr = SocketAddr::from((host.ip, TRACKER_PORT));
+    lab.in_host(host, move || {
+        let Ok(mut c) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+            return 0;
+        };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = format!("GET /scrape?info_hash={encoded} HTTP/1.0\r\n\r\n");
+        let mut resp = Vec::new();
+        if c.write_all(request.as_bytes()).is_err() || c.read_to_end(&mut resp).is_err() {
+            return 0;
+        }
+        let key = b"8:completei";
+        resp.windows(key.len())
+            .position(|w| w == key)
+            .and_then(|i| {
+                let digits: String = resp[i + key.len()..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .map(|&b| b as char)
+                    .collect();
+                digits.parse().ok()
+            })
+            .unwrap_or(0)
+    })
+}

@@ -192,6 +192,10 @@ pub struct HostReport {
     pub cpu_secs: f64,
     /// The largest peak resident memory (VmHWM) among its processes, KiB.
     pub peak_rss_kib: u64,
+    /// The largest peak of anonymous memory (RssAnon) among its processes,
+    /// KiB: VmHWM also counts mapped file pages, which a client that maps
+    /// its files (libtorrent 2) holds in bulk.
+    pub peak_anon_kib: u64,
 }
 
 impl Lab {
@@ -276,8 +280,12 @@ impl Lab {
             .map(|h| {
                 let (tx, rx) = self.counters(h);
                 let mine = self.procs.iter().filter(|p| p.host == h.name);
-                let (cpu, rss) = mine.fold((0.0, 0), |(c, r), p| {
-                    (c + p.cpu_secs(), r.max(p.peak_rss_kib))
+                let (cpu, rss, anon) = mine.fold((0.0, 0, 0), |(c, r, a), p| {
+                    (
+                        c + p.cpu_secs(),
+                        r.max(p.peak_rss_kib),
+                        a.max(p.peak_anon_kib),
+                    )
                 });
                 HostReport {
                     host: h.name.clone(),
@@ -291,6 +299,7 @@ impl Lab {
                     rx,
                     cpu_secs: cpu,
                     peak_rss_kib: rss,
+                    peak_anon_kib: anon,
                 }
             })
             .collect()
@@ -333,8 +342,8 @@ impl Lab {
 /// upload column ("up/size": how many copies a host sent).
 pub fn format_table(rows: &[HostReport], size: u64) -> String {
     let mut s = format!(
-        "{:<10} {:>9} {:>10} {:>10} {:>8} {:>8} {:>10}\n",
-        "host", "done s", "up MiB", "down MiB", "up/size", "cpu s", "peak MiB"
+        "{:<10} {:>9} {:>10} {:>10} {:>8} {:>8} {:>10} {:>10}\n",
+        "host", "done s", "up MiB", "down MiB", "up/size", "cpu s", "peak MiB", "anon MiB"
     );
     for r in rows {
         let done = r
@@ -342,14 +351,15 @@ pub fn format_table(rows: &[HostReport], size: u64) -> String {
             .map(|d| format!("{:.2}", d.as_secs_f64()))
             .unwrap_or_else(|| "-".into());
         s += &format!(
-            "{:<10} {:>9} {:>10.1} {:>10.1} {:>8.2} {:>8.2} {:>10.1}\n",
+            "{:<10} {:>9} {:>10.1} {:>10.1} {:>8.2} {:>8.2} {:>10.1} {:>10.1}\n",
             r.host,
             done,
             r.tx as f64 / super::MIB as f64,
             r.rx as f64 / super::MIB as f64,
             r.tx as f64 / size.max(1) as f64,
             r.cpu_secs,
-            r.peak_rss_kib as f64 / 1024.0
+            r.peak_rss_kib as f64 / 1024.0,
+            r.peak_anon_kib as f64 / 1024.0
         );
     }
     s
