@@ -174,9 +174,26 @@ fn many_seeders(rows: &mut Vec<Row>) {
         lab.spawn(&h, "seed", cmd);
         seeders.push(h);
     }
-    // Every seeder has checked its data and announced itself complete.
+    // Every seeder listens, has announced itself, and has finished
+    // checking its data: their processes' CPU time stops growing (aria2
+    // and Transmission hash the whole payload first).
+    for h in &seeders {
+        lab.wait_listening(h, PORT, LIMIT);
+    }
     lab.run_until("24 seeders at the tracker", LIMIT, |lab| {
-        clients::scrape_complete(lab, &t, &payload) >= 24
+        clients::scrape_peers(lab, &t, &payload) >= 24
+    });
+    let mut last = (std::time::Instant::now(), u64::MAX);
+    lab.run_until("the seeders to settle", LIMIT, |lab| {
+        let now = std::time::Instant::now();
+        if now - last.0 < Duration::from_secs(1) {
+            return false;
+        }
+        let ticks: u64 = lab.procs.iter().map(|p| p.cpu_ticks).sum();
+        // Under a tenth of a core over the last second (100 ticks/s).
+        let idle = ticks.saturating_sub(last.1) < 10;
+        last = (now, ticks);
+        idle
     });
     let ideal = SIZE as f64 / sum as f64;
     for (name, lt) in [("d-shoal", false), ("d-lt", true)] {

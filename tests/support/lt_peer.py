@@ -2,8 +2,9 @@
 """A libtorrent (python3-libtorrent) peer for the tests and benchmarks.
 
 Seeds or downloads one torrent (a .torrent file or a magnet link) over TCP on
-127.0.0.1 (or the address given with --listen, such as a lab host's) with DHT, LSD, UPnP, NAT-PMP and uTP off, and prints one JSON line
-per second with its progress, so the caller can follow it:
+127.0.0.1 (or the address given with --listen, such as a lab host's) with
+DHT, LSD, UPnP, NAT-PMP and uTP off, and prints one JSON line per second with
+its progress, so the caller can follow it:
 
     {"progress": 0.5, "state": "downloading", "peers": 1, "down": 123, "up": 0}
 

@@ -264,9 +264,11 @@ pub fn addr(host: &Host) -> SocketAddr {
     SocketAddr::from((host.ip, PORT))
 }
 
-/// How many complete peers (seeders) the tracker on `host` knows for
-/// `payload`, from a scrape (0 when it does not answer).
-pub fn scrape_complete(lab: &Lab, host: &Host, payload: &Payload) -> u64 {
+/// How many peers, complete or not, the tracker on `host` knows for
+/// `payload`, from a scrape (0 when it does not answer). Complete alone
+/// would not do: a client that announces before checking its data
+/// (Transmission) stays "incomplete" until its next announce.
+pub fn scrape_peers(lab: &Lab, host: &Host, payload: &Payload) -> u64 {
     use std::io::{Read, Write};
     let encoded: String = payload
         .meta
@@ -286,17 +288,19 @@ pub fn scrape_complete(lab: &Lab, host: &Host, payload: &Payload) -> u64 {
         if c.write_all(request.as_bytes()).is_err() || c.read_to_end(&mut resp).is_err() {
             return 0;
         }
-        let key = b"8:completei";
-        resp.windows(key.len())
-            .position(|w| w == key)
-            .and_then(|i| {
-                let digits: String = resp[i + key.len()..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .map(|&b| b as char)
-                    .collect();
-                digits.parse().ok()
-            })
-            .unwrap_or(0)
+        let count = |key: &[u8]| -> u64 {
+            resp.windows(key.len())
+                .position(|w| w == key)
+                .and_then(|i| {
+                    let digits: String = resp[i + key.len()..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_digit())
+                        .map(|&b| b as char)
+                        .collect();
+                    digits.parse().ok()
+                })
+                .unwrap_or(0)
+        };
+        count(b"8:completei") + count(b"10:incompletei")
     })
 }
