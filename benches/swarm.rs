@@ -4,7 +4,7 @@
 //! printed as one table. The lab code is the tests' (tests/common/lab).
 //!
 //! - many seeders: one downloader, 24 seeders of mixed clients (Shoal,
-//!   libtorrent, aria2, Transmission) capped at 1-8 MiB/s up, summing to
+//!   libtorrent, aria2, Transmission, rtorrent) capped at 1-8 MiB/s up, summing to
 //!   S; the ideal time is size / S. The seeders are started once and both
 //!   downloaders fetch from the same swarm, one after the other.
 //! - flash crowd: one seeder at 4 MiB/s up, 16 downloaders at 4 MiB/s up,
@@ -159,17 +159,20 @@ fn many_seeders(rows: &mut Vec<Row>) {
         Payload::new(lab, "many.bin", SIZE, PIECE, &[url], 3)
     });
     let mut seeders = Vec::new();
+    let mut caps = Vec::new();
     let mut sum = 0;
     for i in 0..24 {
         let cap = CAPS[i % CAPS.len()] * MIB;
         sum += cap;
-        let kind = ["shoal", "lt", "aria2", "trans"][i % 4];
+        caps.push(cap);
+        let kind = ["shoal", "lt", "aria2", "trans", "rtorr"][i % 5];
         let h = lab.host(&format!("s{i}-{kind}"), Caps::up(cap));
         let cmd = match kind {
             "shoal" => clients::shoal_seed(&h, &payload, &[]),
             "lt" => clients::libtorrent_seed(&h, &payload),
             "aria2" => clients::aria2(&h, &payload.torrent, &payload.dir, true),
-            _ => clients::transmission(&h, &payload.torrent, &payload.dir),
+            "trans" => clients::transmission(&h, &payload.torrent, &payload.dir),
+            _ => clients::rtorrent(&h, &payload.torrent, &payload.dir),
         };
         lab.spawn(&h, "seed", cmd);
         seeders.push(h);
@@ -214,6 +217,13 @@ fn many_seeders(rows: &mut Vec<Row>) {
         let secs = lab.watches[w].done_at.map_or(f64::NAN, |d| d.as_secs_f64());
         let (cpu, rss, anon, up) = tally(&mut lab, &[name], &before, SIZE);
         print_progress("many-seeders", name, secs, ideal);
+        // How much of its cap each seeder delivered while it lasted.
+        let mut line = String::from("  seeders' use of their caps:");
+        for ((h, cap), (_, b)) in seeders.iter().zip(&caps).zip(&before) {
+            let sent = lab.counters(h).0.saturating_sub(*b) as f64;
+            line += &format!(" {}={:.0}%", h.name, 100.0 * sent / (*cap as f64 * secs));
+        }
+        println!("{line}");
         rows.push(Row {
             scenario: "many-seeders",
             client: if lt { "libtorrent" } else { "shoal" }.into(),

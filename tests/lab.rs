@@ -448,3 +448,39 @@ fn transmission_downloads_from_tracker_peers() {
     lab.run_until_done(Duration::from_secs(100));
     println!("{}", format_table(&lab.report(), payload.size));
 }
+
+/// rtorrent (headless) seeds to a Shoal downloader in the lab. rtorrent
+/// refuses a torrent without trackers, so this one has one.
+#[test]
+fn rtorrent_seeds_to_shoal() {
+    let _serial = serial();
+    let mut lab = Lab::new();
+    let seeder = lab.host("rtorrent", Caps::up(4 * MIB));
+    let leecher = lab.host("leecher", Caps::none());
+    let tracker = lab.host("tracker", Caps::none());
+    let payload = Payload::new(&lab, "rt.bin", 8 * MIB, PIECE, &[tracker_url(&tracker)], 9);
+    lab.spawn(
+        &tracker,
+        "opentracker",
+        clients::opentracker(&tracker, &[&payload]),
+    );
+    clients::wait_tracker(&lab, &tracker, &payload, SETUP);
+    lab.spawn(
+        &seeder,
+        "seed",
+        clients::rtorrent(&seeder, &payload.torrent, &payload.dir),
+    );
+    lab.wait_listening(&seeder, PORT, SETUP);
+    lab.start_clock();
+    let cmd = clients::shoal_download(&leecher, &payload.torrent_arg(), &[addr(&seeder)], false);
+    lab.spawn(&leecher, "download", cmd);
+    lab.watch(&leecher, &payload);
+    lab.run_until_done(Duration::from_secs(60));
+    let report = lab.report();
+    println!("{}", format_table(&report, payload.size));
+    assert!(
+        report[0].tx >= payload.size,
+        "rtorrent sent {} bytes",
+        report[0].tx
+    );
+}
