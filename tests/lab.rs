@@ -223,8 +223,16 @@ fn start_up_connection_is_not_refused() {
         clients::shoal_download(&leecher, &payload.torrent_arg(), &[], true),
     );
     lab.watch(&leecher, &payload);
-    lab.run_until_done(Duration::from_secs(100));
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lab.run_until_done(Duration::from_secs(100))
+    }));
     let count = |n: &str| lab.packets(&seeder, n);
+    if let Err(e) = waited {
+        let names = ["syn", "syn_out", "rst_in", "rst_out", "fin_in", "fin_out"];
+        let counts: Vec<_> = names.iter().map(|n| format!("{n} {}", count(n))).collect();
+        println!("packets at the deadline: {}", counts.join(", "));
+        std::panic::resume_unwind(e);
+    }
     let (syn, syn_out) = (count("syn"), count("syn_out"));
     let (rst, fin) = (
         count("rst_in") + count("rst_out"),
