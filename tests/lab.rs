@@ -34,12 +34,21 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn lab_builds_and_leaves_nothing() {
     let _serial = serial();
-    let root_links = std::process::Command::new("ip")
-        .args(["-o", "link"])
-        .output()
-        .expect("ip")
-        .stdout;
-    let id;
+    // The lab's names for links (other processes may add their own
+    // links to the root namespace meanwhile).
+    let root_links = || {
+        let out = std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .expect("ip")
+            .stdout;
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| l.contains(": v-") || l.contains(": br0") || l.contains(": wan"))
+            .count()
+    };
+    let before = root_links();
+    let (id, sleeper_pid);
     {
         let mut lab = Lab::new();
         id = lab.id.clone();
@@ -75,14 +84,11 @@ fn lab_builds_and_leaves_nothing() {
         // A process that would run for ever is stopped by the guard.
         let mut sleeper = std::process::Command::new("sleep");
         sleeper.arg("600");
-        lab.spawn(&a, "sleep", sleeper);
-        let after = std::process::Command::new("ip")
-            .args(["-o", "link"])
-            .output()
-            .expect("ip")
-            .stdout;
+        let p = lab.spawn(&a, "sleep", sleeper);
+        sleeper_pid = lab.proc(p).pid();
         assert_eq!(
-            root_links, after,
+            before,
+            root_links(),
             "the lab added links to the root namespace"
         );
     }
@@ -94,6 +100,10 @@ fn lab_builds_and_leaves_nothing() {
         })
         .unwrap_or(0);
     assert_eq!(left, 0, "namespaces of {id} were left behind");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{sleeper_pid}")).exists(),
+        "a process the lab started outlived it"
+    );
 }
 
 /// A magnet link naming five seeders (two Shoal, aria2, Transmission,
