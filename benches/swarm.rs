@@ -10,6 +10,9 @@
 //! - flash crowd: one seeder at 4 MiB/s up, 16 downloaders at 4 MiB/s up,
 //!   all Shoal, all libtorrent, and half and half; the time until the last
 //!   completes, against max(size / 4 MiB/s, 16 * size / (4 + 16 * 4) MiB/s).
+//! - churn: three seeders at 4 MiB/s; at 30 % one leaves and two arrive
+//!   through the tracker; the time to completion against 30 % over three
+//!   seeders' caps and the rest over four.
 //! - stall: two seeders at 4 MiB/s and a third that stops sending without
 //!   closing its connections (SIGSTOP) at 90 %, when it holds blocks the
 //!   downloader asked for; the time from the stall to completion against
@@ -62,6 +65,11 @@ fn main() {
     if want("flash-crowd") {
         for mix in [Mix::Shoal, Mix::Libtorrent, Mix::Half] {
             rows.push(flash_crowd(mix));
+        }
+    }
+    if want("churn") {
+        for lt in [false, true] {
+            rows.push(churn(lt));
         }
     }
     if want("stall") {
@@ -350,6 +358,65 @@ fn stall(lt: bool) -> Row {
     print_progress("stall", client, secs, ideal);
     Row {
         scenario: "stall",
+        client: client.into(),
+        secs,
+        ideal,
+        lt_secs: f64::NAN,
+        seeders_up: up,
+        cpu,
+        rss_mib: rss,
+        anon_mib: anon,
+    }
+}
+
+/// Three seeders at 4 MiB/s; at 30 % one leaves and two arrive (a Shoal
+/// and a libtorrent seeder, found through the tracker: they announce and
+/// dial the downloader).
+fn churn(lt: bool) -> Row {
+    const SIZE: u64 = 128 * MIB;
+    const CAP: u64 = 4 * MIB;
+    let mut lab = Lab::new();
+    let (_t, payload) = tracker(&mut lab, |lab, url| {
+        Payload::new(lab, "churn.bin", SIZE, PIECE, &[url], 6)
+    });
+    let mut seeders = Vec::new();
+    let mut leaving = None;
+    for name in ["s-a", "s-b", "s-leave"] {
+        let h = lab.host(name, Caps::up(CAP));
+        let p = lab.spawn(&h, "seed", clients::shoal_seed(&h, &payload, &[]));
+        lab.wait_listening(&h, PORT, Duration::from_secs(30));
+        leaving = Some(p);
+        seeders.push((h.name.clone(), 0));
+    }
+    let d = lab.host("d", Caps::none());
+    let cmd = if lt {
+        clients::libtorrent(&d, &payload.torrent_arg(), &d.dir, false, false)
+    } else {
+        clients::shoal_download(&d, &payload.torrent_arg(), &[], false)
+    };
+    lab.start_clock();
+    lab.spawn(&d, "download", cmd);
+    let w = lab.watch(&d, &payload);
+    let at = SIZE / 10 * 3;
+    lab.run_until("30 %", LIMIT, |lab| lab.counters(&d).1 >= at);
+    if let Some(p) = leaving {
+        lab.proc(p).terminate();
+    }
+    let n1 = lab.host("n-shoal", Caps::up(CAP));
+    lab.spawn(&n1, "seed", clients::shoal_seed(&n1, &payload, &[]));
+    let n2 = lab.host("n-lt", Caps::up(CAP));
+    lab.spawn(&n2, "seed", clients::libtorrent_seed(&n2, &payload));
+    seeders.push((n1.name.clone(), 0));
+    seeders.push((n2.name.clone(), 0));
+    lab.run_until("the download", LIMIT, |lab| lab.done(w));
+    let secs = lab.watches[w].done_at.map_or(f64::NAN, |t| t.as_secs_f64());
+    // 30 % over three seeders, the rest over four.
+    let ideal = at as f64 / (3 * CAP) as f64 + (SIZE - at) as f64 / (4 * CAP) as f64;
+    let (cpu, rss, anon, up) = tally(&mut lab, &["d"], &seeders, SIZE);
+    let client = if lt { "libtorrent" } else { "shoal" };
+    print_progress("churn", client, secs, ideal);
+    Row {
+        scenario: "churn",
         client: client.into(),
         secs,
         ideal,
