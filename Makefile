@@ -62,6 +62,9 @@ bench: setup
 	$(CARGO) bench --bench magnet
 	# Scale: 1,000 torrents in one session, restart, 300 connections, beside libtorrent
 	$(CARGO) bench --bench scale
+	# Swarms in the network lab: many seeders, a flash crowd, a stalled peer,
+	# Shoal beside libtorrent (benches/swarm.rs; needs root)
+	$(CARGO) bench --bench swarm
 	# Transfers: Shoal against libtorrent, aria2 and Transmission (bench/README.md)
 	/usr/bin/python3 bench/transfer.py
 

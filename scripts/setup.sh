@@ -9,12 +9,14 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 # System packages: Tauri's build and runtime, the WebDriver stack, and the
-# real peers and tools the tests and benchmarks run against.
+# real peers and tools the tests and benchmarks run against, and the network
+# lab's tools (namespaces, shaping, NAT, port mapping; tests/common/lab).
 APT_PACKAGES=(
   build-essential pkg-config curl file ca-certificates xz-utils git
   libwebkit2gtk-4.1-dev libssl-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   webkit2gtk-driver xvfb xauth dbus
   python3-libtorrent transmission-cli aria2 mktorrent opentracker
+  iproute2 nftables miniupnpd-nftables miniupnpc natpmpc rtorrent
 )
 
 missing=()

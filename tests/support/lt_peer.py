@@ -2,8 +2,9 @@
 """A libtorrent (python3-libtorrent) peer for the tests and benchmarks.
 
 Seeds or downloads one torrent (a .torrent file or a magnet link) over TCP on
-127.0.0.1 with DHT, LSD, UPnP, NAT-PMP and uTP off, and prints one JSON line
-per second with its progress, so the caller can follow it:
+127.0.0.1 (or the address given with --listen, such as a lab host's) with
+DHT, LSD, UPnP, NAT-PMP and uTP off, and prints one JSON line per second with
+its progress, so the caller can follow it:
 
     {"progress": 0.5, "state": "downloading", "peers": 1, "down": 123, "up": 0}
 
@@ -60,6 +61,7 @@ def main():
     ap.add_argument("source", help=".torrent file or magnet link")
     ap.add_argument("--save", required=True, help="save folder")
     ap.add_argument("--port", type=int, required=True, help="listen port")
+    ap.add_argument("--listen", default="127.0.0.1", help="address to listen on")
     ap.add_argument("--peer", action="append", default=[], help="HOST:PORT to dial")
     ap.add_argument("--stay", action="store_true", help="keep seeding after completion")
     ap.add_argument("--seed", action="store_true", help="the data is complete: seed it")
@@ -73,7 +75,7 @@ def main():
 
     dht = bool(args.dht_bootstrap)
     settings = {
-        "listen_interfaces": "127.0.0.1:%d" % args.port,
+        "listen_interfaces": "%s:%d" % (args.listen, args.port),
         "enable_dht": dht,
         "enable_lsd": False,
         "enable_upnp": False,
