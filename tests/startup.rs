@@ -1,7 +1,7 @@
 //! A seeder's start-up: while it checks its data it keeps the peers that
 //! dial it (they are answered, and hear what it has once the check is
-//! done), and trackers hear of it only once the check has said what it
-//! has, so they count it as a seed from its first announce.
+//! done), and trackers, which hear of it from the start, learn that it is
+//! a seed as soon as the check has said so.
 //!
 //! The payload is a sparse file of 512 MiB: nothing to write, but hashing
 //! it takes the seeder long enough that the test's peer reaches it while
@@ -127,7 +127,7 @@ fn scrape(tracker: &Opentracker, hash: &InfoHash) -> (u64, u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_seeder_is_a_seed_from_its_first_announce() {
+async fn a_checked_seeder_is_a_seed_to_the_tracker() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, mut meta) = sparse_torrent(tmp.path());
     let tracker = Opentracker::start(&[meta.info_hash]);
@@ -137,11 +137,12 @@ async fn a_seeder_is_a_seed_from_its_first_announce() {
         .add_torrent(AddTorrent::new(meta.clone(), &src))
         .unwrap();
     wait_seeding(&h).await;
-    // The first announce is made once the check is done; wait for it.
+    // An announce made during the check counts it as a leecher; the one
+    // right after the check must make it a seed.
     let deadline = Instant::now() + Duration::from_secs(20);
     let counts = loop {
         let counts = scrape(&tracker, &meta.info_hash);
-        if counts != (0, 0) || Instant::now() > deadline {
+        if counts == (1, 0) || Instant::now() > deadline {
             break counts;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -107,6 +107,19 @@ pub enum PeerError {
     NotReading,
 }
 
+impl PeerError {
+    /// The peer took the TCP connection and hung up before its handshake:
+    /// it is there but would not talk now (checking its data, or a
+    /// duplicate of a connection it has not seen close yet). Worth another
+    /// try soon, unlike a dead address.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, PeerError::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+        ))
+    }
+}
+
 /// Runs a connection until it ends, then reports `Closed` to the torrent.
 pub async fn run(
     conn: Connected,

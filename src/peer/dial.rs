@@ -76,12 +76,14 @@ pub async fn accept(
     handshake: Handshake,
     setup: PeerSetup,
 ) -> Result<Connected, PeerError> {
-    if handshake.peer_id == setup.our_id {
-        return Err(PeerError::SelfConnection);
-    }
     stream
         .write_all(&Handshake::new(setup.info_hash, setup.our_id).encode())
         .await?;
+    if handshake.peer_id == setup.our_id {
+        // Answered first, so that our dialling side reads its own id and
+        // forgets the address, instead of taking the close for a refusal.
+        return Err(PeerError::SelfConnection);
+    }
     Ok(Connected {
         stream,
         addr,

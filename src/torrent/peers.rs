@@ -15,6 +15,9 @@ pub const MAX_KNOWN_PEERS: usize = 4000;
 pub const MAX_CONNECT_FAILURES: u32 = 6;
 /// First retry delay after a failure; doubles with each further failure.
 pub const RETRY_BASE: Duration = Duration::from_secs(10);
+/// First retry delay after a refusal (the peer took the connection and hung
+/// up before its handshake); doubles with each further failure.
+pub const REFUSED_RETRY: Duration = Duration::from_secs(2);
 
 /// Where we learnt of a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -198,6 +201,16 @@ impl PeerList {
 
     /// A dial failed or a connection ended before it was useful: back off.
     pub fn failed(&mut self, addr: SocketAddr, now: Instant) {
+        self.back_off(addr, now, RETRY_BASE);
+    }
+
+    /// The peer took the connection and hung up before its handshake: it
+    /// is alive, so try again soon (backing off from `REFUSED_RETRY`).
+    pub fn refused(&mut self, addr: SocketAddr, now: Instant) {
+        self.back_off(addr, now, REFUSED_RETRY);
+    }
+
+    fn back_off(&mut self, addr: SocketAddr, now: Instant, base: Duration) {
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
@@ -207,7 +220,7 @@ impl PeerList {
             return;
         }
         p.phase = Phase::Idle;
-        p.next_attempt = now + RETRY_BASE * 2u32.pow(p.failures.min(8) - 1);
+        p.next_attempt = now + base * 2u32.pow(p.failures.min(8) - 1);
     }
 
     /// A connection that worked has ended: the address may be dialled again
@@ -220,13 +233,13 @@ impl PeerList {
         }
     }
 
-    /// Makes a busy address available to dial again at once (a metadata
-    /// fetch that worked, before the data connection).
-    pub fn release(&mut self, addr: SocketAddr, now: Instant) {
+    /// Makes a busy address available to dial again from `at` (a metadata
+    /// fetch that worked, or one abandoned, before the data connection).
+    pub fn release(&mut self, addr: SocketAddr, at: Instant) {
         if let Some(p) = self.peers.get_mut(&addr) {
             p.failures = 0;
             p.phase = Phase::Idle;
-            p.next_attempt = now;
+            p.next_attempt = at;
         }
     }
 
@@ -411,6 +424,19 @@ mod tests {
         l.failed(a(1), now);
         assert!(l.take_candidates(now, 10).is_empty());
         assert_eq!(l.take_candidates(now + RETRY_BASE, 10), vec![a(1)]);
+    }
+
+    #[test]
+    fn a_refusal_is_retried_soon() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        l.add(a(1), PeerSource::Tracker, now);
+        l.add(a(2), PeerSource::Tracker, now);
+        let _ = l.take_candidates(now, 10);
+        l.refused(a(1), now);
+        l.failed(a(2), now);
+        assert_eq!(l.take_candidates(now + REFUSED_RETRY, 10), vec![a(1)]);
+        assert!(REFUSED_RETRY < RETRY_BASE);
     }
 
     #[test]

@@ -211,8 +211,7 @@ async fn run(
 
     let (meta, discovery, peer_list, paused, priorities) = match add.source {
         TorrentSource::Metainfo(m) => {
-            // Announced once the check has said what we have.
-            let d = Discovery::new(
+            let d = Discovery::start(
                 m.trackers(),
                 m.info.private,
                 m.info_hash,
@@ -457,6 +456,11 @@ impl Torrent {
             Ok(c) => c,
             Err(peer::PeerError::SelfConnection) => {
                 self.peer_list.mark_own(addr);
+                return;
+            }
+            Err(e) if source != PeerSource::Incoming && e.is_refusal() => {
+                tracing::debug!(%addr, "connection refused: {e}");
+                self.peer_list.refused(addr, now);
                 return;
             }
             Err(e) => {

@@ -175,6 +175,7 @@ impl Announcer {
                     round_pos: 0,
                     failures: 0,
                     completed_pending: false,
+                    update_pending: false,
                 }
             })
             .collect();
@@ -223,6 +224,14 @@ impl AnnouncerHandle {
         self.shared.notify.notify_one();
     }
 
+    /// Tells the trackers what is left now, at once (past `min interval`):
+    /// the start-up check is done, and the `left` of the announces made
+    /// while it ran (the whole torrent) was only a guess.
+    pub fn checked(&self) {
+        self.shared.checked.store(true, Ordering::Release);
+        self.shared.notify.notify_one();
+    }
+
     /// Tells the trackers the download has completed (`event=completed`),
     /// once per tier. Not to be called for a torrent that started complete.
     pub fn completed(&self) {
@@ -257,6 +266,8 @@ struct Shared {
     announce_now: AtomicBool,
     /// Set by `completed`.
     completed: AtomicBool,
+    /// Set by `checked`.
+    checked: AtomicBool,
     /// Wakes the task after a flag was set.
     notify: Notify,
 }
@@ -281,6 +292,9 @@ struct Tier {
     failures: u32,
     /// `completed` is yet to be delivered to this tier.
     completed_pending: bool,
+    /// Its trackers should hear our new `left` at once (after a check):
+    /// cleared by the next announce, which carries it.
+    update_pending: bool,
 }
 
 /// One tracker and what we know of it.
@@ -403,6 +417,7 @@ impl Announcer {
             Event::None
         };
         tier.in_flight = Some(index);
+        tier.update_pending = false;
         tracker.status.state = TrackerState::Updating;
         tracker.needs_stop = true;
         let req = AnnounceRequest {
@@ -437,6 +452,14 @@ impl Announcer {
             // throttles regular and forced re-announces, not events.
             for tier in &mut self.tiers {
                 tier.completed_pending = true;
+                if tier.in_flight.is_none() {
+                    tier.next = now;
+                }
+            }
+        }
+        if self.shared.checked.swap(false, Ordering::AcqRel) {
+            for tier in &mut self.tiers {
+                tier.update_pending = true;
                 if tier.in_flight.is_none() {
                     tier.next = now;
                 }
@@ -497,7 +520,7 @@ impl Announcer {
                 tier.trackers.insert(0, working);
                 tier.round_pos = 0;
                 tier.failures = 0;
-                tier.next = if tier.completed_pending {
+                tier.next = if tier.completed_pending || tier.update_pending {
                     now
                 } else {
                     later(

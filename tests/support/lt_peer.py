@@ -3,7 +3,7 @@
 
 Seeds or downloads one torrent (a .torrent file or a magnet link) over TCP on
 127.0.0.1 (or the address given with --listen, such as a lab host's) with
-DHT, LSD, UPnP, NAT-PMP and uTP off, and prints one JSON line per second with
+DHT, LSD (unless --lsd), UPnP, NAT-PMP and uTP off, and prints one JSON line per second with
 its progress, so the caller can follow it:
 
     {"progress": 0.5, "state": "downloading", "peers": 1, "down": 123, "up": 0}
@@ -71,13 +71,14 @@ def main():
     ap.add_argument("--dht-log", action="store_true", help="print libtorrent's DHT log to stderr")
     ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes per second sent, 0: no limit")
+    ap.add_argument("--lsd", action="store_true", help="local peer discovery on (only inside the lab)")
     args = ap.parse_args()
 
     dht = bool(args.dht_bootstrap)
     settings = {
         "listen_interfaces": "%s:%d" % (args.listen, args.port),
         "enable_dht": dht,
-        "enable_lsd": False,
+        "enable_lsd": args.lsd,
         "enable_upnp": False,
         "enable_natpmp": False,
         "enable_outgoing_utp": False,

@@ -83,9 +83,9 @@ impl Torrent {
         } else {
             self.active_state()
         };
-        // Trackers and the DHT hear of us only now, with what we have.
-        self.discovery.start();
+        // Trackers hear the true `left` now (publish set it).
         self.publish();
+        self.discovery.checked();
         for (addr, conn) in self.conns.take_parked() {
             if self.state == TorrentState::Paused {
                 break;

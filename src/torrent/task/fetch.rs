@@ -26,6 +26,11 @@ use crate::torrent::{TorrentCmd, TorrentEnv, TorrentState, TorrentStats};
 
 /// Peers asked for the metadata at once.
 const PARALLEL_FETCHES: usize = 6;
+/// How long a peer whose metadata request we abandoned waits before the
+/// data connection, so that it has seen the first one close (libtorrent
+/// and Transmission turn away a second connection from an address they
+/// still have one with).
+const ABANDONED_REDIAL: Duration = Duration::from_secs(1);
 
 /// A torrent before its metadata is known.
 pub(super) struct MagnetPhase {
@@ -67,9 +72,8 @@ impl MagnetPhase {
                 }
             }
         }
-        let mut discovery =
-            Discovery::new(tiers(&magnet), false, magnet.info_hash, env, left, cancel);
-        discovery.start();
+        let discovery =
+            Discovery::start(tiers(&magnet), false, magnet.info_hash, env, left, cancel);
         MagnetPhase {
             setup: PeerSetup {
                 info_hash: magnet.info_hash,
@@ -147,6 +151,10 @@ impl MagnetPhase {
                         }
                         Err(MetadataError::Peer(crate::peer::PeerError::SelfConnection)) => {
                             self.peers.mark_own(addr)
+                        }
+                        Err(MetadataError::Peer(e)) if e.is_refusal() => {
+                            tracing::debug!(%addr, "metadata connection refused: {e}");
+                            self.peers.refused(addr, Instant::now());
                         }
                         Err(e) => {
                             tracing::debug!(%addr, "no metadata from this peer: {e}");
@@ -248,9 +256,9 @@ impl Fetches {
     /// addresses are not lost to the data phase (or to a resume).
     fn abandon(&mut self, peers: &mut PeerList) {
         self.tasks.abort_all();
-        let now = Instant::now();
+        let at = Instant::now() + ABANDONED_REDIAL;
         for (_, addr) in self.addrs.drain() {
-            peers.release(addr, now);
+            peers.release(addr, at);
         }
     }
 }

@@ -61,6 +61,9 @@ pub fn shoal_download_on(
     cmd
 }
 
+/// Shoal's network options in the lab: the host's address, no DHT, and no
+/// local peer discovery (a scenario names the peers it means to test; the
+/// LSD test turns it back on with [`with_lsd`]).
 fn net_args(cmd: &mut Command, host: &Host, peers: &[SocketAddr], port: u16) {
     cmd.args([
         "--bind",
@@ -68,6 +71,7 @@ fn net_args(cmd: &mut Command, host: &Host, peers: &[SocketAddr], port: u16) {
         "--port",
         &port.to_string(),
         "--no-dht",
+        "--no-lsd",
     ]);
     for p in peers {
         cmd.args(["--peer", &p.to_string()]);
@@ -303,4 +307,11 @@ pub fn scrape_peers(lab: &Lab, host: &Host, payload: &Payload) -> u64 {
         };
         count(b"8:completei") + count(b"10:incompletei")
     })
+}
+
+/// A Shoal command of this module with local peer discovery back on.
+pub fn with_lsd(cmd: Command) -> Command {
+    let mut out = Command::new(cmd.get_program());
+    out.args(cmd.get_args().filter(|a| *a != "--no-lsd"));
+    out
 }
