@@ -227,6 +227,9 @@ impl Config {
             state_dir: Some(self.paths.state_dir()),
             download_limit: self.settings.rate_limits().0,
             upload_limit: self.settings.rate_limits().1,
+            // Local peer discovery, as in other desktop clients; the engine
+            // runs none on a loopback address (the tests' SHOAL_LISTEN).
+            lsd: true,
             ..SessionConfig::default()
         }
     }
