@@ -316,6 +316,14 @@ async fn every_seeder_of_a_magnet_is_used() {
         .unwrap();
     complete(&h).await;
     data::assert_same_tree(&src, &dst);
+    // A torrent publishes its counters once a second: give the seeders
+    // that long to report what they sent.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while seeders.iter().any(|(_, sh)| sh.stats().uploaded == 0)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for (i, (_, sh)) in seeders.iter().enumerate() {
         assert!(
             sh.stats().uploaded > 0,
