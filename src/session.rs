@@ -167,6 +167,7 @@ struct Inner {
 impl Session {
     /// Opens the listening port and starts the session.
     pub async fn new(config: SessionConfig) -> Result<Session, SessionError> {
+        raise_open_file_limit();
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(|source| SessionError::Listen {
@@ -491,4 +492,26 @@ async fn accept_loop(
         }
     }
     pending.abort_all();
+}
+/// Raises the soft limit on open files to the hard limit: every
+/// connection and every open file of every torrent is a descriptor, and
+/// the usual soft limit (1,024) runs out with a few busy torrents. Failing
+/// to raise it is not an error (the session runs within what it has).
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass and nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
+        || lim.rlim_cur >= lim.rlim_max
+    {
+        return;
+    }
+    lim.rlim_cur = lim.rlim_max;
+    // SAFETY: setrlimit reads the struct we pass; raising the soft limit up
+    // to the hard one needs no privilege.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        tracing::debug!("could not raise the open file limit");
+    }
 }

@@ -145,3 +145,63 @@ fn errors_are_one_line_and_non_zero() {
     );
     assert!(!Path::new("f.torrent").exists());
 }
+
+/// A session raises its soft limit on open files to the hard limit: the
+/// usual 1,024 descriptors run out with a few busy torrents.
+#[test]
+fn the_open_file_limit_is_raised() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("f.bin");
+    std::fs::write(&src, vec![7u8; 40_000]).unwrap();
+    let torrent = tmp.path().join("f.torrent");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .arg("create")
+        .arg(&src)
+        .arg("-o")
+        .arg(&torrent)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"));
+    cmd.arg("seed")
+        .arg(&torrent)
+        .arg(tmp.path())
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only setrlimit, which is async-signal-safe, runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            lim.rlim_cur = lim.rlim_max.min(256);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let limits = || -> Option<(String, String)> {
+        let text = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).ok()?;
+        let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+        let f: Vec<&str> = line.split_whitespace().collect();
+        Some((f[3].to_string(), f[4].to_string()))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (soft, hard) = loop {
+        let l = limits().expect("the seeder runs");
+        if l.0 == l.1 || std::time::Instant::now() > deadline {
+            break l;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        soft, hard,
+        "the soft limit (was 256) should be raised to the hard one"
+    );
+}
