@@ -8,7 +8,7 @@
 //! - [`commands`]: the Tauri commands the UI invokes; each calls the engine's
 //!   public API and nothing else.
 //! - [`updates`]: the ticker that pushes session updates to the window.
-//! - [`engine_ext`]: files, trackers and pieces of a torrent as DTOs.
+//! - [`bindings`]: the TypeScript types of the DTOs, for the window.
 //! - [`dto`]: the serde shapes that cross to the UI. The engine has no JSON of
 //!   its own; serialization happens only here, at the boundary.
 //! - [`error`]: the error every command returns, serialized as
@@ -17,10 +17,10 @@
 //! - [`launch`]: magnet links and .torrent files given on the command line,
 //!   by the desktop or by a second launch.
 
+pub mod bindings;
 pub mod commands;
 pub mod config;
 pub mod dto;
-pub mod engine_ext;
 pub mod error;
 pub mod events;
 pub mod launch;

@@ -16,14 +16,13 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use shoal::limit::to_kib;
 use shoal::magnet::Magnet;
-use shoal::torrent::{TorrentHandle, TorrentState, TorrentStats};
+use shoal::torrent::{TorrentHandle, TorrentStats};
 use shoal::InfoHash;
 
 use crate::dto::{
-    DhtBucketRow, DhtPanel, GlobalStats, Overview, PeerRow, SessionUpdate, TorrentDetail,
-    TorrentRow,
+    DhtPanel, FileRow, GlobalStats, Overview, PeerRow, PieceMap, SessionUpdate, TorrentDetail,
+    TorrentRow, TorrentState as RowState, TrackerRow,
 };
-use crate::engine_ext;
 use crate::state::{lock, AppState, DetailTab};
 
 /// How often an update goes out when nothing pokes the ticker.
@@ -143,30 +142,7 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
         listen_port: Some(session.listen_port()),
     };
     let dht = dht_open.then(|| match dht_state {
-        Some(s) => DhtPanel {
-            enabled: true,
-            error: None,
-            node_id: Some(s.node_id),
-            local_addr: Some(s.local_addr.to_string()),
-            nodes: s.nodes,
-            buckets: s
-                .buckets
-                .into_iter()
-                .map(|b| DhtBucketRow {
-                    shared_prefix_bits: b.shared_prefix_bits,
-                    nodes: b
-                        .nodes
-                        .into_iter()
-                        .map(|n| (n.id, n.addr.to_string()))
-                        .collect(),
-                })
-                .collect(),
-            lookups_in_flight: s.lookups_in_flight,
-            announces_in_flight: s.announces_in_flight,
-            bootstrapped: s.bootstrapped,
-            server_mode: s.server_mode,
-            size_estimate: s.dht_size_estimate,
-        },
+        Some(s) => DhtPanel::from(s),
         None => DhtPanel {
             enabled: session.dht().is_some(),
             error: session.dht_error().map(str::to_string),
@@ -232,7 +208,10 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
         trackers: None,
     };
     match tab {
-        DetailTab::Overview => out.pieces = engine_ext::pieces(h).await,
+        DetailTab::Overview => {
+            let p = h.pieces().await;
+            out.pieces = (p.num_pieces > 0).then(|| PieceMap::from(p));
+        }
         DetailTab::Peers => {
             let mut peers = h.peers().await;
             out.peer_count = peers.len();
@@ -243,86 +222,23 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
                     .then(a.addr.cmp(&b.addr))
             });
             peers.truncate(MAX_PEER_ROWS);
-            out.peers = Some(
-                peers
-                    .into_iter()
-                    .map(|p| PeerRow {
-                        addr: p.addr.to_string(),
-                        client: p.client,
-                        source: p.source.label().to_string(),
-                        incoming: p.incoming,
-                        am_choking: p.am_choking,
-                        am_interested: p.am_interested,
-                        peer_choking: p.peer_choking,
-                        peer_interested: p.peer_interested,
-                        download_rate: p.download_rate,
-                        upload_rate: p.upload_rate,
-                        downloaded: p.downloaded,
-                        uploaded: p.uploaded,
-                        progress: p.progress,
-                    })
-                    .collect(),
-            );
+            out.peers = Some(peers.into_iter().map(PeerRow::from).collect());
         }
-        DetailTab::Files => out.files = Some(engine_ext::files(h).await),
-        DetailTab::Trackers => out.trackers = Some(engine_ext::trackers(h).await),
+        DetailTab::Files => {
+            let files = h.files().await.into_iter().enumerate();
+            out.files = Some(files.map(FileRow::from).collect());
+        }
+        DetailTab::Trackers => {
+            let trackers = h.trackers().await.into_iter();
+            out.trackers = Some(trackers.map(TrackerRow::from).collect());
+        }
     }
     out
 }
 
 /// A torrent row from the engine's stats.
 pub fn row(ih: InfoHash, order: u64, s: &TorrentStats) -> TorrentRow {
-    let left = s.wanted_bytes.saturating_sub(s.have_bytes);
-    let progress = if s.wanted_bytes == 0 {
-        if s.complete {
-            1.0
-        } else {
-            0.0
-        }
-    } else {
-        (s.have_bytes as f64 / s.wanted_bytes as f64).min(1.0)
-    };
-    let eta_secs =
-        (!s.complete && s.download_rate > 0 && left > 0).then(|| left.div_ceil(s.download_rate));
-    // All time, as other clients show it; a torrent seeded from data it
-    // never downloaded counts its size.
-    let base = if s.total_downloaded > 0 {
-        s.total_downloaded
-    } else {
-        s.have_bytes
-    };
-    let ratio = if base == 0 {
-        0.0
-    } else {
-        s.total_uploaded as f64 / base as f64
-    };
-    let error = match &s.state {
-        TorrentState::Error(e) => Some(e.clone()),
-        _ => None,
-    };
-    TorrentRow {
-        id: ih.to_hex(),
-        order,
-        name: s.name.clone(),
-        state: s.state.label().to_string(),
-        error,
-        total_bytes: s.total_bytes,
-        wanted_bytes: s.wanted_bytes,
-        have_bytes: s.have_bytes,
-        progress,
-        download_rate: s.download_rate,
-        upload_rate: s.upload_rate,
-        eta_secs,
-        peers: s.peers,
-        seeds: s.seeds,
-        known_peers: s.known_peers,
-        downloaded: s.total_downloaded,
-        uploaded: s.total_uploaded,
-        ratio,
-        complete: s.complete,
-        pieces_have: s.pieces_have,
-        num_pieces: s.num_pieces,
-    }
+    TorrentRow::from_stats(ih, order, s)
 }
 
 /// The rows last sent, to send only what changed, and to notice downloads
@@ -356,7 +272,9 @@ impl RowDiff {
                     }
                     continue;
                 }
-                Some(prev) if r.complete && !prev.complete && prev.state == "downloading" => {
+                Some(prev)
+                    if r.complete && !prev.complete && prev.state == RowState::Downloading =>
+                {
                     completed.push(r.name.clone());
                 }
                 _ => {}
@@ -381,6 +299,7 @@ impl RowDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shoal::torrent::TorrentState;
 
     fn stats(have: u64, complete: bool, state: TorrentState) -> TorrentStats {
         TorrentStats {
@@ -417,7 +336,7 @@ mod tests {
         assert_eq!(r.progress, 0.25);
         assert_eq!(r.eta_secs, Some(8));
         assert_eq!(r.ratio, 0.0);
-        assert_eq!(r.state, "downloading");
+        assert_eq!(r.state, RowState::Downloading);
         let mut s = stats(1000, true, TorrentState::Seeding);
         s.total_downloaded = 0;
         s.total_uploaded = 500;

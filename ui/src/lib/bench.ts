@@ -44,7 +44,7 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
     peerRows.push({
       addr: `10.${(p >> 8) & 255}.${p & 255}.${(p * 7) & 255}:${6881 + (p % 100)}`,
       client: p % 3 === 0 ? 'qBittorrent 4.6.2' : p % 3 === 1 ? 'Transmission 3.00' : 'Shoal 0.1.0',
-      source: ['tracker', 'dht', 'pex'][p % 3],
+      source: (['tracker', 'dht', 'pex'] as const)[p % 3],
       incoming: p % 4 === 0,
       amChoking: p % 2 === 0,
       amInterested: true,
