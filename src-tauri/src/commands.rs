@@ -408,7 +408,10 @@ pub async fn add_to_session(
 }
 
 /// The handles of these ids, failing on the first unknown one.
-fn handles(state: &AppState, ids: &[String]) -> Result<Vec<TorrentHandle>, CommandError> {
+pub(crate) fn handles(
+    state: &AppState,
+    ids: &[String],
+) -> Result<Vec<TorrentHandle>, CommandError> {
     let session = session(state)?;
     ids.iter()
         .map(|id| {

@@ -55,6 +55,8 @@ pub struct TorrentRow {
     pub id: String,
     /// Position in the list: the order torrents were added in.
     pub order: u64,
+    /// When it was first added, seconds since the Unix epoch.
+    pub added_at: u64,
     /// The torrent's name.
     pub name: String,
     /// What it is doing.
@@ -113,6 +115,9 @@ pub struct GlobalStats {
     pub dht_error: Option<String>,
     /// The TCP port peers reach us on; `None` if the engine did not start.
     pub listen_port: Option<u16>,
+    /// Bytes free for us on the download folder's file system; `None` if
+    /// it cannot be told.
+    pub free_space: Option<u64>,
 }
 
 /// What the detail pane shows for the selected torrent.
@@ -604,7 +609,12 @@ fn epoch_secs(t: std::time::SystemTime) -> Option<u64> {
 impl TorrentRow {
     /// A row from the engine's stats of the torrent `ih`, at `order` in the
     /// list.
-    pub fn from_stats(ih: shoal::InfoHash, order: u64, s: &shoal::torrent::TorrentStats) -> Self {
+    pub fn from_stats(
+        ih: shoal::InfoHash,
+        order: u64,
+        added_at: u64,
+        s: &shoal::torrent::TorrentStats,
+    ) -> Self {
         let left = s.wanted_bytes.saturating_sub(s.have_bytes);
         let progress = if s.wanted_bytes == 0 {
             if s.complete {
@@ -636,6 +646,7 @@ impl TorrentRow {
         TorrentRow {
             id: ih.to_hex(),
             order,
+            added_at,
             name: s.name.clone(),
             state: (&s.state).into(),
             error,

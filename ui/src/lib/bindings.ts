@@ -67,6 +67,10 @@ id: string,
  */
 order: number, 
 /**
+ * When it was first added, seconds since the Unix epoch.
+ */
+addedAt: number, 
+/**
  * The torrent's name.
  */
 name: string, 
@@ -172,7 +176,12 @@ dhtError: string | null,
 /**
  * The TCP port peers reach us on; `None` if the engine did not start.
  */
-listenPort: number | null, };
+listenPort: number | null, 
+/**
+ * Bytes free for us on the download folder's file system; `None` if
+ * it cannot be told.
+ */
+freeSpace: number | null, };
 
 /**
  * What the detail pane shows for the selected torrent.
