@@ -9,8 +9,9 @@
 //! open.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -34,6 +35,7 @@ pub const MAX_PEER_ROWS: usize = 1000;
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         let mut diff = RowDiff::default();
+        let mut still = Stillness::default();
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -51,7 +53,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             if full {
                 diff = RowDiff::default();
             }
-            let update = gather(&state, &mut diff, full).await;
+            let update = gather(&state, &mut diff, &mut still, full).await;
             for name in &update.completed {
                 notify_complete(&app, name.clone());
             }
@@ -84,7 +86,12 @@ fn notify_complete<R: Runtime>(app: &AppHandle<R>, name: String) {
 }
 
 /// Builds one update.
-async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpdate {
+async fn gather(
+    state: &AppState,
+    diff: &mut RowDiff,
+    still: &mut Stillness,
+    full: bool,
+) -> SessionUpdate {
     let Some(session) = &state.session else {
         return SessionUpdate {
             full,
@@ -97,6 +104,7 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
                 dht_nodes: None,
                 dht_error: None,
                 listen_port: None,
+                free_space: free_space(&lock(&state.config).download_dir()),
             },
             detail: None,
             dht: None,
@@ -110,12 +118,21 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
     let (mut down, mut up, mut peers) = (0u64, 0u64, 0usize);
     {
         let mut book = lock(&state.book);
+        let now = Instant::now();
+        still.retain(&handles);
         for h in &handles {
-            let stats = h.stats();
+            let mut stats = h.stats();
+            still.apply(h.info_hash, now, &mut stats);
             down += stats.download_rate;
             up += stats.upload_rate;
             peers += stats.peers;
-            rows.push(row(h.info_hash, book.order_of(h.info_hash), &stats));
+            let order = book.order_of(h.info_hash);
+            rows.push(TorrentRow::from_stats(
+                h.info_hash,
+                order,
+                h.added_at(),
+                &stats,
+            ));
         }
     }
     let (changed, removed, completed) = diff.apply(rows, full);
@@ -140,6 +157,7 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
         dht_nodes: dht_state.as_ref().map(|s| s.nodes),
         dht_error: session.dht_error().map(str::to_string),
         listen_port: Some(session.listen_port()),
+        free_space: free_space(&lock(&state.config).download_dir()),
     };
     let dht = dht_open.then(|| match dht_state {
         Some(s) => DhtPanel::from(s),
@@ -238,7 +256,67 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
 
 /// A torrent row from the engine's stats.
 pub fn row(ih: InfoHash, order: u64, s: &TorrentStats) -> TorrentRow {
-    TorrentRow::from_stats(ih, order, s)
+    TorrentRow::from_stats(ih, order, 0, s)
+}
+
+/// Bytes free for an unprivileged user on the file system holding `dir`
+/// (or its nearest existing parent: the folder is made on first use).
+pub fn free_space(dir: &Path) -> Option<u64> {
+    let existing = dir.ancestors().find(|p| p.exists())?;
+    let c_path = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: `c_path` is a valid NUL-terminated string and `out` is a
+    // plain struct statvfs fills; it is read only when the call succeeded.
+    unsafe {
+        let mut out: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c_path.as_ptr(), &mut out) != 0 {
+            return None;
+        }
+        Some(out.f_bavail as u64 * out.f_frsize as u64)
+    }
+}
+
+/// How long a torrent's byte count may stand still before its rate shows
+/// zero. The engine's rates average a five-second window, so a transfer
+/// that stops would otherwise show its old rate fading for five seconds
+/// (a finished torrent with no peers still "downloading at 966 KiB/s").
+pub const IDLE_AFTER: Duration = Duration::from_secs(2);
+
+/// When each torrent's payload counts last moved, to show a rate of zero
+/// once they stand still for [`IDLE_AFTER`].
+#[derive(Default)]
+pub struct Stillness {
+    /// Per torrent and direction (down, up): the last count seen and when
+    /// it last changed.
+    last: HashMap<InfoHash, [(u64, Instant); 2]>,
+}
+
+impl Stillness {
+    /// Zeroes the rates of `stats` whose byte count has not moved for
+    /// `IDLE_AFTER` up to `now`.
+    pub fn apply(&mut self, ih: InfoHash, now: Instant, stats: &mut TorrentStats) {
+        let counts = [stats.downloaded, stats.uploaded];
+        let entry = self
+            .last
+            .entry(ih)
+            .or_insert([(counts[0], now), (counts[1], now)]);
+        for (i, count) in counts.into_iter().enumerate() {
+            if entry[i].0 != count {
+                entry[i] = (count, now);
+            }
+        }
+        if now.duration_since(entry[0].1) >= IDLE_AFTER {
+            stats.download_rate = 0;
+        }
+        if now.duration_since(entry[1].1) >= IDLE_AFTER {
+            stats.upload_rate = 0;
+        }
+    }
+
+    /// Forgets torrents no longer in the session.
+    pub fn retain(&mut self, handles: &[TorrentHandle]) {
+        let live: HashSet<InfoHash> = handles.iter().map(|h| h.info_hash).collect();
+        self.last.retain(|ih, _| live.contains(ih));
+    }
 }
 
 /// The rows last sent, to send only what changed, and to notice downloads
@@ -343,6 +421,50 @@ mod tests {
         let r = row(InfoHash([1; 20]), 1, &s);
         assert_eq!(r.eta_secs, None);
         assert_eq!(r.ratio, 0.5);
+    }
+
+    #[test]
+    fn free_space_is_the_file_systems() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder not made yet counts its parent's file system.
+        let free = free_space(&dir.path().join("not/yet")).expect("free space");
+        let out = std::process::Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let df: u64 = text.lines().nth(1).unwrap().trim().parse().unwrap();
+        // Other programs write meanwhile: within 1%.
+        let diff = free.abs_diff(df);
+        assert!(diff <= df / 100, "statvfs {free} vs df {df}");
+    }
+
+    #[test]
+    fn a_rate_reads_zero_once_the_bytes_stand_still() {
+        let ih = InfoHash([1; 20]);
+        let t = Instant::now();
+        let mut still = Stillness::default();
+        let mut at = |secs: u64, down: u64, up: u64| {
+            let mut s = stats(0, false, TorrentState::Downloading);
+            s.downloaded = down;
+            s.uploaded = up;
+            s.download_rate = 966 * 1024;
+            s.upload_rate = 10 * 1024;
+            still.apply(ih, t + Duration::from_secs(secs), &mut s);
+            (s.download_rate, s.upload_rate)
+        };
+        assert_eq!(at(0, 100, 5), (966 * 1024, 10 * 1024));
+        assert_eq!(at(1, 200, 6), (966 * 1024, 10 * 1024));
+        // Downloads stop; uploads go on: one second later the engine's
+        // window still shows the old rate, two seconds later it is zero.
+        assert_eq!(at(2, 200, 7), (966 * 1024, 10 * 1024));
+        assert_eq!(at(3, 200, 8), (0, 10 * 1024));
+        // Then uploads stop too.
+        assert_eq!(at(4, 200, 8), (0, 10 * 1024));
+        assert_eq!(at(5, 200, 8), (0, 0));
+        // Bytes again: the engine's rate again.
+        assert_eq!(at(6, 300, 8), (966 * 1024, 0));
     }
 
     #[test]
