@@ -440,6 +440,8 @@ impl From<EnginePeerSource> for PeerSource {
 pub enum Priority {
     /// Not downloaded.
     Skip,
+    /// Downloaded after the Normal files.
+    Low,
     /// Downloaded.
     Normal,
     /// Downloaded first.
@@ -450,6 +452,7 @@ impl From<EnginePriority> for Priority {
     fn from(p: EnginePriority) -> Self {
         match p {
             EnginePriority::Skip => Priority::Skip,
+            EnginePriority::Low => Priority::Low,
             EnginePriority::Normal => Priority::Normal,
             EnginePriority::High => Priority::High,
         }
@@ -460,6 +463,7 @@ impl From<Priority> for EnginePriority {
     fn from(p: Priority) -> Self {
         match p {
             Priority::Skip => EnginePriority::Skip,
+            Priority::Low => EnginePriority::Low,
             Priority::Normal => EnginePriority::Normal,
             Priority::High => EnginePriority::High,
         }

@@ -12,8 +12,10 @@
 //! 7. a second launch with a .torrent path hands it to the running app
 //!    (over a private D-Bus session bus) and exits;
 //! 8. the list: filter counts, search, sorting, the row menu (pause,
-//!    resume, copy the info hash), shortcuts (`webdriver/list.rs`);
-//! 9. after the app is closed and started again, the same torrents are
+//!    resume, copy the info hash), shortcuts, the dark theme
+//!    (`webdriver/list.rs`);
+//! 9. file priorities (High, Low, don't download) from the menu and keys;
+//! 10. after the app is closed and started again, the same torrents are
 //!    listed, the downloaded one complete, in the order sorted before.
 //!
 //! Saves screenshots of the jobs and the filtered list to assets/screenshots/.

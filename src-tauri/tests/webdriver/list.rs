@@ -2,7 +2,8 @@
 //! a header (remembered across a restart), the row context menu (pause,
 //! resume, copy the info hash, read back from the X clipboard with xclip),
 //! keyboard shortcuts (Space, Ctrl+A, Delete, Enter); the free space in the
-//! status bar and the dark theme chosen in Settings.
+//! status bar and the dark theme chosen in Settings; file priorities in
+//! the Files tab, from the row menu and from keys.
 
 use std::time::{Duration, Instant};
 
@@ -228,4 +229,50 @@ pub async fn wait_theme(c: &Client, want: &str) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A file row of the Files tab.
+fn file(path: &str) -> String {
+    format!("[data-testid=file-row][data-path='{path}']")
+}
+
+/// The Files tab of the complete `payload` torrent: priorities from the row
+/// menu and from keys, per file and per folder, as the engine reports them
+/// back; then every file back to Normal.
+pub async fn files(c: &Client, payload_hash: &str) -> Result<(), String> {
+    click(c, &format!("tr[data-id='{payload_hash}'] td.name")).await?;
+    click(c, "#tab-files").await?;
+    let readme = file("payload/docs/readme.txt");
+    let odd = file("payload/docs/odd.bin");
+    let big = file("payload/big.bin");
+    let docs = file("payload/docs");
+    // The menu: Low for one file.
+    right_click(c, &format!("{readme} td.name")).await?;
+    click(c, "#file-menu-low").await?;
+    wait_attr(c, &readme, "data-priority", "low", UI_TIMEOUT).await?;
+    wait_attr(c, &docs, "data-priority", "mixed", UI_TIMEOUT).await?;
+    // A key: H on the folder makes both its files High.
+    click(c, &format!("{docs} td.name")).await?;
+    press(c, &['h']).await?;
+    wait_attr(c, &readme, "data-priority", "high", UI_TIMEOUT).await?;
+    wait_attr(c, &odd, "data-priority", "high", UI_TIMEOUT).await?;
+    wait_attr(c, &docs, "data-priority", "high", UI_TIMEOUT).await?;
+    // Don't download, from the menu.
+    right_click(c, &format!("{big} td.name")).await?;
+    click(c, "#file-menu-skip").await?;
+    wait_attr(c, &big, "data-priority", "skip", UI_TIMEOUT).await?;
+    wait_text(
+        c,
+        &format!("{big} [data-testid=file-priority]"),
+        "Don’t download",
+    )
+    .await?;
+    screenshot(c, "files.png").await?;
+    // N on the torrent's folder: all Normal again.
+    click(c, &format!("{} td.name", file("payload"))).await?;
+    press(c, &['n']).await?;
+    for f in [&readme, &odd, &big] {
+        wait_attr(c, f, "data-priority", "normal", UI_TIMEOUT).await?;
+    }
+    Ok(())
 }

@@ -363,6 +363,8 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
 
     // 8. The list's sorting, filters, search, menu and keys.
     super::list::run(c, ctx.display, &created.info_hash.to_hex()).await?;
+    // 9. File priorities.
+    super::list::files(c, &hash).await?;
     Ok(())
 }
 

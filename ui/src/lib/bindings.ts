@@ -352,7 +352,7 @@ progress: number, };
 /**
  * How much a file is wanted; the window sends it back to set it.
  */
-export type Priority = "skip" | "normal" | "high";
+export type Priority = "skip" | "low" | "normal" | "high";
 
 /**
  * One file in the Files tab.
