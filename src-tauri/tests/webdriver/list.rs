@@ -13,6 +13,7 @@ use fantoccini::actions::{
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 
+use super::common::process::ChildGuard;
 use super::steps::{
     bounded, click, screenshot, type_into, wait_attr, wait_for, wait_gone, wait_text, UI_TIMEOUT,
 };
@@ -95,6 +96,21 @@ fn clipboard(display: u32) -> Result<String, String> {
             format!("xclip is not installed (apt-get install xclip; make test does): {e}")
         })?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Waits (bounded) until the X clipboard holds `want`.
+async fn wait_clipboard(display: u32, want: &str) -> Result<(), String> {
+    let deadline = Instant::now() + UI_TIMEOUT;
+    loop {
+        let have = clipboard(display)?;
+        if have == want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the clipboard holds {have:?}, not {want:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The count beside a filter in the side bar.
@@ -182,6 +198,29 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     wait_gone(c, "#detail-pane").await?;
     press(c, &[Key::Enter.into()]).await?;
     wait_text(c, "#detail-name", "shared").await?;
+
+    // Ctrl+V outside a text field: a magnet link on the clipboard opens the
+    // Add dialog with it.
+    let magnet = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=pasted";
+    let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    std::fs::write(file.path(), magnet).map_err(|e| e.to_string())?;
+    // -quiet keeps xclip in the foreground, serving the clipboard, so the
+    // guard stops it by its PID.
+    let mut serve = std::process::Command::new("xclip");
+    serve
+        .args(["-quiet", "-i", "-selection", "clipboard"])
+        .arg(file.path())
+        .env("DISPLAY", format!(":{display}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut xclip = ChildGuard::spawn("xclip", &mut serve);
+    wait_clipboard(display, magnet).await?;
+    click(c, &format!("{row} td.name")).await?;
+    press(c, &[Key::Control.into(), 'v']).await?;
+    super::steps::wait_value(c, "#magnet-uri", magnet).await?;
+    xclip.stop();
+    click(c, "#add-dialog .actions button.secondary").await?;
+    wait_gone(c, "#add-dialog").await?;
 
     // The status bar tells the download folder's free space.
     wait_text(c, "#status-free", "Free: ").await?;
