@@ -1,6 +1,7 @@
 //! WebDriver steps for the torrent list: filter counts, search, sorting by
 //! a header (remembered across a restart), the row context menu (pause,
-//! resume, copy the info hash, read back from the X clipboard with xclip),
+//! resume, copy the info hash and the magnet link, read back from the X
+//! clipboard with xclip), the column chooser,
 //! keyboard shortcuts (Space, Ctrl+A, Delete, Enter); the free space in the
 //! status bar and the dark theme chosen in Settings; file priorities in
 //! the Files tab, from the row menu and from keys.
@@ -113,6 +114,21 @@ async fn wait_clipboard(display: u32, want: &str) -> Result<(), String> {
     }
 }
 
+/// Waits (bounded) until the X clipboard's text contains `want`.
+async fn wait_clipboard_has(display: u32, want: &str) -> Result<(), String> {
+    let deadline = Instant::now() + UI_TIMEOUT;
+    loop {
+        let have = clipboard(display)?;
+        if have.contains(want) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the clipboard holds {have:?}, without {want:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The count beside a filter in the side bar.
 fn count(filter: &str) -> String {
     format!("#filter-{filter} .count")
@@ -165,6 +181,17 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
             "the clipboard holds {copied:?}, not the info hash {shared_hash}"
         ));
     }
+
+    // And its magnet link.
+    right_click(c, &format!("{row} td.name")).await?;
+    click(c, "#row-menu-copy-magnet").await?;
+    wait_clipboard_has(display, &format!("xt=urn:btih:{shared_hash}")).await?;
+
+    // The column chooser: right-click a header, add "Downloaded" (kept
+    // across the restart, where the test looks for it again).
+    right_click(c, "#col-size").await?;
+    click(c, "#column-menu-downloaded").await?;
+    wait_for(c, "#col-downloaded").await?;
 
     // Keys: Space pauses and resumes the selection; Ctrl+A selects every
     // row; Delete asks before removing; Enter shows the details.

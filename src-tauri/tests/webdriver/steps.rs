@@ -154,8 +154,9 @@ async fn after_restart(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     // The list is still sorted by name, Z to A.
     wait_attr(c, "#col-name", "data-sort", "desc", UI_TIMEOUT).await?;
     super::list::wait_rows(c, &["shared", "sample", "payload"]).await?;
-    // And dark.
+    // And dark, with the column added.
     super::list::wait_theme(c, "dark").await?;
+    wait_for(c, "#col-downloaded").await?;
     wait_text(c, "[data-testid=startup-message]", "could not be restored").await?;
     Ok(())
 }

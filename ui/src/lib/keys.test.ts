@@ -28,6 +28,11 @@ describe('shortcuts', () => {
     expect(keyAction(press('a', { ctrl: true, typing: true }))).toBeNull();
     expect(keyAction(press('o', { ctrl: true, typing: true }))).toBe('addFile');
   });
+  it('leaves Enter and Space to a focused button', () => {
+    expect(keyAction(press('Enter', { onButton: true }))).toBeNull();
+    expect(keyAction(press(' ', { onButton: true }))).toBeNull();
+    expect(keyAction(press('Delete', { onButton: true }))).toBe('remove');
+  });
   it('ignores other keys and chords', () => {
     expect(keyAction(press('x'))).toBeNull();
     expect(keyAction(press('Delete', { alt: true }))).toBeNull();

@@ -20,6 +20,8 @@ export interface KeyPress {
   alt: boolean;
   /** Focus is in a text field, or a dialog is open. */
   typing: boolean;
+  /** Focus is on a button or link, which Enter and Space press. */
+  onButton?: boolean;
 }
 
 /** The action for a key press, or null to let it through. */
@@ -31,6 +33,7 @@ export function keyAction(k: KeyPress): KeyAction | null {
   if (k.ctrl && !k.shift && k.key.toLowerCase() === 'a') return 'selectAll';
   if (k.ctrl && !k.shift && k.key.toLowerCase() === 'f') return 'find';
   if (k.ctrl) return null;
+  if (k.onButton && (k.key === 'Enter' || k.key === ' ')) return null;
   switch (k.key) {
     case 'Delete':
       return k.shift ? 'removeWithData' : 'remove';
