@@ -53,6 +53,12 @@ test-ui: ui
 test-rust: setup ui
 	$(CARGO) test --workspace --no-fail-fast
 
+# Regenerates ui/src/lib/bindings.ts (the window's types) from the DTOs in
+# src-tauri/src/dto.rs; `make test` fails while it is stale.
+.PHONY: bindings
+bindings: ui
+	SHOAL_WRITE_BINDINGS=1 $(CARGO) test -p shoal-desktop --lib bindings
+
 bench: setup
 	$(CARGO) build --release
 	$(CARGO) bench --bench create

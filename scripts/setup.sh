@@ -15,7 +15,7 @@ APT_PACKAGES=(
   build-essential pkg-config curl file ca-certificates xz-utils git
   libwebkit2gtk-4.1-dev libssl-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   webkit2gtk-driver xvfb xauth dbus
-  python3-libtorrent transmission-cli aria2 mktorrent opentracker
+  python3-libtorrent transmission-cli aria2 mktorrent opentracker xclip
   iproute2 nftables miniupnpd-nftables miniupnpc natpmpc rtorrent
 )
 

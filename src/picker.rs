@@ -6,7 +6,7 @@
 //! 1. Continue the pieces this peer is already working on (pieces stay
 //!    contiguous per peer, which also keeps the disk's hashing in order).
 //! 2. Adopt started pieces whose owner is gone (finish what is started).
-//! 3. Open a new piece: High priority before Normal, then rarest first
+//! 3. Open a new piece: High priority before Normal before Low, then rarest first
 //!    (random among equals), or lowest index first in sequential mode.
 //!    Skipped pieces are never opened.
 //! 4. Help with other peers' started pieces.
@@ -50,11 +50,13 @@ pub const ENDGAME_MAX_REQUESTERS: usize = 3;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct PeerKey(pub u32);
 
-/// How much a file or piece is wanted. Ordered: `Skip < Normal < High`.
+/// How much a file or piece is wanted. Ordered: `Skip < Low < Normal < High`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default, Hash)]
 pub enum Priority {
     /// Not downloaded.
     Skip,
+    /// Downloaded after every Normal piece.
+    Low,
     /// Downloaded.
     #[default]
     Normal,
@@ -102,8 +104,9 @@ pub struct Picker {
     needed: Bitfield,
     /// Priority of each piece.
     priority: Vec<Priority>,
-    /// Whether any piece is High, so sequential mode makes a High pass.
-    any_high: bool,
+    /// The wanted priorities some piece has, most wanted first: sequential
+    /// mode makes one pass per class when there is more than one.
+    classes: Vec<Priority>,
     /// How many non-seed peers have each piece.
     avail: Vec<u16>,
     /// Peers with every piece, counted once here instead of per piece.
@@ -144,7 +147,7 @@ impl Picker {
             have: Bitfield::new(num_pieces),
             needed: Bitfield::full(num_pieces),
             priority: vec![Priority::Normal; num_pieces as usize],
-            any_high: false,
+            classes: vec![Priority::Normal],
             avail: vec![0; num_pieces as usize],
             seeds: 0,
             order: Order::new(num_pieces),
@@ -273,7 +276,10 @@ impl Picker {
     pub fn set_piece_priorities(&mut self, mut priorities: Vec<Priority>) {
         priorities.resize(self.geo.num_pieces as usize, Priority::Normal);
         self.priority = priorities;
-        self.any_high = self.priority.contains(&Priority::High);
+        self.classes = [Priority::High, Priority::Normal, Priority::Low]
+            .into_iter()
+            .filter(|c| self.priority.contains(c))
+            .collect();
         self.missing = 0;
         self.remaining_bytes = 0;
         for i in 0..self.geo.num_pieces {
@@ -645,24 +651,22 @@ impl Picker {
         None
     }
 
-    /// Sequential mode: the lowest waiting piece the peer has, High first.
+    /// Sequential mode: the lowest waiting piece the peer has, High first,
+    /// Low last.
     fn next_sequential(&mut self, peer_has: &Bitfield) -> Option<u32> {
         while self.seq_cursor < self.geo.num_pieces && !self.needed.get(PieceIndex(self.seq_cursor))
         {
             self.seq_cursor += 1;
         }
-        let passes: &[Priority] = if self.any_high {
-            &[Priority::High, Priority::Normal]
-        } else {
-            &[Priority::Normal]
-        };
-        for &want in passes {
+        let mixed = self.classes.len() > 1;
+        for pass in 0..self.classes.len().max(1) {
+            let want = self.classes.get(pass).copied();
             let mut from = PieceIndex(self.seq_cursor);
             while let Some(p) = self.needed.next_one(from) {
                 let i = p.0;
                 if self.order.contains(i)
                     && peer_has.get(p)
-                    && (!self.any_high || self.priority[i as usize] == want)
+                    && (!mixed || Some(self.priority[i as usize]) == want)
                 {
                     return Some(i);
                 }
@@ -716,10 +720,11 @@ impl Picker {
 
     /// The sort key of piece `i`.
     fn key_of(&self, i: u32) -> u32 {
-        let class = if self.priority[i as usize] == Priority::High {
-            0
-        } else {
-            1
+        let class = match self.priority[i as usize] {
+            Priority::High => 0,
+            Priority::Normal => 1,
+            // Skip pieces are never in the order; ranked last if asked.
+            Priority::Low | Priority::Skip => 2,
         };
         key(class, self.avail[i as usize] as u32)
     }

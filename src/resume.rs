@@ -455,12 +455,16 @@ fn priority_code(p: Priority) -> i64 {
         Priority::Skip => 0,
         Priority::Normal => 1,
         Priority::High => 2,
+        // Negative so that an older build, which knows 0 to 2, reads it
+        // as Normal rather than High.
+        Priority::Low => -1,
     }
 }
 
 fn priority_from(code: i64) -> Priority {
     match code {
         0 => Priority::Skip,
+        c if c < 0 => Priority::Low,
         c if c >= 2 => Priority::High,
         _ => Priority::Normal,
     }
@@ -554,6 +558,23 @@ mod opt_bytes {
 mod tests {
     use super::*;
 
+    #[test]
+    fn priority_codes_keep_old_records_readable() {
+        // 0 to 2 are what records held before Low existed.
+        assert_eq!(priority_from(0), Priority::Skip);
+        assert_eq!(priority_from(1), Priority::Normal);
+        assert_eq!(priority_from(2), Priority::High);
+        for p in [
+            Priority::Skip,
+            Priority::Low,
+            Priority::Normal,
+            Priority::High,
+        ] {
+            assert_eq!(priority_from(priority_code(p)), p);
+        }
+        assert!(priority_code(Priority::Low) < 0);
+    }
+
     fn sample() -> Resume {
         let mut r = Resume::new(
             InfoHash([7; 20]),
@@ -562,7 +583,12 @@ mod tests {
         );
         r.paused = true;
         r.sequential = true;
-        r.priorities = vec![Priority::Skip, Priority::Normal, Priority::High];
+        r.priorities = vec![
+            Priority::Skip,
+            Priority::Normal,
+            Priority::High,
+            Priority::Low,
+        ];
         r.verified = Some(Verified {
             pieces: vec![0b1010_0000],
             files: vec![

@@ -96,6 +96,25 @@ fn info_of_foreign_torrent_and_magnet() {
     run_ok(Command::new("mktorrent").arg("-o").arg(&t).arg(&content));
     let info = run_ok(shoal().arg("info").arg(&t));
     assert_eq!(info_hash_line(&info), libtorrent_hash(&t));
+    // The creation date mktorrent wrote, as a date `date` agrees with.
+    let bytes = std::fs::read(&t).unwrap();
+    let key = b"13:creation datei";
+    let at = bytes
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("mktorrent writes a creation date")
+        + key.len();
+    let secs: String = bytes[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
+    let date = Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%F %T UTC"])
+        .output()
+        .unwrap();
+    let want = String::from_utf8_lossy(&date.stdout).trim().to_string();
+    assert_eq!(field(&info, "creation date:"), want, "{info}");
 
     let magnet = "magnet:?xt=urn:btih:ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW&dn=A+Name&tr=http%3A%2F%2F127.0.0.1%3A1%2Fa";
     let info = run_ok(shoal().arg("info").arg(magnet));

@@ -19,9 +19,8 @@ use shoal::{CreateOptions, InfoHash, Metainfo};
 
 use crate::config::{save_settings as write_settings, write_atomic, Settings};
 use crate::dto::{
-    AppInfo, CreateProgress, CreateRequest, Created, SessionUpdate, SettingsDto, Startup,
+    AppInfo, CreateProgress, CreateRequest, Created, Priority, SessionUpdate, SettingsDto, Startup,
 };
-use crate::engine_ext::parse_priority;
 use crate::error::CommandError;
 use crate::state::{lock, AppState, DetailTab};
 
@@ -285,17 +284,15 @@ pub async fn remove_torrents(
     Ok(())
 }
 
-/// Sets the priority (`skip`, `normal`, `high`) of some files of a torrent.
+/// Sets the priority of some files of a torrent.
 #[tauri::command]
 pub async fn set_file_priority(
     state: State<'_, AppState>,
     id: String,
     indices: Vec<usize>,
-    priority: String,
+    priority: Priority,
 ) -> Result<(), CommandError> {
-    let p = parse_priority(&priority).ok_or_else(|| CommandError::BadRequest {
-        reason: format!("{priority:?} is not a priority (skip, normal or high)"),
-    })?;
+    let p = shoal::picker::Priority::from(priority);
     let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
     let files = h.files().await;
     if files.is_empty() {
@@ -411,7 +408,10 @@ pub async fn add_to_session(
 }
 
 /// The handles of these ids, failing on the first unknown one.
-fn handles(state: &AppState, ids: &[String]) -> Result<Vec<TorrentHandle>, CommandError> {
+pub(crate) fn handles(
+    state: &AppState,
+    ids: &[String],
+) -> Result<Vec<TorrentHandle>, CommandError> {
     let session = session(state)?;
     ids.iter()
         .map(|id| {

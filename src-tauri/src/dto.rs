@@ -1,12 +1,20 @@
-//! The shapes that cross from Rust to the UI, as JSON. The engine knows
-//! nothing of serde or the window; these types copy what the UI needs out of
-//! engine types, so the engine can change without breaking the UI's contract
-//! (mirrored in `ui/src/lib/types.ts`).
+//! The shapes that cross between Rust and the UI, as JSON: the one contract
+//! between the engine and the window. The engine knows nothing of serde or
+//! the window; these types are built from engine types (`From` impls), so
+//! the engine can change without breaking the UI. The window's TypeScript
+//! types are generated from these by `ts-rs` (`bindings.rs` writes
+//! `ui/src/lib/bindings.ts`; a test fails when that file is stale).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use shoal::dht::DhtState;
+use shoal::picker::Priority as EnginePriority;
+use shoal::torrent::{PeerSnapshot, PeerSource as EnginePeerSource, TorrentState as EngineState};
+use shoal::tracker::announcer::TrackerState;
 
 /// What the window shows about the app itself (About, status bar).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     /// The app's version, so a bug report names the build.
@@ -18,7 +26,7 @@ pub struct AppInfo {
 /// only rows that changed since the last update, plus the ids of removed
 /// ones; `full` marks an update that carries every row (the first one after
 /// the window subscribed).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionUpdate {
     /// `torrents` is the whole list: drop rows not in it.
@@ -40,17 +48,19 @@ pub struct SessionUpdate {
 }
 
 /// One row of the torrent list.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TorrentRow {
     /// The info hash in hex: the row's key.
     pub id: String,
     /// Position in the list: the order torrents were added in.
     pub order: u64,
+    /// When it was first added, seconds since the Unix epoch.
+    pub added_at: u64,
     /// The torrent's name.
     pub name: String,
-    /// `metadata`, `checking`, `downloading`, `seeding`, `paused` or `error`.
-    pub state: String,
+    /// What it is doing.
+    pub state: TorrentState,
     /// What went wrong, when `state` is `error`.
     pub error: Option<String>,
     /// Size of the whole torrent (0 while a magnet's metadata is unknown).
@@ -90,7 +100,7 @@ pub struct TorrentRow {
 }
 
 /// The status bar's figures.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GlobalStats {
     /// Sum of the torrents' download rates.
@@ -105,10 +115,13 @@ pub struct GlobalStats {
     pub dht_error: Option<String>,
     /// The TCP port peers reach us on; `None` if the engine did not start.
     pub listen_port: Option<u16>,
+    /// Bytes free for us on the download folder's file system; `None` if
+    /// it cannot be told.
+    pub free_space: Option<u64>,
 }
 
 /// What the detail pane shows for the selected torrent.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TorrentDetail {
     /// The selected torrent's id.
@@ -128,7 +141,7 @@ pub struct TorrentDetail {
 }
 
 /// The Overview tab's facts.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     /// 40 hex digits.
@@ -157,7 +170,7 @@ pub struct Overview {
 }
 
 /// Which pieces we have, as the piece map draws them.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PieceMap {
     /// Pieces in the torrent.
@@ -171,15 +184,15 @@ pub struct PieceMap {
 }
 
 /// One connection in the Peers tab.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PeerRow {
     /// `ip:port`: the row's key.
     pub addr: String,
     /// Client name and version from the peer id.
     pub client: String,
-    /// `tracker`, `dht`, `pex`, `magnet`, `manual` or `incoming`.
-    pub source: String,
+    /// Where we learnt of it.
+    pub source: PeerSource,
     /// It dialled us.
     pub incoming: bool,
     /// We choke it.
@@ -203,7 +216,7 @@ pub struct PeerRow {
 }
 
 /// One file in the Files tab.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct FileRow {
     /// Index in the torrent's file order, which `set_file_priority` takes.
@@ -214,22 +227,22 @@ pub struct FileRow {
     pub length: u64,
     /// Bytes verified, when known.
     pub have_bytes: Option<u64>,
-    /// `skip`, `normal` or `high`.
-    pub priority: String,
+    /// How much it is wanted.
+    pub priority: Priority,
     /// A BEP 47 pad file (hidden in the tree).
     pub pad: bool,
 }
 
 /// One tracker in the Trackers tab.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackerRow {
     /// Announce URL.
     pub url: String,
     /// BEP 12 tier, from 0.
     pub tier: usize,
-    /// `not contacted`, `working`, `updating`, `error`, or `unknown`.
-    pub status: String,
+    /// How its announces go.
+    pub status: TrackerStatus,
     /// Seconds since the epoch of the last good announce.
     pub last_announce: Option<u64>,
     /// Seconds since the epoch of the next announce.
@@ -245,7 +258,7 @@ pub struct TrackerRow {
 }
 
 /// The DHT panel.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DhtPanel {
     /// Whether the DHT runs at all.
@@ -273,17 +286,17 @@ pub struct DhtPanel {
 }
 
 /// One bucket of the routing table.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DhtBucketRow {
     /// Leading bits shared with our id.
     pub shared_prefix_bits: u8,
-    /// Nodes in it (id, address).
-    pub nodes: Vec<(String, String)>,
+    /// Nodes in it.
+    pub nodes: Vec<DhtNodeRow>,
 }
 
 /// Progress of "create torrent", sent through a channel while hashing.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateProgress {
     /// Bytes hashed so far.
@@ -293,7 +306,7 @@ pub struct CreateProgress {
 }
 
 /// What "create torrent" made.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Created {
     /// The new torrent's id (info hash).
@@ -307,7 +320,7 @@ pub struct Created {
 }
 
 /// Options of "create torrent", as the dialog sends them.
-#[derive(Debug, Clone, serde::Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CreateRequest {
     /// The file or folder to share.
@@ -325,8 +338,9 @@ pub struct CreateRequest {
 }
 
 /// The settings dialog's contents.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "Settings")]
 pub struct SettingsDto {
     /// Default save folder.
     pub download_dir: String,
@@ -341,7 +355,7 @@ pub struct SettingsDto {
 }
 
 /// The app's start-up facts, fetched once by the window.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Startup {
     /// The app's version.
@@ -356,4 +370,309 @@ pub struct Startup {
     /// `SHOAL_UI_BENCH=1`: the window offers a hook that feeds it synthetic
     /// updates and times them (`make bench-ui`).
     pub bench_hooks: bool,
+}
+
+/// What a torrent is doing, as the list shows it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum TorrentState {
+    /// A magnet link's info dictionary is being fetched.
+    Metadata,
+    /// The data on disk is being checked.
+    Checking,
+    /// Pieces are being fetched.
+    Downloading,
+    /// Every wanted piece is verified.
+    Seeding,
+    /// Stopped by the user.
+    Paused,
+    /// Stopped by an error (`TorrentRow::error` says which).
+    Error,
+}
+
+impl From<&EngineState> for TorrentState {
+    fn from(s: &EngineState) -> Self {
+        match s {
+            EngineState::FetchingMetadata => TorrentState::Metadata,
+            EngineState::Checking => TorrentState::Checking,
+            EngineState::Downloading => TorrentState::Downloading,
+            EngineState::Seeding => TorrentState::Seeding,
+            EngineState::Paused => TorrentState::Paused,
+            EngineState::Error(_) => TorrentState::Error,
+        }
+    }
+}
+
+/// Where we learnt of a peer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum PeerSource {
+    /// An HTTP or UDP tracker.
+    Tracker,
+    /// The DHT.
+    Dht,
+    /// Local peer discovery.
+    Lsd,
+    /// Peer exchange.
+    Pex,
+    /// A magnet link's `x.pe`.
+    Magnet,
+    /// Added by hand.
+    Manual,
+    /// It connected to us.
+    Incoming,
+}
+
+impl From<EnginePeerSource> for PeerSource {
+    fn from(s: EnginePeerSource) -> Self {
+        match s {
+            EnginePeerSource::Tracker => PeerSource::Tracker,
+            EnginePeerSource::Dht => PeerSource::Dht,
+            EnginePeerSource::Lsd => PeerSource::Lsd,
+            EnginePeerSource::Pex => PeerSource::Pex,
+            EnginePeerSource::Magnet => PeerSource::Magnet,
+            EnginePeerSource::Manual => PeerSource::Manual,
+            EnginePeerSource::Incoming => PeerSource::Incoming,
+        }
+    }
+}
+
+/// How much a file is wanted; the window sends it back to set it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Priority {
+    /// Not downloaded.
+    Skip,
+    /// Downloaded after the Normal files.
+    Low,
+    /// Downloaded.
+    Normal,
+    /// Downloaded first.
+    High,
+}
+
+impl From<EnginePriority> for Priority {
+    fn from(p: EnginePriority) -> Self {
+        match p {
+            EnginePriority::Skip => Priority::Skip,
+            EnginePriority::Low => Priority::Low,
+            EnginePriority::Normal => Priority::Normal,
+            EnginePriority::High => Priority::High,
+        }
+    }
+}
+
+impl From<Priority> for EnginePriority {
+    fn from(p: Priority) -> Self {
+        match p {
+            Priority::Skip => EnginePriority::Skip,
+            Priority::Low => EnginePriority::Low,
+            Priority::Normal => EnginePriority::Normal,
+            Priority::High => EnginePriority::High,
+        }
+    }
+}
+
+/// How a tracker's announces go.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum TrackerStatus {
+    /// Not announced to yet.
+    NotContacted,
+    /// The last announce succeeded.
+    Working,
+    /// An announce is in flight.
+    Updating,
+    /// The last announce failed.
+    Error,
+}
+
+impl From<TrackerState> for TrackerStatus {
+    fn from(s: TrackerState) -> Self {
+        match s {
+            TrackerState::NotContacted => TrackerStatus::NotContacted,
+            TrackerState::Working => TrackerStatus::Working,
+            TrackerState::Updating => TrackerStatus::Updating,
+            TrackerState::Error => TrackerStatus::Error,
+        }
+    }
+}
+
+/// One node of a DHT bucket.
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DhtNodeRow {
+    /// Its node id in hex.
+    pub id: String,
+    /// Its UDP address.
+    pub addr: String,
+}
+
+impl From<PeerSnapshot> for PeerRow {
+    fn from(p: PeerSnapshot) -> Self {
+        PeerRow {
+            addr: p.addr.to_string(),
+            client: p.client,
+            source: p.source.into(),
+            incoming: p.incoming,
+            am_choking: p.am_choking,
+            am_interested: p.am_interested,
+            peer_choking: p.peer_choking,
+            peer_interested: p.peer_interested,
+            download_rate: p.download_rate,
+            upload_rate: p.upload_rate,
+            downloaded: p.downloaded,
+            uploaded: p.uploaded,
+            progress: p.progress,
+        }
+    }
+}
+
+impl From<DhtState> for DhtPanel {
+    fn from(s: DhtState) -> Self {
+        DhtPanel {
+            enabled: true,
+            error: None,
+            node_id: Some(s.node_id),
+            local_addr: Some(s.local_addr.to_string()),
+            nodes: s.nodes,
+            buckets: s
+                .buckets
+                .into_iter()
+                .map(|b| DhtBucketRow {
+                    shared_prefix_bits: b.shared_prefix_bits,
+                    nodes: b
+                        .nodes
+                        .into_iter()
+                        .map(|n| DhtNodeRow {
+                            id: n.id,
+                            addr: n.addr.to_string(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            lookups_in_flight: s.lookups_in_flight,
+            announces_in_flight: s.announces_in_flight,
+            bootstrapped: s.bootstrapped,
+            server_mode: s.server_mode,
+            size_estimate: s.dht_size_estimate,
+        }
+    }
+}
+
+impl From<shoal::tracker::announcer::TrackerStatus> for TrackerRow {
+    fn from(t: shoal::tracker::announcer::TrackerStatus) -> Self {
+        TrackerRow {
+            url: t.url,
+            tier: t.tier,
+            status: t.state.into(),
+            last_announce: t.last_announce.and_then(epoch_secs),
+            next_announce: t.next_announce.and_then(epoch_secs),
+            peers: t.peers,
+            seeders: t.seeders,
+            leechers: t.leechers,
+            message: t.message,
+        }
+    }
+}
+
+impl From<(usize, shoal::torrent::FileSnapshot)> for FileRow {
+    /// A file with its index in the torrent's order.
+    fn from((index, f): (usize, shoal::torrent::FileSnapshot)) -> Self {
+        let parts: Vec<String> = f
+            .path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        FileRow {
+            index,
+            path: parts.join("/"),
+            length: f.length,
+            have_bytes: Some(f.have_bytes),
+            priority: f.priority.into(),
+            pad: f.pad,
+        }
+    }
+}
+
+impl From<shoal::torrent::PieceSnapshot> for PieceMap {
+    fn from(p: shoal::torrent::PieceSnapshot) -> Self {
+        PieceMap {
+            num_pieces: p.num_pieces,
+            have: p.have,
+            downloading: p.downloading,
+            availability: p.availability,
+        }
+    }
+}
+
+/// Seconds since the epoch (`None` before it).
+fn epoch_secs(t: std::time::SystemTime) -> Option<u64> {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+impl TorrentRow {
+    /// A row from the engine's stats of the torrent `ih`, at `order` in the
+    /// list.
+    pub fn from_stats(
+        ih: shoal::InfoHash,
+        order: u64,
+        added_at: u64,
+        s: &shoal::torrent::TorrentStats,
+    ) -> Self {
+        let left = s.wanted_bytes.saturating_sub(s.have_bytes);
+        let progress = if s.wanted_bytes == 0 {
+            if s.complete {
+                1.0
+            } else {
+                0.0
+            }
+        } else {
+            (s.have_bytes as f64 / s.wanted_bytes as f64).min(1.0)
+        };
+        let eta_secs = (!s.complete && s.download_rate > 0 && left > 0)
+            .then(|| left.div_ceil(s.download_rate));
+        // All time, as other clients show it; a torrent seeded from data it
+        // never downloaded counts its size.
+        let base = if s.total_downloaded > 0 {
+            s.total_downloaded
+        } else {
+            s.have_bytes
+        };
+        let ratio = if base == 0 {
+            0.0
+        } else {
+            s.total_uploaded as f64 / base as f64
+        };
+        let error = match &s.state {
+            EngineState::Error(e) => Some(e.clone()),
+            _ => None,
+        };
+        TorrentRow {
+            id: ih.to_hex(),
+            order,
+            added_at,
+            name: s.name.clone(),
+            state: (&s.state).into(),
+            error,
+            total_bytes: s.total_bytes,
+            wanted_bytes: s.wanted_bytes,
+            have_bytes: s.have_bytes,
+            progress,
+            download_rate: s.download_rate,
+            upload_rate: s.upload_rate,
+            eta_secs,
+            peers: s.peers,
+            seeds: s.seeds,
+            known_peers: s.known_peers,
+            downloaded: s.total_downloaded,
+            uploaded: s.total_uploaded,
+            ratio,
+            complete: s.complete,
+            pieces_have: s.pieces_have,
+            num_pieces: s.num_pieces,
+        }
+    }
 }

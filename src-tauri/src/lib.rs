@@ -8,7 +8,8 @@
 //! - [`commands`]: the Tauri commands the UI invokes; each calls the engine's
 //!   public API and nothing else.
 //! - [`updates`]: the ticker that pushes session updates to the window.
-//! - [`engine_ext`]: files, trackers and pieces of a torrent as DTOs.
+//! - [`actions`]: open a torrent's folder or file, its magnet link, export.
+//! - [`bindings`]: the TypeScript types of the DTOs, for the window.
 //! - [`dto`]: the serde shapes that cross to the UI. The engine has no JSON of
 //!   its own; serialization happens only here, at the boundary.
 //! - [`error`]: the error every command returns, serialized as
@@ -17,10 +18,11 @@
 //! - [`launch`]: magnet links and .torrent files given on the command line,
 //!   by the desktop or by a second launch.
 
+pub mod actions;
+pub mod bindings;
 pub mod commands;
 pub mod config;
 pub mod dto;
-pub mod engine_ext;
 pub mod error;
 pub mod events;
 pub mod launch;
@@ -76,6 +78,9 @@ pub fn run() {
             commands::set_torrent_limits,
             commands::set_file_priority,
             commands::get_settings,
+            actions::open_path,
+            actions::torrent_magnet,
+            actions::export_torrent,
             commands::save_settings,
         ])
         .build(tauri::generate_context!());

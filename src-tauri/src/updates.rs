@@ -9,21 +9,21 @@
 //! open.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tauri::{AppHandle, Manager, Runtime};
 
 use shoal::limit::to_kib;
 use shoal::magnet::Magnet;
-use shoal::torrent::{TorrentHandle, TorrentState, TorrentStats};
+use shoal::torrent::{TorrentHandle, TorrentStats};
 use shoal::InfoHash;
 
 use crate::dto::{
-    DhtBucketRow, DhtPanel, GlobalStats, Overview, PeerRow, SessionUpdate, TorrentDetail,
-    TorrentRow,
+    DhtPanel, FileRow, GlobalStats, Overview, PeerRow, PieceMap, SessionUpdate, TorrentDetail,
+    TorrentRow, TorrentState as RowState, TrackerRow,
 };
-use crate::engine_ext;
 use crate::state::{lock, AppState, DetailTab};
 
 /// How often an update goes out when nothing pokes the ticker.
@@ -35,6 +35,7 @@ pub const MAX_PEER_ROWS: usize = 1000;
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         let mut diff = RowDiff::default();
+        let mut still = Stillness::default();
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -52,7 +53,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             if full {
                 diff = RowDiff::default();
             }
-            let update = gather(&state, &mut diff, full).await;
+            let update = gather(&state, &mut diff, &mut still, full).await;
             for name in &update.completed {
                 notify_complete(&app, name.clone());
             }
@@ -85,7 +86,12 @@ fn notify_complete<R: Runtime>(app: &AppHandle<R>, name: String) {
 }
 
 /// Builds one update.
-async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpdate {
+async fn gather(
+    state: &AppState,
+    diff: &mut RowDiff,
+    still: &mut Stillness,
+    full: bool,
+) -> SessionUpdate {
     let Some(session) = &state.session else {
         return SessionUpdate {
             full,
@@ -98,6 +104,7 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
                 dht_nodes: None,
                 dht_error: None,
                 listen_port: None,
+                free_space: free_space(&lock(&state.config).download_dir()),
             },
             detail: None,
             dht: None,
@@ -111,12 +118,21 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
     let (mut down, mut up, mut peers) = (0u64, 0u64, 0usize);
     {
         let mut book = lock(&state.book);
+        let now = Instant::now();
+        still.retain(&handles);
         for h in &handles {
-            let stats = h.stats();
+            let mut stats = h.stats();
+            still.apply(h.info_hash, now, &mut stats);
             down += stats.download_rate;
             up += stats.upload_rate;
             peers += stats.peers;
-            rows.push(row(h.info_hash, book.order_of(h.info_hash), &stats));
+            let order = book.order_of(h.info_hash);
+            rows.push(TorrentRow::from_stats(
+                h.info_hash,
+                order,
+                h.added_at(),
+                &stats,
+            ));
         }
     }
     let (changed, removed, completed) = diff.apply(rows, full);
@@ -141,32 +157,10 @@ async fn gather(state: &AppState, diff: &mut RowDiff, full: bool) -> SessionUpda
         dht_nodes: dht_state.as_ref().map(|s| s.nodes),
         dht_error: session.dht_error().map(str::to_string),
         listen_port: Some(session.listen_port()),
+        free_space: free_space(&lock(&state.config).download_dir()),
     };
     let dht = dht_open.then(|| match dht_state {
-        Some(s) => DhtPanel {
-            enabled: true,
-            error: None,
-            node_id: Some(s.node_id),
-            local_addr: Some(s.local_addr.to_string()),
-            nodes: s.nodes,
-            buckets: s
-                .buckets
-                .into_iter()
-                .map(|b| DhtBucketRow {
-                    shared_prefix_bits: b.shared_prefix_bits,
-                    nodes: b
-                        .nodes
-                        .into_iter()
-                        .map(|n| (n.id, n.addr.to_string()))
-                        .collect(),
-                })
-                .collect(),
-            lookups_in_flight: s.lookups_in_flight,
-            announces_in_flight: s.announces_in_flight,
-            bootstrapped: s.bootstrapped,
-            server_mode: s.server_mode,
-            size_estimate: s.dht_size_estimate,
-        },
+        Some(s) => DhtPanel::from(s),
         None => DhtPanel {
             enabled: session.dht().is_some(),
             error: session.dht_error().map(str::to_string),
@@ -233,7 +227,10 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
         trackers: None,
     };
     match tab {
-        DetailTab::Overview => out.pieces = engine_ext::pieces(h).await,
+        DetailTab::Overview => {
+            let p = h.pieces().await;
+            out.pieces = (p.num_pieces > 0).then(|| PieceMap::from(p));
+        }
         DetailTab::Peers => {
             let mut peers = h.peers().await;
             out.peer_count = peers.len();
@@ -244,85 +241,82 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
                     .then(a.addr.cmp(&b.addr))
             });
             peers.truncate(MAX_PEER_ROWS);
-            out.peers = Some(
-                peers
-                    .into_iter()
-                    .map(|p| PeerRow {
-                        addr: p.addr.to_string(),
-                        client: p.client,
-                        source: p.source.label().to_string(),
-                        incoming: p.incoming,
-                        am_choking: p.am_choking,
-                        am_interested: p.am_interested,
-                        peer_choking: p.peer_choking,
-                        peer_interested: p.peer_interested,
-                        download_rate: p.download_rate,
-                        upload_rate: p.upload_rate,
-                        downloaded: p.downloaded,
-                        uploaded: p.uploaded,
-                        progress: p.progress,
-                    })
-                    .collect(),
-            );
+            out.peers = Some(peers.into_iter().map(PeerRow::from).collect());
         }
-        DetailTab::Files => out.files = Some(engine_ext::files(h).await),
-        DetailTab::Trackers => out.trackers = Some(engine_ext::trackers(h).await),
+        DetailTab::Files => {
+            let files = h.files().await.into_iter().enumerate();
+            out.files = Some(files.map(FileRow::from).collect());
+        }
+        DetailTab::Trackers => {
+            let trackers = h.trackers().await.into_iter();
+            out.trackers = Some(trackers.map(TrackerRow::from).collect());
+        }
     }
     out
 }
 
 /// A torrent row from the engine's stats.
 pub fn row(ih: InfoHash, order: u64, s: &TorrentStats) -> TorrentRow {
-    let left = s.wanted_bytes.saturating_sub(s.have_bytes);
-    let progress = if s.wanted_bytes == 0 {
-        if s.complete {
-            1.0
-        } else {
-            0.0
+    TorrentRow::from_stats(ih, order, 0, s)
+}
+
+/// Bytes free for an unprivileged user on the file system holding `dir`
+/// (or its nearest existing parent: the folder is made on first use).
+pub fn free_space(dir: &Path) -> Option<u64> {
+    let existing = dir.ancestors().find(|p| p.exists())?;
+    let c_path = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: `c_path` is a valid NUL-terminated string and `out` is a
+    // plain struct statvfs fills; it is read only when the call succeeded.
+    unsafe {
+        let mut out: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c_path.as_ptr(), &mut out) != 0 {
+            return None;
         }
-    } else {
-        (s.have_bytes as f64 / s.wanted_bytes as f64).min(1.0)
-    };
-    let eta_secs =
-        (!s.complete && s.download_rate > 0 && left > 0).then(|| left.div_ceil(s.download_rate));
-    // All time, as other clients show it; a torrent seeded from data it
-    // never downloaded counts its size.
-    let base = if s.total_downloaded > 0 {
-        s.total_downloaded
-    } else {
-        s.have_bytes
-    };
-    let ratio = if base == 0 {
-        0.0
-    } else {
-        s.total_uploaded as f64 / base as f64
-    };
-    let error = match &s.state {
-        TorrentState::Error(e) => Some(e.clone()),
-        _ => None,
-    };
-    TorrentRow {
-        id: ih.to_hex(),
-        order,
-        name: s.name.clone(),
-        state: s.state.label().to_string(),
-        error,
-        total_bytes: s.total_bytes,
-        wanted_bytes: s.wanted_bytes,
-        have_bytes: s.have_bytes,
-        progress,
-        download_rate: s.download_rate,
-        upload_rate: s.upload_rate,
-        eta_secs,
-        peers: s.peers,
-        seeds: s.seeds,
-        known_peers: s.known_peers,
-        downloaded: s.total_downloaded,
-        uploaded: s.total_uploaded,
-        ratio,
-        complete: s.complete,
-        pieces_have: s.pieces_have,
-        num_pieces: s.num_pieces,
+        Some(out.f_bavail as u64 * out.f_frsize as u64)
+    }
+}
+
+/// How long a torrent's byte count may stand still before its rate shows
+/// zero. The engine's rates average a five-second window, so a transfer
+/// that stops would otherwise show its old rate fading for five seconds
+/// (a finished torrent with no peers still "downloading at 966 KiB/s").
+pub const IDLE_AFTER: Duration = Duration::from_secs(2);
+
+/// When each torrent's payload counts last moved, to show a rate of zero
+/// once they stand still for [`IDLE_AFTER`].
+#[derive(Default)]
+pub struct Stillness {
+    /// Per torrent and direction (down, up): the last count seen and when
+    /// it last changed.
+    last: HashMap<InfoHash, [(u64, Instant); 2]>,
+}
+
+impl Stillness {
+    /// Zeroes the rates of `stats` whose byte count has not moved for
+    /// `IDLE_AFTER` up to `now`.
+    pub fn apply(&mut self, ih: InfoHash, now: Instant, stats: &mut TorrentStats) {
+        let counts = [stats.downloaded, stats.uploaded];
+        let entry = self
+            .last
+            .entry(ih)
+            .or_insert([(counts[0], now), (counts[1], now)]);
+        for (i, count) in counts.into_iter().enumerate() {
+            if entry[i].0 != count {
+                entry[i] = (count, now);
+            }
+        }
+        if now.duration_since(entry[0].1) >= IDLE_AFTER {
+            stats.download_rate = 0;
+        }
+        if now.duration_since(entry[1].1) >= IDLE_AFTER {
+            stats.upload_rate = 0;
+        }
+    }
+
+    /// Forgets torrents no longer in the session.
+    pub fn retain(&mut self, handles: &[TorrentHandle]) {
+        let live: HashSet<InfoHash> = handles.iter().map(|h| h.info_hash).collect();
+        self.last.retain(|ih, _| live.contains(ih));
     }
 }
 
@@ -357,7 +351,9 @@ impl RowDiff {
                     }
                     continue;
                 }
-                Some(prev) if r.complete && !prev.complete && prev.state == "downloading" => {
+                Some(prev)
+                    if r.complete && !prev.complete && prev.state == RowState::Downloading =>
+                {
                     completed.push(r.name.clone());
                 }
                 _ => {}
@@ -382,6 +378,7 @@ impl RowDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shoal::torrent::TorrentState;
 
     fn stats(have: u64, complete: bool, state: TorrentState) -> TorrentStats {
         TorrentStats {
@@ -418,13 +415,57 @@ mod tests {
         assert_eq!(r.progress, 0.25);
         assert_eq!(r.eta_secs, Some(8));
         assert_eq!(r.ratio, 0.0);
-        assert_eq!(r.state, "downloading");
+        assert_eq!(r.state, RowState::Downloading);
         let mut s = stats(1000, true, TorrentState::Seeding);
         s.total_downloaded = 0;
         s.total_uploaded = 500;
         let r = row(InfoHash([1; 20]), 1, &s);
         assert_eq!(r.eta_secs, None);
         assert_eq!(r.ratio, 0.5);
+    }
+
+    #[test]
+    fn free_space_is_the_file_systems() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder not made yet counts its parent's file system.
+        let free = free_space(&dir.path().join("not/yet")).expect("free space");
+        let out = std::process::Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let df: u64 = text.lines().nth(1).unwrap().trim().parse().unwrap();
+        // Other programs write meanwhile: within 1%.
+        let diff = free.abs_diff(df);
+        assert!(diff <= df / 100, "statvfs {free} vs df {df}");
+    }
+
+    #[test]
+    fn a_rate_reads_zero_once_the_bytes_stand_still() {
+        let ih = InfoHash([1; 20]);
+        let t = Instant::now();
+        let mut still = Stillness::default();
+        let mut at = |secs: u64, down: u64, up: u64| {
+            let mut s = stats(0, false, TorrentState::Downloading);
+            s.downloaded = down;
+            s.uploaded = up;
+            s.download_rate = 966 * 1024;
+            s.upload_rate = 10 * 1024;
+            still.apply(ih, t + Duration::from_secs(secs), &mut s);
+            (s.download_rate, s.upload_rate)
+        };
+        assert_eq!(at(0, 100, 5), (966 * 1024, 10 * 1024));
+        assert_eq!(at(1, 200, 6), (966 * 1024, 10 * 1024));
+        // Downloads stop; uploads go on: one second later the engine's
+        // window still shows the old rate, two seconds later it is zero.
+        assert_eq!(at(2, 200, 7), (966 * 1024, 10 * 1024));
+        assert_eq!(at(3, 200, 8), (0, 10 * 1024));
+        // Then uploads stop too.
+        assert_eq!(at(4, 200, 8), (0, 10 * 1024));
+        assert_eq!(at(5, 200, 8), (0, 0));
+        // Bytes again: the engine's rate again.
+        assert_eq!(at(6, 300, 8), (966 * 1024, 0));
     }
 
     #[test]

@@ -11,15 +11,24 @@
 //! 6. pause and resume;
 //! 7. a second launch with a .torrent path hands it to the running app
 //!    (over a private D-Bus session bus) and exits;
-//! 8. after the app is closed and started again, the same torrents are
-//!    listed, the downloaded one complete.
+//! 8. the list: filter counts, search, sorting, the row menu (pause,
+//!    resume, copy the info hash and magnet link), the column chooser,
+//!    shortcuts, the dark theme (`webdriver/list.rs`);
+//! 9. file priorities (High, Low, don't download) from the menu and keys;
+//! 10. after the app is closed and started again, the same torrents are
+//!     listed, the downloaded one complete, in the order sorted before,
+//!     with the same columns and theme.
 //!
-//! Saves screenshots of the four jobs to assets/screenshots/.
+//! Saves screenshots of the jobs, the filtered list, the dark theme and the
+//! Files tab to assets/screenshots/.
 
 mod common;
 
 #[path = "webdriver/steps.rs"]
 mod steps;
+
+#[path = "webdriver/list.rs"]
+mod list;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

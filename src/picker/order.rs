@@ -13,8 +13,8 @@ pub(super) const NONE: u32 = u32::MAX;
 /// Availability levels that keep their own bucket; higher counts share the
 /// last one (a piece 127 peers have is as common as one 500 have).
 pub(super) const STRIDE: u32 = 128;
-/// Priority classes: 0 is High, 1 is Normal.
-pub(super) const CLASSES: u32 = 2;
+/// Priority classes: 0 is High, 1 is Normal, 2 is Low.
+pub(super) const CLASSES: u32 = 3;
 /// Number of buckets.
 const NUM_KEYS: u32 = STRIDE * CLASSES;
 

@@ -264,6 +264,59 @@ fn file_priorities_map_to_pieces() {
 }
 
 #[test]
+fn low_comes_after_normal_and_high() {
+    // Pieces 0, 1 Low (and the rarest), 2, 3 Normal, 4 High.
+    use Priority::*;
+    let mut p = Picker::new(5, K, 5 * K as u64);
+    p.set_piece_priorities(vec![Low, Low, Normal, Normal, High]);
+    p.check();
+    assert_eq!(p.missing(), 5, "Low pieces are wanted");
+    p.peer_bitfield(PeerKey(1), &bf(5, &[2, 3, 4]));
+    p.peer_bitfield(PeerKey(2), &bf(5, &[2, 3, 4]));
+    let all = Bitfield::full(5);
+    p.peer_bitfield(PeerKey(3), &all);
+    let got: Vec<u32> = (0..5)
+        .map(|_| pick(&mut p, 3, &all, 1)[0].piece.0)
+        .collect();
+    assert_eq!(got[0], 4, "High first: {got:?}");
+    assert!(matches!(got[1..3], [2, 3] | [3, 2]), "then Normal: {got:?}");
+    assert!(matches!(got[3..], [0, 1] | [1, 0]), "Low last: {got:?}");
+    // A peer with only Low pieces still gets them.
+    let mut p = Picker::new(5, K, 5 * K as u64);
+    p.set_piece_priorities(vec![Low, Low, Normal, Normal, High]);
+    assert_eq!(pick(&mut p, 1, &bf(5, &[1]), 1)[0].piece.0, 1);
+    p.check();
+}
+
+#[test]
+fn low_files_make_low_pieces_unless_shared_with_normal() {
+    // Files: a (1.5 pieces, low), b (1.5 pieces, normal).
+    let files: Vec<FileEntry> = (0..2u64)
+        .map(|i| FileEntry {
+            path: PathBuf::from(format!("t/{i}")),
+            length: 3 * K as u64 / 2,
+            offset: i * 3 * K as u64 / 2,
+            pad: false,
+            attr: String::new(),
+        })
+        .collect();
+    let layout = Layout {
+        files,
+        piece_length: K as u64,
+        total_length: 3 * K as u64,
+    };
+    use Priority::*;
+    assert_eq!(
+        piece_priorities(&layout, &[Low, Normal]),
+        vec![Low, Normal, Normal]
+    );
+    assert_eq!(
+        piece_priorities(&layout, &[Low, Skip]),
+        vec![Low, Low, Skip]
+    );
+}
+
+#[test]
 fn skipping_a_started_piece_drops_it() {
     let mut p = Picker::new(2, K, 2 * K as u64);
     let all = Bitfield::full(2);
@@ -310,6 +363,15 @@ fn sequential_takes_lowest_index_first() {
     ]);
     assert_eq!(pick(&mut p, 1, &Bitfield::full(6), 1)[0].piece.0, 5);
     assert_eq!(pick(&mut p, 1, &Bitfield::full(6), 1)[0].piece.0, 0);
+    // Low comes last, in order too.
+    let mut p = Picker::new(6, K, 6 * K as u64);
+    p.set_sequential(true);
+    use Priority::*;
+    p.set_piece_priorities(vec![Low, Low, Normal, Normal, Low, High]);
+    let got: Vec<u32> = (0..6)
+        .map(|_| pick(&mut p, 1, &Bitfield::full(6), 1)[0].piece.0)
+        .collect();
+    assert_eq!(got, vec![5, 2, 3, 0, 1, 4]);
 }
 
 #[test]
@@ -546,9 +608,10 @@ fn randomized_runs_keep_the_invariant() {
                 }
                 4 if rng.below(20) == 0 => {
                     let prio = (0..n)
-                        .map(|_| match rng.below(3) {
+                        .map(|_| match rng.below(4) {
                             0 => Priority::Skip,
-                            1 => Priority::Normal,
+                            1 => Priority::Low,
+                            2 => Priority::Normal,
                             _ => Priority::High,
                         })
                         .collect();

@@ -151,6 +151,12 @@ async fn after_restart(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     let sample = format!("tr[data-id='{}']", ctx.expected_hash);
     wait_text(c, &format!("{sample} td.name"), "sample").await?;
     wait_text(c, "#status-torrents", "3 torrents").await?;
+    // The list is still sorted by name, Z to A.
+    wait_attr(c, "#col-name", "data-sort", "desc", UI_TIMEOUT).await?;
+    super::list::wait_rows(c, &["shared", "sample", "payload"]).await?;
+    // And dark, with the column added.
+    super::list::wait_theme(c, "dark").await?;
+    wait_for(c, "#col-downloaded").await?;
     wait_text(c, "[data-testid=startup-message]", "could not be restored").await?;
     Ok(())
 }
@@ -356,6 +362,11 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     let row = format!("tr[data-id='{}']", ctx.expected_hash);
     wait_text(c, &format!("{row} td.name"), "sample").await?;
     wait_text(c, "[data-testid=toast-text]", "Added sample").await?;
+
+    // 8. The list's sorting, filters, search, menu and keys.
+    super::list::run(c, ctx.display, &created.info_hash.to_hex()).await?;
+    // 9. File priorities.
+    super::list::files(c, &hash).await?;
     Ok(())
 }
 
@@ -480,6 +491,9 @@ pub async fn wait_text(client: &Client, css: &str, want: &str) -> Result<(), Str
 pub async fn type_into(client: &Client, css: &str, text: &str) -> Result<(), String> {
     let field = wait_for(client, css).await?;
     bounded(&format!("clearing {css}"), field.clear()).await?;
+    if text.is_empty() {
+        return Ok(());
+    }
     bounded(
         &format!("typing {} chars into {css}", text.len()),
         field.send_keys(text),

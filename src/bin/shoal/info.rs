@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use shoal::{Magnet, Metainfo};
 
-use crate::util::{human, load_torrent};
+use crate::util::{human, load_torrent, utc_date};
 
 /// Arguments of `shoal info`.
 #[derive(clap::Args)]
@@ -61,7 +61,7 @@ fn print_torrent(m: &Metainfo) {
         println!("created by: {c}");
     }
     if let Some(d) = m.creation_date {
-        println!("creation date: {d}");
+        println!("creation date: {}", utc_date(d));
     }
     if let Some(s) = &info.source {
         println!("source: {s}");

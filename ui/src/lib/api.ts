@@ -5,7 +5,7 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
-import { open } from '@tauri-apps/plugin-dialog';
+import { open, save } from '@tauri-apps/plugin-dialog';
 
 import type {
   AppInfo,
@@ -183,4 +183,49 @@ export async function onFilesDropped(handler: (paths: string[]) => void, onHover
 export async function onNotice(handler: (n: { error: boolean; text: string }) => void): Promise<UnlistenFn> {
   if (!inDesktopApp()) return () => {};
   return listen<{ error: boolean; text: string }>('shoal://notice', (event) => handler(event.payload));
+}
+
+/** Opens a torrent's folder, one of its files (`file`), or the folder holding that file (`folder`). */
+export function openPath(id: string, file: number | null, folder: boolean): Promise<void> {
+  return call<void>('open_path', { id, file, folder });
+}
+
+/** A torrent's magnet link, to copy. */
+export function torrentMagnet(id: string): Promise<string> {
+  return call<string>('torrent_magnet', { id });
+}
+
+/** Writes a torrent's .torrent file to `path`. */
+export function exportTorrent(id: string, path: string): Promise<void> {
+  return call<void>('export_torrent', { id, path });
+}
+
+/** Shows the native "save file" dialog for a .torrent; null if cancelled. */
+export async function pickTorrentSavePath(name: string): Promise<string | null> {
+  if (!inDesktopApp()) return null;
+  const picked = await save({
+    title: 'Export the .torrent file',
+    defaultPath: `${name}.torrent`,
+    filters: [{ name: 'Torrent files', extensions: ['torrent'] }],
+  });
+  return typeof picked === 'string' ? picked : null;
+}
+
+/** Puts text on the clipboard (the webview's own clipboard access, with the older copy command as a fallback). */
+export async function copyText(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return;
+  } catch {
+    // Not allowed here: copy through a hidden field.
+  }
+  const field = document.createElement('textarea');
+  field.value = text;
+  field.style.position = 'fixed';
+  field.style.opacity = '0';
+  document.body.appendChild(field);
+  field.select();
+  const ok = document.execCommand('copy');
+  field.remove();
+  if (!ok) throw new ApiError('clipboard', 'The clipboard is not available.');
 }

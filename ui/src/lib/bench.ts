@@ -18,6 +18,7 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
     rows.push({
       id: hex(i + 1),
       order: i + 1,
+      addedAt: 1_700_000_000 + i,
       name: `Synthetic torrent ${i + 1} with a reasonably long name.mkv`,
       state: i % 5 === 0 ? 'seeding' : 'downloading',
       error: null,
@@ -44,7 +45,7 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
     peerRows.push({
       addr: `10.${(p >> 8) & 255}.${p & 255}.${(p * 7) & 255}:${6881 + (p % 100)}`,
       client: p % 3 === 0 ? 'qBittorrent 4.6.2' : p % 3 === 1 ? 'Transmission 3.00' : 'Shoal 0.1.0',
-      source: ['tracker', 'dht', 'pex'][p % 3],
+      source: (['tracker', 'dht', 'pex'] as const)[p % 3],
       incoming: p % 4 === 0,
       amChoking: p % 2 === 0,
       amInterested: true,
@@ -62,7 +63,7 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
     full: round === 0,
     torrents: rows,
     removed: [],
-    global: { downloadRate: 1e7, uploadRate: 3e6, peers: torrents * 30, dhtNodes: 300, dhtError: null, listenPort: 6881 },
+    global: { downloadRate: 1e7, uploadRate: 3e6, peers: torrents * 30, dhtNodes: 300, dhtError: null, listenPort: 6881, freeSpace: 5e11 },
     detail: selected
       ? {
           id: selected.id,

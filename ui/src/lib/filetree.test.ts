@@ -46,3 +46,18 @@ describe('fileTree', () => {
     expect(fileTree([f(0, 'd/x', 1, null), f(1, 'd/y', 1, 1)])[0].haveBytes).toBeNull();
   });
 });
+
+describe('priority keys', () => {
+  it('maps H, N, L, S and Delete', async () => {
+    const { priorityForKey, priorityLabel } = await import('./filetree');
+    expect(priorityForKey('h', false)).toBe('high');
+    expect(priorityForKey('N', false)).toBe('normal');
+    expect(priorityForKey('l', false)).toBe('low');
+    expect(priorityForKey('s', false)).toBe('skip');
+    expect(priorityForKey('Delete', false)).toBe('skip');
+    expect(priorityForKey('x', false)).toBeNull();
+    expect(priorityForKey('l', true)).toBeNull();
+    expect(priorityLabel('skip')).toBe('Don\u2019t download');
+    expect(priorityLabel('mixed')).toBe('Mixed');
+  });
+});

@@ -94,3 +94,24 @@ export function fileTree(files: FileRow[], collapsed: Set<string> = new Set()): 
   for (const child of [...root.children.values()].sort((a, b) => a.name.localeCompare(b.name))) visit(child, 0);
   return out;
 }
+
+/** The Files tab's priorities, most wanted first, with their names. */
+export const PRIORITIES: { id: Priority; label: string; key: string }[] = [
+  { id: 'high', label: 'High', key: 'H' },
+  { id: 'normal', label: 'Normal', key: 'N' },
+  { id: 'low', label: 'Low', key: 'L' },
+  { id: 'skip', label: 'Don\u2019t download', key: 'S' },
+];
+
+/** The label of a row's priority. */
+export function priorityLabel(p: Priority | 'mixed'): string {
+  return p === 'mixed' ? 'Mixed' : (PRIORITIES.find((x) => x.id === p)?.label ?? p);
+}
+
+/** The priority a key sets in the Files tab (H, N, L; S or Delete for don't download); null for other keys. */
+export function priorityForKey(key: string, ctrl: boolean): Priority | null {
+  if (ctrl) return null;
+  if (key === 'Delete') return 'skip';
+  const found = PRIORITIES.find((p) => p.key === key.toUpperCase());
+  return found ? found.id : null;
+}

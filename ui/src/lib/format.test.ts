@@ -118,6 +118,7 @@ describe('peerFlags', () => {
   it('shows a peer we upload to, and incoming and source flags', () => {
     expect(peerFlags({ ...base, peerInterested: true, amChoking: false, incoming: true })).toBe('U I');
     expect(peerFlags({ ...base, peerInterested: true, source: 'dht' })).toBe('u H');
+    expect(peerFlags({ ...base, peerInterested: true, source: 'lsd' })).toBe('u L');
     expect(peerFlags({ ...base, source: 'pex' })).toBe('X');
   });
   it('shows unchokes nobody uses', () => {

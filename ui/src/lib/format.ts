@@ -100,7 +100,8 @@ export interface PeerFlagInput {
  * D: we download from it (interested, unchoked); d: we want to but it chokes
  * us; U: we upload to it; u: it wants to but we choke it; K: it unchoked us
  * but we are not interested; ?: we unchoked it but it is not interested;
- * I: incoming; H: found through the DHT; X: through peer exchange.
+ * I: incoming; H: found through the DHT; X: through peer exchange; L:
+ * through local peer discovery.
  */
 export function peerFlags(p: PeerFlagInput): string {
   const flags: string[] = [];
@@ -111,5 +112,6 @@ export function peerFlags(p: PeerFlagInput): string {
   if (p.incoming) flags.push('I');
   if (p.source === 'dht') flags.push('H');
   if (p.source === 'pex') flags.push('X');
+  if (p.source === 'lsd') flags.push('L');
   return flags.join(' ');
 }

@@ -1,7 +1,7 @@
 // The piece map: which colour each cell of the canvas gets. Pure, unit-tested
 // in pieces.test.ts; PieceMap.svelte only paints the cells.
 
-import type { PieceMapData } from './types';
+import type { PieceMap } from './types';
 
 /** What a cell shows (a cell may cover a run of pieces). */
 export const Cell = {
@@ -29,7 +29,7 @@ export function hasPiece(have: ArrayLike<number>, i: number): boolean {
  * cell covers a run of pieces when there are more pieces than cells).
  * Returns one Cell value per cell.
  */
-export function pieceCells(map: PieceMapData, cells: number): Uint8Array {
+export function pieceCells(map: PieceMap, cells: number): Uint8Array {
   const n = map.numPieces;
   const count = Math.max(0, Math.min(Math.floor(cells), n));
   const out = new Uint8Array(count);
@@ -51,7 +51,7 @@ export function pieceCells(map: PieceMapData, cells: number): Uint8Array {
 }
 
 /** Counts the pieces set in a bitfield of `numPieces` pieces. */
-export function countHave(map: PieceMapData): number {
+export function countHave(map: PieceMap): number {
   let n = 0;
   for (let i = 0; i < map.numPieces; i++) if (hasPiece(map.have, i)) n++;
   return n;

@@ -21,6 +21,7 @@ export class SessionStore {
     dhtNodes: null,
     dhtError: null,
     listenPort: null,
+    freeSpace: null,
   });
   detail = $state.raw<TorrentDetail | null>(null);
   dht = $state.raw<DhtPanel | null>(null);

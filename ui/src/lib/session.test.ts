@@ -7,6 +7,7 @@ function row(id: string, order: number, downloadRate = 0): TorrentRow {
   return {
     id,
     order,
+    addedAt: 0,
     name: id,
     state: 'downloading',
     error: null,
@@ -34,7 +35,7 @@ function update(p: Partial<SessionUpdate>): SessionUpdate {
     full: false,
     torrents: [],
     removed: [],
-    global: { downloadRate: 0, uploadRate: 0, peers: 0, dhtNodes: null, dhtError: null, listenPort: 1 },
+    global: { downloadRate: 0, uploadRate: 0, peers: 0, dhtNodes: null, dhtError: null, listenPort: 1, freeSpace: null },
     detail: null,
     dht: null,
     completed: [],
