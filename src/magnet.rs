@@ -130,6 +130,18 @@ impl Magnet {
         })
     }
 
+    /// A link with only the info hash; set the other fields with struct
+    /// update syntax (`Magnet { peers, ..Magnet::new(hash) }`).
+    pub fn new(info_hash: InfoHash) -> Magnet {
+        Magnet {
+            info_hash,
+            display_name: None,
+            trackers: Vec::new(),
+            peers: Vec::new(),
+            select_only: Vec::new(),
+        }
+    }
+
     /// Whether file `index` is selected (every file is, without `so`).
     pub fn selects(&self, index: usize) -> bool {
         self.select_only.is_empty()

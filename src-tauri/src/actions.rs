@@ -101,10 +101,8 @@ pub async fn torrent_magnet(
     Ok(match h.metainfo().await {
         Some(m) => Magnet::from_metainfo(&m).to_uri(),
         None => Magnet {
-            info_hash: h.info_hash,
             display_name: Some(h.stats().name),
-            trackers: Vec::new(),
-            peers: Vec::new(),
+            ..Magnet::new(h.info_hash)
         }
         .to_uri(),
     })

@@ -196,11 +196,8 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
     let magnet = match &meta {
         Some(m) => Magnet::from_metainfo(m).to_uri(),
         None => Magnet {
-            info_hash: h.info_hash,
             display_name: Some(stats.name.clone()),
-            trackers: Vec::new(),
-            peers: Vec::new(),
-            select_only: Vec::new(),
+            ..Magnet::new(h.info_hash)
         }
         .to_uri(),
     };

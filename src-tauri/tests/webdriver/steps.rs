@@ -275,11 +275,8 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
         .map_err(|_| format!("no port in the status bar: {port_text:?}"))?;
     let leech_dir = ctx.work.join("leech");
     let magnet = Magnet {
-        info_hash: created.info_hash,
-        display_name: None,
-        trackers: Vec::new(),
         peers: vec![format!("127.0.0.1:{port}")],
-        select_only: Vec::new(),
+        ..Magnet::new(created.info_hash)
     };
     // Slowly, so the window can be seen uploading to it.
     let mut add = AddTorrent::magnet(magnet, &leech_dir);
