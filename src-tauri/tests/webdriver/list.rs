@@ -1,7 +1,7 @@
 //! WebDriver steps for the torrent list: filter counts, search, sorting by
 //! a header (remembered across a restart), the row context menu (pause,
 //! resume, copy the info hash and the magnet link, read back from the X
-//! clipboard with xclip), the column chooser,
+//! clipboard with xclip), the column chooser, a column widened by a drag,
 //! keyboard shortcuts (Space, Ctrl+A, Delete, Enter); the free space in the
 //! status bar and the dark theme chosen in Settings; file priorities in
 //! the Files tab, from the row menu and from keys.
@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use fantoccini::actions::{
-    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_RIGHT,
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+    MOUSE_BUTTON_RIGHT,
 };
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
@@ -129,6 +130,20 @@ async fn wait_clipboard_has(display: u32, want: &str) -> Result<(), String> {
     }
 }
 
+/// The width the size column's header was given, in pixels.
+pub async fn size_column_width(c: &Client) -> Result<i64, String> {
+    let v = bounded(
+        "reading the size column's width",
+        c.execute(
+            "return parseInt(document.querySelector('#col-size').style.width, 10);",
+            vec![],
+        ),
+    )
+    .await?;
+    v.as_i64()
+        .ok_or_else(|| format!("the size column has no width: {v}"))
+}
+
 /// The count beside a filter in the side bar.
 fn count(filter: &str) -> String {
     format!("#filter-{filter} .count")
@@ -193,6 +208,35 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     click(c, "#column-menu-downloaded").await?;
     wait_for(c, "#col-downloaded").await?;
 
+    // A column is widened by dragging its header's right edge.
+    let grip = wait_for(c, "#col-size .grip").await?;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: grip,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(200)),
+            x: 60.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    bounded("dragging the size column's edge", c.perform_actions(drag)).await?;
+    bounded("releasing the pointer", c.release_actions()).await?;
+    let width = size_column_width(c).await?;
+    if !(140..=160).contains(&width) {
+        return Err(format!(
+            "the size column is {width}px wide after a 60px drag from 90px"
+        ));
+    }
+
     // Keys: Space pauses and resumes the selection; Ctrl+A selects every
     // row; Delete asks before removing; Enter shows the details.
     click(c, &format!("{row} td.name")).await?;
@@ -225,6 +269,8 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     wait_gone(c, "#detail-pane").await?;
     press(c, &[Key::Enter.into()]).await?;
     wait_text(c, "#detail-name", "shared").await?;
+    // When it was added, as a date.
+    wait_text(c, "#detail-added", " UTC").await?;
 
     // Ctrl+V outside a text field: a magnet link on the clipboard opens the
     // Add dialog with it.
