@@ -2,7 +2,7 @@
 //! a header (remembered across a restart), the row context menu (pause,
 //! resume, copy the info hash and the magnet link, read back from the X
 //! clipboard with xclip), the column chooser, a column widened by a drag,
-//! keyboard shortcuts (Space, Ctrl+A, Delete, Enter); the free space in the
+//! keyboard shortcuts (Space, Ctrl+A, Delete, Shift+Delete, Enter, Ctrl+V); the free space in the
 //! status bar and the dark theme chosen in Settings; file priorities in
 //! the Files tab, from the row menu and from keys.
 
@@ -130,6 +130,20 @@ async fn wait_clipboard_has(display: u32, want: &str) -> Result<(), String> {
     }
 }
 
+/// Whether a checkbox is ticked.
+async fn checked(c: &Client, css: &str) -> Result<bool, String> {
+    let v = bounded(
+        &format!("reading {css}"),
+        c.execute(
+            "return document.querySelector(arguments[0]).checked;",
+            vec![serde_json::Value::String(css.to_string())],
+        ),
+    )
+    .await?;
+    v.as_bool()
+        .ok_or_else(|| format!("{css} is not a checkbox: {v}"))
+}
+
 /// The width the size column's header was given, in pixels.
 pub async fn size_column_width(c: &Client) -> Result<i64, String> {
     let v = bounded(
@@ -255,6 +269,17 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     }
     press(c, &[Key::Delete.into()]).await?;
     wait_for(c, "#remove-dialog").await?;
+    if checked(c, "#remove-delete-data").await? {
+        return Err("Delete offers to delete the data".into());
+    }
+    click(c, "#remove-dialog .actions button.secondary").await?;
+    wait_gone(c, "#remove-dialog").await?;
+    // Shift+Delete: the same, with "delete the files" ticked.
+    press(c, &[Key::Shift.into(), Key::Delete.into()]).await?;
+    wait_for(c, "#remove-dialog").await?;
+    if !checked(c, "#remove-delete-data").await? {
+        return Err("Shift+Delete does not offer to delete the data".into());
+    }
     click(c, "#remove-dialog .actions button.secondary").await?;
     wait_gone(c, "#remove-dialog").await?;
     click(c, &format!("{row} td.name")).await?;
