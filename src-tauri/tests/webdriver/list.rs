@@ -88,6 +88,9 @@ pub async fn right_click(c: &Client, css: &str) -> Result<(), String> {
     bounded("releasing the pointer", c.release_actions()).await
 }
 
+// Dialogs are closed with Escape below: the toasts at the bottom right may
+// cover their buttons.
+
 /// What the X clipboard holds, read by another X client (xclip).
 fn clipboard(display: u32) -> Result<String, String> {
     let out = std::process::Command::new("timeout")
@@ -272,7 +275,7 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     if checked(c, "#remove-delete-data").await? {
         return Err("Delete offers to delete the data".into());
     }
-    click(c, "#remove-dialog .actions button.secondary").await?;
+    press(c, &[Key::Escape.into()]).await?;
     wait_gone(c, "#remove-dialog").await?;
     // Shift+Delete: the same, with "delete the files" ticked.
     press(c, &[Key::Shift.into(), Key::Delete.into()]).await?;
@@ -280,7 +283,7 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     if !checked(c, "#remove-delete-data").await? {
         return Err("Shift+Delete does not offer to delete the data".into());
     }
-    click(c, "#remove-dialog .actions button.secondary").await?;
+    press(c, &[Key::Escape.into()]).await?;
     wait_gone(c, "#remove-dialog").await?;
     click(c, &format!("{row} td.name")).await?;
     bounded("hiding the details", async {
@@ -317,7 +320,7 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     press(c, &[Key::Control.into(), 'v']).await?;
     super::steps::wait_value(c, "#magnet-uri", magnet).await?;
     xclip.stop();
-    click(c, "#add-dialog .actions button.secondary").await?;
+    press(c, &[Key::Escape.into()]).await?;
     wait_gone(c, "#add-dialog").await?;
 
     // The status bar tells the download folder's free space.
@@ -328,7 +331,7 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     let select = wait_for(c, "#settings-theme").await?;
     bounded("choosing the dark theme", select.select_by_value("dark")).await?;
     wait_theme(c, "dark").await?;
-    click(c, "#settings-dialog .actions button.secondary").await?;
+    press(c, &[Key::Escape.into()]).await?;
     wait_gone(c, "#settings-dialog").await?;
     let background = bounded(
         "reading the page's colour",
