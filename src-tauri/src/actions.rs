@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use tauri::State;
 
 use shoal::magnet::Magnet;
+use shoal::torrent::TorrentHandle;
 
 use crate::commands::handles;
 use crate::config::write_atomic;
@@ -98,14 +99,20 @@ pub async fn torrent_magnet(
     id: String,
 ) -> Result<String, CommandError> {
     let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
-    Ok(match h.metainfo().await {
+    Ok(magnet_of(&h).await)
+}
+
+/// A torrent's magnet link: from its metainfo once known, else its info
+/// hash and name.
+pub async fn magnet_of(h: &TorrentHandle) -> String {
+    match h.metainfo().await {
         Some(m) => Magnet::from_metainfo(&m).to_uri(),
         None => Magnet {
             display_name: Some(h.stats().name),
             ..Magnet::new(h.info_hash)
         }
         .to_uri(),
-    })
+    }
 }
 
 /// Writes the torrent's .torrent file to `path`.
@@ -116,10 +123,14 @@ pub async fn export_torrent(
     path: String,
 ) -> Result<(), CommandError> {
     let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
+    write_torrent_file(&h, PathBuf::from(path.trim())).await
+}
+
+/// Writes a torrent's metainfo, as a .torrent file, to `path` (atomically).
+pub async fn write_torrent_file(h: &TorrentHandle, path: PathBuf) -> Result<(), CommandError> {
     let meta = h.metainfo().await.ok_or_else(|| CommandError::BadRequest {
         reason: "the torrent's metadata is not known yet, so there is no .torrent to export".into(),
     })?;
-    let path = PathBuf::from(path.trim());
     let bytes = meta.to_bytes();
     tauri::async_runtime::spawn_blocking(move || {
         write_atomic(&path, &bytes).map_err(|source| CommandError::Write {
@@ -145,6 +156,41 @@ mod tests {
             priority: Priority::Normal,
             pad: false,
         }
+    }
+
+    #[tokio::test]
+    async fn export_writes_the_same_torrent_and_the_magnet_names_it() {
+        use shoal::session::{Session, SessionConfig};
+        use shoal::torrent::AddTorrent;
+        use shoal::{CreateOptions, Metainfo};
+
+        let dir = tempfile::tempdir().unwrap();
+        let content = dir.path().join("share");
+        std::fs::create_dir_all(&content).unwrap();
+        std::fs::write(content.join("a.bin"), vec![5u8; 50_000]).unwrap();
+        let meta = shoal::create_torrent(&content, &CreateOptions::default(), |_, _| {}).unwrap();
+        let session = Session::new(SessionConfig {
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+            dht: None,
+            ..SessionConfig::default()
+        })
+        .await
+        .unwrap();
+        let h = session
+            .add_torrent(AddTorrent::new(meta.clone(), dir.path()))
+            .unwrap();
+        let out = dir.path().join("exported/copy.torrent");
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        write_torrent_file(&h, out.clone()).await.unwrap();
+        let back = Metainfo::from_bytes(&std::fs::read(&out).unwrap()).unwrap();
+        assert_eq!(back.info_hash, meta.info_hash);
+        assert_eq!(back.info.name, "share");
+        let magnet = magnet_of(&h).await;
+        assert!(
+            magnet.contains(&format!("xt=urn:btih:{}", meta.info_hash.to_hex())),
+            "{magnet}"
+        );
+        session.shutdown().await;
     }
 
     #[test]

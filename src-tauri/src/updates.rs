@@ -9,6 +9,7 @@
 //! open.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         let mut diff = RowDiff::default();
         let mut still = Stillness::default();
+        let mut peer_still = Stillness::default();
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -53,7 +55,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             if full {
                 diff = RowDiff::default();
             }
-            let update = gather(&state, &mut diff, &mut still, full).await;
+            let update = gather(&state, &mut diff, (&mut still, &mut peer_still), full).await;
             for name in &update.completed {
                 notify_complete(&app, name.clone());
             }
@@ -89,7 +91,10 @@ fn notify_complete<R: Runtime>(app: &AppHandle<R>, name: String) {
 async fn gather(
     state: &AppState,
     diff: &mut RowDiff,
-    still: &mut Stillness,
+    (still, peer_still): (
+        &mut Stillness<InfoHash>,
+        &mut Stillness<(InfoHash, SocketAddr)>,
+    ),
     full: bool,
 ) -> SessionUpdate {
     let Some(session) = &state.session else {
@@ -119,10 +124,16 @@ async fn gather(
     {
         let mut book = lock(&state.book);
         let now = Instant::now();
-        still.retain(&handles);
+        let live: HashSet<InfoHash> = handles.iter().map(|h| h.info_hash).collect();
+        still.retain(|ih| live.contains(ih));
         for h in &handles {
             let mut stats = h.stats();
-            still.apply(h.info_hash, now, &mut stats);
+            still.apply(
+                h.info_hash,
+                now,
+                [stats.downloaded, stats.uploaded],
+                [&mut stats.download_rate, &mut stats.upload_rate],
+            );
             down += stats.download_rate;
             up += stats.upload_rate;
             peers += stats.peers;
@@ -142,7 +153,7 @@ async fn gather(
         (v.selected, v.tab, v.dht_open)
     };
     let detail = match selected.and_then(|ih| session.torrent(&ih)) {
-        Some(h) => Some(detail(&h, tab).await),
+        Some(h) => Some(detail(&h, tab, peer_still).await),
         None => None,
     };
 
@@ -187,7 +198,11 @@ async fn gather(
 }
 
 /// The detail of one torrent for `tab`.
-async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
+async fn detail(
+    h: &TorrentHandle,
+    tab: DetailTab,
+    still: &mut Stillness<(InfoHash, SocketAddr)>,
+) -> TorrentDetail {
     let stats = h.stats();
     let meta = h.metainfo().await;
     let save_dir = h.save_dir().display().to_string();
@@ -231,6 +246,19 @@ async fn detail(h: &TorrentHandle, tab: DetailTab) -> TorrentDetail {
         DetailTab::Peers => {
             let mut peers = h.peers().await;
             out.peer_count = peers.len();
+            // Peers' rates, like torrents', read zero once nothing moves.
+            let now = Instant::now();
+            let ih = h.info_hash;
+            let live: HashSet<SocketAddr> = peers.iter().map(|p| p.addr).collect();
+            still.retain(|(i, a)| *i == ih && live.contains(a));
+            for p in &mut peers {
+                still.apply(
+                    (ih, p.addr),
+                    now,
+                    [p.downloaded, p.uploaded],
+                    [&mut p.download_rate, &mut p.upload_rate],
+                );
+            }
             // Busiest first, then by address so the order is stable.
             peers.sort_by(|a, b| {
                 (b.download_rate + b.upload_rate)
@@ -279,41 +307,43 @@ pub fn free_space(dir: &Path) -> Option<u64> {
 /// (a finished torrent with no peers still "downloading at 966 KiB/s").
 pub const IDLE_AFTER: Duration = Duration::from_secs(2);
 
-/// When each torrent's payload counts last moved, to show a rate of zero
-/// once they stand still for [`IDLE_AFTER`].
-#[derive(Default)]
-pub struct Stillness {
-    /// Per torrent and direction (down, up): the last count seen and when
-    /// it last changed.
-    last: HashMap<InfoHash, [(u64, Instant); 2]>,
+/// When each torrent's (or peer's) payload counts last moved, to show a
+/// rate of zero once they stand still for [`IDLE_AFTER`].
+pub struct Stillness<K> {
+    /// Per key and direction (down, up): the last count seen and when it
+    /// last changed.
+    last: HashMap<K, [(u64, Instant); 2]>,
 }
 
-impl Stillness {
-    /// Zeroes the rates of `stats` whose byte count has not moved for
-    /// `IDLE_AFTER` up to `now`.
-    pub fn apply(&mut self, ih: InfoHash, now: Instant, stats: &mut TorrentStats) {
-        let counts = [stats.downloaded, stats.uploaded];
+impl<K> Default for Stillness<K> {
+    fn default() -> Self {
+        Stillness {
+            last: HashMap::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Stillness<K> {
+    /// Zeroes each of `rates` (down, up) whose byte count in `counts` has
+    /// not moved for `IDLE_AFTER` up to `now`.
+    pub fn apply(&mut self, key: K, now: Instant, counts: [u64; 2], rates: [&mut u64; 2]) {
         let entry = self
             .last
-            .entry(ih)
+            .entry(key)
             .or_insert([(counts[0], now), (counts[1], now)]);
-        for (i, count) in counts.into_iter().enumerate() {
-            if entry[i].0 != count {
-                entry[i] = (count, now);
+        for (i, rate) in rates.into_iter().enumerate() {
+            if entry[i].0 != counts[i] {
+                entry[i] = (counts[i], now);
             }
-        }
-        if now.duration_since(entry[0].1) >= IDLE_AFTER {
-            stats.download_rate = 0;
-        }
-        if now.duration_since(entry[1].1) >= IDLE_AFTER {
-            stats.upload_rate = 0;
+            if now.duration_since(entry[i].1) >= IDLE_AFTER {
+                *rate = 0;
+            }
         }
     }
 
-    /// Forgets torrents no longer in the session.
-    pub fn retain(&mut self, handles: &[TorrentHandle]) {
-        let live: HashSet<InfoHash> = handles.iter().map(|h| h.info_hash).collect();
-        self.last.retain(|ih, _| live.contains(ih));
+    /// Forgets the keys `keep` refuses.
+    pub fn retain(&mut self, keep: impl Fn(&K) -> bool) {
+        self.last.retain(|k, _| keep(k));
     }
 }
 
@@ -449,7 +479,12 @@ mod tests {
             s.uploaded = up;
             s.download_rate = 966 * 1024;
             s.upload_rate = 10 * 1024;
-            still.apply(ih, t + Duration::from_secs(secs), &mut s);
+            still.apply(
+                ih,
+                t + Duration::from_secs(secs),
+                [s.downloaded, s.uploaded],
+                [&mut s.download_rate, &mut s.upload_rate],
+            );
             (s.download_rate, s.upload_rate)
         };
         assert_eq!(at(0, 100, 5), (966 * 1024, 10 * 1024));

@@ -1,15 +1,16 @@
 //! WebDriver steps for the torrent list: filter counts, search, sorting by
 //! a header (remembered across a restart), the row context menu (pause,
 //! resume, copy the info hash and the magnet link, read back from the X
-//! clipboard with xclip), the column chooser,
-//! keyboard shortcuts (Space, Ctrl+A, Delete, Enter); the free space in the
+//! clipboard with xclip), the column chooser, a column widened by a drag,
+//! keyboard shortcuts (Space, Ctrl+A, Delete, Shift+Delete, Enter, Ctrl+V); the free space in the
 //! status bar and the dark theme chosen in Settings; file priorities in
 //! the Files tab, from the row menu and from keys.
 
 use std::time::{Duration, Instant};
 
 use fantoccini::actions::{
-    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_RIGHT,
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+    MOUSE_BUTTON_RIGHT,
 };
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
@@ -87,6 +88,9 @@ pub async fn right_click(c: &Client, css: &str) -> Result<(), String> {
     bounded("releasing the pointer", c.release_actions()).await
 }
 
+// Dialogs are closed with Escape below: the toasts at the bottom right may
+// cover their buttons.
+
 /// What the X clipboard holds, read by another X client (xclip).
 fn clipboard(display: u32) -> Result<String, String> {
     let out = std::process::Command::new("timeout")
@@ -127,6 +131,34 @@ async fn wait_clipboard_has(display: u32, want: &str) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Whether a checkbox is ticked.
+async fn checked(c: &Client, css: &str) -> Result<bool, String> {
+    let v = bounded(
+        &format!("reading {css}"),
+        c.execute(
+            "return document.querySelector(arguments[0]).checked;",
+            vec![serde_json::Value::String(css.to_string())],
+        ),
+    )
+    .await?;
+    v.as_bool()
+        .ok_or_else(|| format!("{css} is not a checkbox: {v}"))
+}
+
+/// The width the size column's header was given, in pixels.
+pub async fn size_column_width(c: &Client) -> Result<i64, String> {
+    let v = bounded(
+        "reading the size column's width",
+        c.execute(
+            "return parseInt(document.querySelector('#col-size').style.width, 10);",
+            vec![],
+        ),
+    )
+    .await?;
+    v.as_i64()
+        .ok_or_else(|| format!("the size column has no width: {v}"))
 }
 
 /// The count beside a filter in the side bar.
@@ -193,6 +225,35 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     click(c, "#column-menu-downloaded").await?;
     wait_for(c, "#col-downloaded").await?;
 
+    // A column is widened by dragging its header's right edge.
+    let grip = wait_for(c, "#col-size .grip").await?;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: grip,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(200)),
+            x: 60.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    bounded("dragging the size column's edge", c.perform_actions(drag)).await?;
+    bounded("releasing the pointer", c.release_actions()).await?;
+    let width = size_column_width(c).await?;
+    if !(140..=160).contains(&width) {
+        return Err(format!(
+            "the size column is {width}px wide after a 60px drag from 90px"
+        ));
+    }
+
     // Keys: Space pauses and resumes the selection; Ctrl+A selects every
     // row; Delete asks before removing; Enter shows the details.
     click(c, &format!("{row} td.name")).await?;
@@ -211,7 +272,18 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     }
     press(c, &[Key::Delete.into()]).await?;
     wait_for(c, "#remove-dialog").await?;
-    click(c, "#remove-dialog .actions button.secondary").await?;
+    if checked(c, "#remove-delete-data").await? {
+        return Err("Delete offers to delete the data".into());
+    }
+    press(c, &[Key::Escape.into()]).await?;
+    wait_gone(c, "#remove-dialog").await?;
+    // Shift+Delete: the same, with "delete the files" ticked.
+    press(c, &[Key::Shift.into(), Key::Delete.into()]).await?;
+    wait_for(c, "#remove-dialog").await?;
+    if !checked(c, "#remove-delete-data").await? {
+        return Err("Shift+Delete does not offer to delete the data".into());
+    }
+    press(c, &[Key::Escape.into()]).await?;
     wait_gone(c, "#remove-dialog").await?;
     click(c, &format!("{row} td.name")).await?;
     bounded("hiding the details", async {
@@ -225,6 +297,8 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     wait_gone(c, "#detail-pane").await?;
     press(c, &[Key::Enter.into()]).await?;
     wait_text(c, "#detail-name", "shared").await?;
+    // When it was added, as a date.
+    wait_text(c, "#detail-added", " UTC").await?;
 
     // Ctrl+V outside a text field: a magnet link on the clipboard opens the
     // Add dialog with it.
@@ -246,7 +320,7 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     press(c, &[Key::Control.into(), 'v']).await?;
     super::steps::wait_value(c, "#magnet-uri", magnet).await?;
     xclip.stop();
-    click(c, "#add-dialog .actions button.secondary").await?;
+    press(c, &[Key::Escape.into()]).await?;
     wait_gone(c, "#add-dialog").await?;
 
     // The status bar tells the download folder's free space.
@@ -257,7 +331,7 @@ pub async fn run(c: &Client, display: u32, shared_hash: &str) -> Result<(), Stri
     let select = wait_for(c, "#settings-theme").await?;
     bounded("choosing the dark theme", select.select_by_value("dark")).await?;
     wait_theme(c, "dark").await?;
-    click(c, "#settings-dialog .actions button.secondary").await?;
+    press(c, &[Key::Escape.into()]).await?;
     wait_gone(c, "#settings-dialog").await?;
     let background = bounded(
         "reading the page's colour",

@@ -157,6 +157,10 @@ async fn after_restart(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     // And dark, with the column added.
     super::list::wait_theme(c, "dark").await?;
     wait_for(c, "#col-downloaded").await?;
+    let width = super::list::size_column_width(c).await?;
+    if !(140..=160).contains(&width) {
+        return Err(format!("the size column's width was not kept: {width}px"));
+    }
     wait_text(c, "[data-testid=startup-message]", "could not be restored").await?;
     Ok(())
 }
