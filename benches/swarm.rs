@@ -30,7 +30,8 @@ mod lab;
 
 use std::time::Duration;
 
-use lab::clients::{self, tracker_url, PORT};
+use lab::clients::{self, PORT};
+use lab::proc::ProcId;
 use lab::{Caps, Host, Lab, Payload, MIB};
 
 /// Piece length of the payloads.
@@ -112,15 +113,6 @@ fn main() {
     }
 }
 
-/// Starts opentracker on a new host serving `payload`.
-fn tracker(lab: &mut Lab, payload_for: impl FnOnce(&Lab, String) -> Payload) -> (Host, Payload) {
-    let t = lab.host("tracker", Caps::none());
-    let payload = payload_for(lab, tracker_url(&t));
-    lab.spawn(&t, "opentracker", clients::opentracker(&t, &[&payload]));
-    clients::wait_tracker(lab, &t, &payload, Duration::from_secs(30));
-    (t, payload)
-}
-
 /// The downloaders' CPU seconds and largest peak RSS, and the seeders'
 /// upload since `before` (per host, in `seeders` order) over `size`.
 fn tally(
@@ -163,7 +155,7 @@ fn many_seeders(rows: &mut Vec<Row>) {
     // 1-8 MiB/s, three times: S = 66 MiB/s.
     const CAPS: [u64; 8] = [1, 1, 1, 2, 2, 3, 4, 8];
     let mut lab = Lab::new();
-    let (t, payload) = tracker(&mut lab, |lab, url| {
+    let (t, payload) = clients::tracked(&mut lab, |lab, url| {
         Payload::new(lab, "many.bin", SIZE, PIECE, &[url], 3)
     });
     let mut seeders = Vec::new();
@@ -261,7 +253,7 @@ fn flash_crowd(mix: Mix) -> Row {
     const N: usize = 16;
     const CAP: u64 = 4 * MIB;
     let mut lab = Lab::new();
-    let (_t, payload) = tracker(&mut lab, |lab, url| {
+    let (_t, payload) = clients::tracked(&mut lab, |lab, url| {
         Payload::new(lab, "crowd.bin", SIZE, PIECE, &[url], 4)
     });
     let seeder = lab.host("seeder", Caps::up(CAP));
@@ -301,18 +293,7 @@ fn flash_crowd(mix: Mix) -> Row {
         Mix::Libtorrent => "libtorrent",
         Mix::Half => "half-half",
     };
-    print_progress("flash-crowd", client, secs, ideal);
-    Row {
-        scenario: "flash-crowd",
-        client: client.into(),
-        secs,
-        ideal,
-        lt_secs: f64::NAN,
-        seeders_up: up,
-        cpu,
-        rss_mib: rss,
-        anon_mib: anon,
-    }
+    row("flash-crowd", client, secs, ideal, (cpu, rss, anon, up))
 }
 
 /// Two seeders at 4 MiB/s and a third that stalls at 90 %.
@@ -320,33 +301,15 @@ fn stall(lt: bool) -> Row {
     const SIZE: u64 = 128 * MIB;
     const CAP: u64 = 4 * MIB;
     let mut lab = Lab::new();
-    let (_t, payload) = tracker(&mut lab, |lab, url| {
+    let (_t, payload) = clients::tracked(&mut lab, |lab, url| {
         Payload::new(lab, "stall.bin", SIZE, PIECE, &[url], 5)
     });
-    let mut seeders = Vec::new();
-    let mut stalling = None;
-    for name in ["s-a", "s-b", "s-stall"] {
-        let h = lab.host(name, Caps::up(CAP));
-        let p = lab.spawn(&h, "seed", clients::shoal_seed(&h, &payload, &[]));
-        lab.wait_listening(&h, PORT, Duration::from_secs(30));
-        stalling = Some(p);
-        seeders.push((h.name.clone(), 0));
-    }
-    let d = lab.host("d", Caps::none());
-    let cmd = if lt {
-        clients::libtorrent(&d, &payload.torrent_arg(), &d.dir, false, false)
-    } else {
-        clients::shoal_download(&d, &payload.torrent_arg(), &[], false)
-    };
-    lab.start_clock();
-    lab.spawn(&d, "download", cmd);
-    let w = lab.watch(&d, &payload);
+    let (seeders, stalling, d, w) =
+        three_seeders_and_a_downloader(&mut lab, &payload, CAP, "s-stall", lt);
     let at = SIZE / 10 * 9;
     lab.run_until("90 %", LIMIT, |lab| lab.counters(&d).1 >= at);
     let stalled_at = lab.elapsed();
-    if let Some(p) = stalling {
-        lab.proc(p).pause();
-    }
+    lab.proc(stalling).pause();
     lab.run_until("the download", LIMIT, |lab| lab.done(w));
     let secs = lab.watches[w]
         .done_at
@@ -355,18 +318,7 @@ fn stall(lt: bool) -> Row {
     let ideal = (SIZE - at) as f64 / (2 * CAP) as f64;
     let (cpu, rss, anon, up) = tally(&mut lab, &["d"], &seeders, SIZE);
     let client = if lt { "libtorrent" } else { "shoal" };
-    print_progress("stall", client, secs, ideal);
-    Row {
-        scenario: "stall",
-        client: client.into(),
-        secs,
-        ideal,
-        lt_secs: f64::NAN,
-        seeders_up: up,
-        cpu,
-        rss_mib: rss,
-        anon_mib: anon,
-    }
+    row("stall", client, secs, ideal, (cpu, rss, anon, up))
 }
 
 /// Three seeders at 4 MiB/s; at 30 % one leaves and two arrive (a Shoal
@@ -376,32 +328,14 @@ fn churn(lt: bool) -> Row {
     const SIZE: u64 = 128 * MIB;
     const CAP: u64 = 4 * MIB;
     let mut lab = Lab::new();
-    let (_t, payload) = tracker(&mut lab, |lab, url| {
+    let (_t, payload) = clients::tracked(&mut lab, |lab, url| {
         Payload::new(lab, "churn.bin", SIZE, PIECE, &[url], 6)
     });
-    let mut seeders = Vec::new();
-    let mut leaving = None;
-    for name in ["s-a", "s-b", "s-leave"] {
-        let h = lab.host(name, Caps::up(CAP));
-        let p = lab.spawn(&h, "seed", clients::shoal_seed(&h, &payload, &[]));
-        lab.wait_listening(&h, PORT, Duration::from_secs(30));
-        leaving = Some(p);
-        seeders.push((h.name.clone(), 0));
-    }
-    let d = lab.host("d", Caps::none());
-    let cmd = if lt {
-        clients::libtorrent(&d, &payload.torrent_arg(), &d.dir, false, false)
-    } else {
-        clients::shoal_download(&d, &payload.torrent_arg(), &[], false)
-    };
-    lab.start_clock();
-    lab.spawn(&d, "download", cmd);
-    let w = lab.watch(&d, &payload);
+    let (mut seeders, leaving, d, w) =
+        three_seeders_and_a_downloader(&mut lab, &payload, CAP, "s-leave", lt);
     let at = SIZE / 10 * 3;
     lab.run_until("30 %", LIMIT, |lab| lab.counters(&d).1 >= at);
-    if let Some(p) = leaving {
-        lab.proc(p).terminate();
-    }
+    lab.proc(leaving).terminate();
     let n1 = lab.host("n-shoal", Caps::up(CAP));
     lab.spawn(&n1, "seed", clients::shoal_seed(&n1, &payload, &[]));
     let n2 = lab.host("n-lt", Caps::up(CAP));
@@ -414,17 +348,61 @@ fn churn(lt: bool) -> Row {
     let ideal = at as f64 / (3 * CAP) as f64 + (SIZE - at) as f64 / (4 * CAP) as f64;
     let (cpu, rss, anon, up) = tally(&mut lab, &["d"], &seeders, SIZE);
     let client = if lt { "libtorrent" } else { "shoal" };
-    print_progress("churn", client, secs, ideal);
+    row("churn", client, secs, ideal, (cpu, rss, anon, up))
+}
+
+/// Two Shoal seeders and a third (`third`, returned to leave or stall)
+/// capped at `cap`, and a downloader (libtorrent with `lt`, else Shoal)
+/// started on the clock and watched. Returns the seeders' names for the
+/// tally, the third's process, the downloader and its watch.
+fn three_seeders_and_a_downloader(
+    lab: &mut Lab,
+    payload: &Payload,
+    cap: u64,
+    third: &str,
+    lt: bool,
+) -> (Vec<(String, u64)>, ProcId, Host, usize) {
+    let mut seeders = Vec::new();
+    let mut last = None;
+    for name in ["s-a", "s-b", third] {
+        let h = lab.host(name, Caps::up(cap));
+        last = Some(lab.spawn(&h, "seed", clients::shoal_seed(&h, payload, &[])));
+        lab.wait_listening(&h, PORT, Duration::from_secs(30));
+        seeders.push((h.name.clone(), 0));
+    }
+    let d = lab.host("d", Caps::none());
+    let cmd = if lt {
+        clients::libtorrent(&d, &payload.torrent_arg(), &d.dir, false, false)
+    } else {
+        clients::shoal_download(&d, &payload.torrent_arg(), &[], false)
+    };
+    lab.start_clock();
+    lab.spawn(&d, "download", cmd);
+    let w = lab.watch(&d, payload);
+    // The loop ran three times.
+    let last = last.expect("three seeders");
+    (seeders, last, d, w)
+}
+
+/// A table row for `client` in `scenario`, printed as it is made.
+fn row(
+    scenario: &'static str,
+    client: &str,
+    secs: f64,
+    ideal: f64,
+    (cpu, rss_mib, anon_mib, seeders_up): (f64, f64, f64, f64),
+) -> Row {
+    print_progress(scenario, client, secs, ideal);
     Row {
-        scenario: "churn",
+        scenario,
         client: client.into(),
         secs,
         ideal,
         lt_secs: f64::NAN,
-        seeders_up: up,
+        seeders_up,
         cpu,
-        rss_mib: rss,
-        anon_mib: anon,
+        rss_mib,
+        anon_mib,
     }
 }
 

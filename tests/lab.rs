@@ -13,7 +13,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::lab::clients::{self, addr, tracker_url, PORT};
+use common::lab::clients::{self, addr, PORT};
 use common::lab::swarm::format_table;
 use common::lab::{Caps, Lab, Payload, MIB};
 
@@ -169,23 +169,11 @@ fn magnet_uses_every_seeder() {
 fn start_up_connection_is_not_refused() {
     let _serial = serial();
     let mut lab = Lab::new();
-    let tracker = lab.host("tracker", Caps::none());
     let seeder = lab.host("seeder", Caps::none());
     let leecher = lab.host("leecher", Caps::none());
-    let payload = Payload::new(
-        &lab,
-        "startup.bin",
-        128 * MIB,
-        PIECE,
-        &[tracker_url(&tracker)],
-        2,
-    );
-    lab.spawn(
-        &tracker,
-        "opentracker",
-        clients::opentracker(&tracker, &[&payload]),
-    );
-    clients::wait_tracker(&lab, &tracker, &payload, SETUP);
+    let (_tracker, payload) = clients::tracked(&mut lab, |lab, url| {
+        Payload::new(lab, "startup.bin", 128 * MIB, PIECE, &[url], 2)
+    });
     let l = leecher.ip;
     lab.count_packets(
         &seeder,
@@ -268,22 +256,10 @@ fn start_up_connection_is_not_refused() {
 fn flash_crowd_completes() {
     let _serial = serial();
     let mut lab = Lab::new();
-    let tracker = lab.host("tracker", Caps::none());
     let seeder = lab.host("seeder", Caps::up(4 * MIB));
-    let payload = Payload::new(
-        &lab,
-        "crowd.bin",
-        32 * MIB,
-        PIECE,
-        &[tracker_url(&tracker)],
-        4,
-    );
-    lab.spawn(
-        &tracker,
-        "opentracker",
-        clients::opentracker(&tracker, &[&payload]),
-    );
-    clients::wait_tracker(&lab, &tracker, &payload, SETUP);
+    let (_tracker, payload) = clients::tracked(&mut lab, |lab, url| {
+        Payload::new(lab, "crowd.bin", 32 * MIB, PIECE, &[url], 4)
+    });
     lab.spawn(&seeder, "seed", clients::shoal_seed(&seeder, &payload, &[]));
     lab.wait_listening(&seeder, PORT, SETUP);
     lab.start_clock();
@@ -297,7 +273,12 @@ fn flash_crowd_completes() {
     lab.run_until_done(Duration::from_secs(110));
     let report = lab.report();
     println!("{}", format_table(&report, payload.size));
-    let seeder_ratio = report[1].tx as f64 / payload.size as f64;
+    let seeder_tx = report
+        .iter()
+        .find(|r| r.host == seeder.name)
+        .expect("the seeder's report")
+        .tx;
+    let seeder_ratio = seeder_tx as f64 / payload.size as f64;
     println!("seeder upload / size: {seeder_ratio:.2}");
     assert!(seeder_ratio >= 0.9, "the seeder sent less than one copy");
     assert!(
@@ -315,21 +296,9 @@ fn flash_crowd_completes() {
 fn churn_and_stall() {
     let _serial = serial();
     let mut lab = Lab::new();
-    let tracker = lab.host("tracker", Caps::none());
-    let payload = Payload::new(
-        &lab,
-        "churn.bin",
-        24 * MIB,
-        PIECE,
-        &[tracker_url(&tracker)],
-        5,
-    );
-    lab.spawn(
-        &tracker,
-        "opentracker",
-        clients::opentracker(&tracker, &[&payload]),
-    );
-    clients::wait_tracker(&lab, &tracker, &payload, SETUP);
+    let (_tracker, payload) = clients::tracked(&mut lab, |lab, url| {
+        Payload::new(lab, "churn.bin", 24 * MIB, PIECE, &[url], 5)
+    });
     let leaving = lab.host("s-leave", Caps::up(MIB));
     let stalling = lab.host("s-stall", Caps::up(MIB));
     let staying = lab.host("s-lt", Caps::up(MIB));
@@ -441,23 +410,11 @@ fn behind_nat_both_directions() {
 fn transmission_downloads_from_tracker_peers() {
     let _serial = serial();
     let mut lab = Lab::new();
-    let tracker = lab.host("tracker", Caps::none());
     let seeder = lab.host("seeder", Caps::up(4 * MIB));
     let leecher = lab.host("trans", Caps::none());
-    let payload = Payload::new(
-        &lab,
-        "trans.bin",
-        8 * MIB,
-        PIECE,
-        &[tracker_url(&tracker)],
-        8,
-    );
-    lab.spawn(
-        &tracker,
-        "opentracker",
-        clients::opentracker(&tracker, &[&payload]),
-    );
-    clients::wait_tracker(&lab, &tracker, &payload, SETUP);
+    let (_tracker, payload) = clients::tracked(&mut lab, |lab, url| {
+        Payload::new(lab, "trans.bin", 8 * MIB, PIECE, &[url], 8)
+    });
     lab.spawn(&seeder, "seed", clients::shoal_seed(&seeder, &payload, &[]));
     lab.wait_listening(&seeder, PORT, SETUP);
     lab.start_clock();
@@ -476,14 +433,9 @@ fn rtorrent_seeds_to_shoal() {
     let mut lab = Lab::new();
     let seeder = lab.host("rtorrent", Caps::up(4 * MIB));
     let leecher = lab.host("leecher", Caps::none());
-    let tracker = lab.host("tracker", Caps::none());
-    let payload = Payload::new(&lab, "rt.bin", 8 * MIB, PIECE, &[tracker_url(&tracker)], 9);
-    lab.spawn(
-        &tracker,
-        "opentracker",
-        clients::opentracker(&tracker, &[&payload]),
-    );
-    clients::wait_tracker(&lab, &tracker, &payload, SETUP);
+    let (_tracker, payload) = clients::tracked(&mut lab, |lab, url| {
+        Payload::new(lab, "rt.bin", 8 * MIB, PIECE, &[url], 9)
+    });
     lab.spawn(
         &seeder,
         "seed",
@@ -495,13 +447,9 @@ fn rtorrent_seeds_to_shoal() {
     lab.spawn(&leecher, "download", cmd);
     lab.watch(&leecher, &payload);
     lab.run_until_done(Duration::from_secs(60));
-    let report = lab.report();
-    println!("{}", format_table(&report, payload.size));
-    assert!(
-        report[0].tx >= payload.size,
-        "rtorrent sent {} bytes",
-        report[0].tx
-    );
+    println!("{}", format_table(&lab.report(), payload.size));
+    let (sent, _) = lab.counters(&seeder);
+    assert!(sent >= payload.size, "rtorrent sent {sent} bytes");
 }
 
 /// Local peer discovery (BEP 14) on one lab network, with no tracker, no

@@ -2,8 +2,6 @@
 //! session, in both phases: while a magnet's metadata is fetched
 //! ([`MagnetPhase`]) and once the torrent is known ([`Torrent`]).
 
-use std::time::Instant;
-
 use super::fetch::MagnetPhase;
 use super::Torrent;
 use crate::torrent::{TorrentCmd, TorrentState};
@@ -97,12 +95,7 @@ impl MagnetPhase {
     /// empty answers, settings are kept for later.
     pub(super) fn on_cmd(&mut self, cmd: TorrentCmd) {
         match cmd {
-            TorrentCmd::AddPeers(addrs, source) => {
-                let now = Instant::now();
-                for a in addrs {
-                    self.peers.add(a, source, now);
-                }
-            }
+            TorrentCmd::AddPeers(addrs, source) => self.learn(addrs, source),
             TorrentCmd::Peers(reply) => {
                 let _ = reply.send(Vec::new());
             }

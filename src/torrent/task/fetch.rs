@@ -187,7 +187,7 @@ impl MagnetPhase {
         self.fetches.abandon(&mut self.peers);
     }
 
-    fn learn(&mut self, addrs: Vec<SocketAddr>, source: PeerSource) {
+    pub(super) fn learn(&mut self, addrs: Vec<SocketAddr>, source: PeerSource) {
         let now = Instant::now();
         for a in addrs {
             self.peers.add(a, source, now);

@@ -309,6 +309,20 @@ pub fn scrape_peers(lab: &Lab, host: &Host, payload: &Payload) -> u64 {
     })
 }
 
+/// Starts opentracker on a new host `tracker` serving the payload that
+/// `payload_for` makes (given the tracker's URL), and waits until it serves
+/// it.
+pub fn tracked(
+    lab: &mut Lab,
+    payload_for: impl FnOnce(&Lab, String) -> Payload,
+) -> (Host, Payload) {
+    let t = lab.host("tracker", super::Caps::none());
+    let payload = payload_for(lab, tracker_url(&t));
+    lab.spawn(&t, "opentracker", opentracker(&t, &[&payload]));
+    wait_tracker(lab, &t, &payload, Duration::from_secs(30));
+    (t, payload)
+}
+
 /// A Shoal command of this module with local peer discovery back on.
 pub fn with_lsd(cmd: Command) -> Command {
     let mut out = Command::new(cmd.get_program());
