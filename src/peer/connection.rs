@@ -35,8 +35,9 @@ use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 use super::dial::Connected;
+use super::flood::FloodGuard;
 use super::pipeline::{Arrival, Pipeline};
-use super::upload::{UploadQueue, OUR_REQQ};
+use super::upload::{Pushed, UploadQueue, OUR_REQQ};
 use super::{PeerCmd, PeerContext, PeerEvent};
 use crate::bitfield::Bitfield;
 use crate::limit::ChainTicket;
@@ -213,6 +214,9 @@ struct Conn {
     /// The download limit's tokens owed for blocks received; while set we
     /// do not read the socket.
     download_debt: Option<ChainTicket>,
+    /// Counts the messages that cost the peer nothing and us work
+    /// (`flood.rs`), to drop a peer that floods them.
+    flood: FloodGuard,
 }
 
 impl Conn {
@@ -247,6 +251,7 @@ impl Conn {
             last_send: now,
             rate: Rate::default(),
             download_debt: None,
+            flood: FloodGuard::default(),
         }
     }
 
@@ -359,6 +364,7 @@ impl Conn {
                 break;
             };
             self.ctx.shared.uploaded.add(data.len() as u64);
+            self.flood.served();
             self.send(Message::Piece {
                 piece: block.piece,
                 offset: block.offset,
@@ -442,6 +448,7 @@ impl Conn {
             PeerCmd::Choke(choke) => {
                 if choke != self.am_choking {
                     self.am_choking = choke;
+                    self.flood.served();
                     if choke {
                         self.send(Message::Choke)?;
                         let dropped = self.uploads.clear();
@@ -526,6 +533,7 @@ impl Conn {
             }
             Message::Request(b) => self.on_request(b)?,
             Message::Cancel(b) => {
+                self.flood.cancel()?;
                 if self.uploads.cancel(b) && self.fast {
                     self.send(Message::RejectRequest(b))?;
                 }
@@ -593,7 +601,9 @@ impl Conn {
                 id: LOCAL_UT_PEX_ID,
                 payload,
             } => {
-                if self.ctx.pex {
+                // Past a burst, one message a minute is taken (BEP 11) and
+                // the rest ignored; a flood ends the connection.
+                if self.ctx.pex && self.flood.pex(Instant::now())? {
                     // A malformed PEX message is ignored, not fatal: it is
                     // advice, and the codec already bounded its size.
                     if let Ok(pex) = PexMessage::decode(&payload) {
@@ -610,13 +620,22 @@ impl Conn {
 
     /// Answers a ut_metadata request from our copy of the info dictionary,
     /// or rejects it when we have none, the piece is out of range, or the
-    /// peer is not reading what we already queued.
+    /// peer is not reading what we already queued. We never ask for
+    /// metadata on this connection, so data (or a malformed message) is a
+    /// protocol error; rejects and message types BEP 9 may add later are
+    /// ignored.
     fn on_metadata_message(&mut self, payload: &Bytes) -> Result<(), PeerError> {
-        let Some(their_id) = self.their_metadata_id else {
-            return Ok(());
+        let piece = match MetadataMessage::decode(payload) {
+            Ok(MetadataMessage::Request { piece }) => piece,
+            Ok(MetadataMessage::Reject { .. }) | Err(WireError::MetadataUnknownType(_)) => {
+                return Ok(())
+            }
+            Ok(MetadataMessage::Data { .. }) => {
+                return Err(PeerError::Protocol("ut_metadata data we did not ask for"))
+            }
+            Err(e) => return Err(e.into()),
         };
-        let Ok(MetadataMessage::Request { piece }) = MetadataMessage::decode(payload) else {
-            // Data or rejects we did not ask for, or garbage: ignore.
+        let Some(their_id) = self.their_metadata_id else {
             return Ok(());
         };
         let reply = match &self.ctx.metadata {
@@ -643,10 +662,16 @@ impl Conn {
 
     /// Validates and queues a request from the peer.
     fn on_request(&mut self, b: BlockRef) -> Result<(), PeerError> {
+        self.flood.request();
         let allowed = !self.am_choking && self.have.get(b.piece);
-        if allowed && self.uploads.push(b) {
-            return Ok(());
+        if allowed {
+            match self.uploads.push(b) {
+                Pushed::New => return Ok(()),
+                Pushed::Duplicate => return self.flood.refused(),
+                Pushed::Full => {}
+            }
         }
+        self.flood.refused()?;
         if self.fast {
             self.send(Message::RejectRequest(b))?;
             Ok(())

@@ -8,6 +8,7 @@
 pub mod client;
 mod connection;
 mod dial;
+mod flood;
 pub mod pipeline;
 mod upload;
 

@@ -14,6 +14,17 @@ use crate::types::BlockRef;
 /// The queue limit we advertise as `reqq` and enforce: libtorrent's default.
 pub const OUR_REQQ: usize = 2000;
 
+/// What became of a request pushed on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued.
+    New,
+    /// The same block was queued already: nothing changed.
+    Duplicate,
+    /// The queue holds `OUR_REQQ` requests: refused.
+    Full,
+}
+
 /// Requests from the peer waiting for a disk read, and blocks read waiting
 /// for the upload limit.
 #[derive(Debug, Default)]
@@ -29,16 +40,17 @@ pub struct UploadQueue {
 }
 
 impl UploadQueue {
-    /// Queues a request; `false` when the queue is full (a protocol error by
-    /// the peer, answered with a reject).
-    pub fn push(&mut self, block: BlockRef) -> bool {
+    /// Queues a request, unless it is queued already or the queue is full
+    /// (a protocol error by the peer, answered with a reject).
+    pub fn push(&mut self, block: BlockRef) -> Pushed {
         if self.queue.len() >= OUR_REQQ {
-            return false;
+            return Pushed::Full;
         }
-        if !self.queue.contains(&block) {
-            self.queue.push_back(block);
+        if self.queue.contains(&block) {
+            return Pushed::Duplicate;
         }
-        true
+        self.queue.push_back(block);
+        Pushed::New
     }
 
     /// The next request to serve.
@@ -142,9 +154,9 @@ mod tests {
     fn bounded_fifo_with_cancel() {
         let mut q = UploadQueue::default();
         for i in 0..OUR_REQQ as u32 {
-            assert!(q.push(b(i)));
+            assert_eq!(q.push(b(i)), Pushed::New);
         }
-        assert!(!q.push(b(99_999)), "beyond reqq");
+        assert_eq!(q.push(b(99_999)), Pushed::Full, "beyond reqq");
         assert!(q.cancel(b(1)));
         assert!(!q.cancel(b(1)));
         assert_eq!(q.pop(), Some(b(0)));
@@ -203,8 +215,8 @@ mod tests {
     #[test]
     fn duplicate_request_is_served_once() {
         let mut q = UploadQueue::default();
-        q.push(b(1));
-        q.push(b(1));
+        assert_eq!(q.push(b(1)), Pushed::New);
+        assert_eq!(q.push(b(1)), Pushed::Duplicate);
         assert_eq!(q.len(), 1);
     }
 }

@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 /// Most addresses one torrent remembers; more are ignored, so a peer that
 /// floods us with PEX cannot grow this without bound.
 pub const MAX_KNOWN_PEERS: usize = 4000;
+/// Most addresses in the list that one peer told us of by PEX: an honest
+/// peer's first message names at most 50, then differences once a minute;
+/// a peer cannot fill the list with its own picks.
+pub const MAX_PEX_PER_TELLER: usize = 200;
 /// Failed connection attempts after which an address is forgotten, unless it
 /// was added by hand.
 pub const MAX_CONNECT_FAILURES: u32 = 6;
@@ -74,6 +78,8 @@ struct KnownPeer {
     next_attempt: Instant,
     /// It had every piece when we were last connected.
     seed: bool,
+    /// The peer whose PEX message named it, if that was the first source.
+    told_by: Option<IpAddr>,
 }
 
 /// The peer list of one torrent. Owned by the torrent task.
@@ -91,6 +97,9 @@ pub struct PeerList {
     /// We have every piece we want: seeds have nothing for us and we
     /// nothing for them, so they are not dialled.
     skip_seeds: bool,
+    /// How many listed addresses each PEX sender named (kept in step with
+    /// `told_by`), for `MAX_PEX_PER_TELLER`.
+    pex_tellers: HashMap<IpAddr, usize>,
 }
 
 impl PeerList {
@@ -111,8 +120,36 @@ impl PeerList {
     /// Remembers that `addr` is ourselves: it is forgotten and never
     /// dialled again.
     pub fn mark_own(&mut self, addr: SocketAddr) {
-        self.peers.remove(&addr);
+        self.forget(&addr);
         self.own.insert(addr);
+    }
+
+    /// Learns of an address from a PEX message of the peer at `teller`,
+    /// unless that peer already named `MAX_PEX_PER_TELLER` listed
+    /// addresses. Returns whether it was new.
+    pub fn add_from_pex(&mut self, addr: SocketAddr, teller: IpAddr, now: Instant) -> bool {
+        let told = self.pex_tellers.get(&teller).copied().unwrap_or(0);
+        if told >= MAX_PEX_PER_TELLER || !self.add(addr, PeerSource::Pex, now) {
+            return false;
+        }
+        if let Some(p) = self.peers.get_mut(&addr) {
+            p.told_by = Some(teller);
+        }
+        self.pex_tellers.insert(teller, told + 1);
+        true
+    }
+
+    /// Drops an address from the list, and from its PEX sender's count.
+    fn forget(&mut self, addr: &SocketAddr) {
+        let Some(teller) = self.peers.remove(addr).and_then(|p| p.told_by) else {
+            return;
+        };
+        if let Some(n) = self.pex_tellers.get_mut(&teller) {
+            *n -= 1;
+            if *n == 0 {
+                self.pex_tellers.remove(&teller);
+            }
+        }
     }
 
     /// Learns of an address. Returns whether it was new.
@@ -138,6 +175,7 @@ impl PeerList {
                 failures: 0,
                 next_attempt: now,
                 seed: false,
+                told_by: None,
             },
         );
         true
@@ -216,7 +254,7 @@ impl PeerList {
         };
         p.failures += 1;
         if p.failures >= MAX_CONNECT_FAILURES && p.source != PeerSource::Manual {
-            self.peers.remove(&addr);
+            self.forget(&addr);
             return;
         }
         p.phase = Phase::Idle;
@@ -257,13 +295,21 @@ impl PeerList {
 
     /// Forgets an address (for example one that turned out to be ourselves).
     pub fn remove(&mut self, addr: SocketAddr) {
-        self.peers.remove(&addr);
+        self.forget(&addr);
     }
 
     /// Bans an IP address: it is forgotten and never dialled or accepted.
     pub fn ban(&mut self, ip: IpAddr) {
         self.banned.insert(ip);
-        self.peers.retain(|a, _| a.ip() != ip);
+        let gone: Vec<SocketAddr> = self
+            .peers
+            .keys()
+            .filter(|a| a.ip() == ip)
+            .copied()
+            .collect();
+        for a in gone {
+            self.forget(&a);
+        }
     }
 
     /// Whether an IP address is banned.
@@ -478,6 +524,34 @@ mod tests {
         l.mark_own(a(7001));
         assert!(!l.add(a(7001), PeerSource::Tracker, now));
         assert!(l.is_empty());
+    }
+
+    #[test]
+    fn one_pex_sender_fills_only_its_share() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        let (liar, honest): (IpAddr, IpAddr) = ([10, 9, 9, 9].into(), [10, 8, 8, 8].into());
+        let addr = |i: usize| SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 6881));
+        let taken = (0..1000)
+            .filter(|i| l.add_from_pex(addr(*i), liar, now))
+            .count();
+        assert_eq!(taken, MAX_PEX_PER_TELLER);
+        assert!(
+            l.add_from_pex(addr(5000), honest, now),
+            "others still heard"
+        );
+        // Forgetting its addresses (dead, banned) frees its share.
+        l.ban(addr(0).ip());
+        assert!(l.add_from_pex(addr(1000), liar, now));
+        assert!(!l.add_from_pex(addr(1001), liar, now));
+        for _ in 0..MAX_CONNECT_FAILURES {
+            let later = now + Duration::from_secs(1_000_000);
+            for c in l.take_candidates(later, 10_000) {
+                l.failed(c, later);
+            }
+        }
+        assert!(l.is_empty());
+        assert!(l.pex_tellers.is_empty(), "counts follow the list");
     }
 
     #[test]

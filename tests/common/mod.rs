@@ -3,6 +3,7 @@
 
 pub mod data;
 pub mod dht;
+pub mod hostile;
 pub mod lab;
 pub mod opentracker;
 pub mod procs;

@@ -34,8 +34,12 @@ impl Torrent {
                 }
             }
             PeerEvent::Pex(addrs) => {
-                if self.pex {
-                    self.learn(addrs, PeerSource::Pex);
+                if let (true, Some(p)) = (self.pex, self.conns.get(&key)) {
+                    let (teller, now) = (p.shared.addr.ip(), Instant::now());
+                    for a in addrs {
+                        self.peer_list.add_from_pex(a, teller, now);
+                    }
+                    self.connect_more();
                 }
             }
             PeerEvent::Bitfield(bf) => {
