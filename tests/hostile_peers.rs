@@ -33,7 +33,7 @@ const DROP_WAIT: Duration = Duration::from_secs(20);
 /// Bound on any wait for a transfer.
 const LIMIT: Duration = Duration::from_secs(60);
 /// Bound on Shoal's peak resident memory (VmHWM) under attack, in KiB.
-const PEAK_KIB: u64 = 48 * 1024;
+const PEAK_KIB: u64 = 32 * 1024;
 /// Bound on what Shoal writes to stdout and stderr during the attacks.
 const LOG_BYTES: u64 = 4096;
 
@@ -531,7 +531,6 @@ async fn a_pex_flood_does_not_fill_the_peer_list() {
     for n in &flood {
         eprintln!("{n:?}");
     }
-    assert!(flood[0].is_ok(), "the PEX flood is dropped: {:?}", flood[0]);
     // The stats are published on the torrent's tick: wait for two.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let known = h.stats().known_peers;
@@ -541,5 +540,6 @@ async fn a_pex_flood_does_not_fill_the_peer_list() {
         known <= MAX_PEX_PER_TELLER,
         "one peer put {known} addresses in the list (its share is {MAX_PEX_PER_TELLER})"
     );
+    assert!(flood[0].is_ok(), "the PEX flood is dropped: {:?}", flood[0]);
     session.shutdown().await;
 }

@@ -3,17 +3,20 @@
 //! reading from a peer whose output it cannot drain, so the flood waits in
 //! the peer's own socket. Meanwhile an honest peer still downloads.
 //!
-//! The flood is made of requests sent while the seeder chokes us: with the
-//! fast extension each one is answered with a reject, 17 bytes for 17.
+//! The flood is made of ut_metadata requests: each one is answered with
+//! the info dictionary (or a reject once the peer's output is full), so
+//! every byte we send costs the seeder more. (Block requests it cannot
+//! serve end the connection instead: tests/hostile_peers.rs.)
 
 mod common;
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use common::data;
 use common::procs::{self, free_port, wait_for, Proc};
-use shoal::wire::Handshake;
+use shoal::wire::{ExtendedHandshake, Handshake, Message, MetadataMessage, LOCAL_UT_METADATA_ID};
 use shoal::PeerId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
@@ -41,18 +44,17 @@ fn rss(pid: u32) -> u64 {
     kib * 1024
 }
 
-/// `count` requests for the first block of each of the first `pieces`
-/// pieces, round robin.
-fn requests(count: usize, pieces: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(count * 17);
-    for i in 0..count {
-        out.extend_from_slice(&13u32.to_be_bytes());
-        out.push(6);
-        out.extend_from_slice(&(i as u32 % pieces).to_be_bytes());
-        out.extend_from_slice(&0u32.to_be_bytes());
-        out.extend_from_slice(&16384u32.to_be_bytes());
+/// `count` ut_metadata requests for piece 0, under the seeder's id.
+fn requests(count: usize) -> Vec<u8> {
+    let msg = Message::Extended {
+        id: LOCAL_UT_METADATA_ID,
+        payload: MetadataMessage::Request { piece: 0 }.encode(),
+    };
+    let mut out = BytesMut::new();
+    for _ in 0..count {
+        msg.encode(&mut out).unwrap();
     }
-    out
+    out.to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,8 +64,6 @@ async fn a_peer_that_never_reads_cannot_grow_the_seeders_memory() {
     let content = src.join("payload.bin");
     data::write_file(&content, 4 * 1024 * 1024 + 12_345, 7);
     let meta = data::torrent_of(&content, 64 * 1024);
-    // Every piece but the short last one holds a full first block.
-    let pieces = meta.info.num_pieces() - 1;
     let torrent = tmp.path().join("payload.torrent");
     std::fs::write(&torrent, meta.to_bytes()).unwrap();
 
@@ -89,10 +89,22 @@ async fn a_peer_that_never_reads_cannot_grow_the_seeders_memory() {
         .await
         .expect("the seeder's handshake within 10 s")
         .unwrap();
-    assert!(Handshake::decode(&theirs).unwrap().supports_fast());
+    assert!(Handshake::decode(&theirs).unwrap().supports_extensions());
+    // Our extension handshake: ut_metadata under the seeder's own id, so
+    // its answers need no id of ours to be sent.
+    let mut ext = ExtendedHandshake::default();
+    ext.m.insert("ut_metadata".into(), LOCAL_UT_METADATA_ID);
+    let mut hs = BytesMut::new();
+    Message::Extended {
+        id: 0,
+        payload: ext.encode(),
+    }
+    .encode(&mut hs)
+    .unwrap();
+    flooder.write_all(&hs).await.unwrap();
     let before = rss(seed.pid());
 
-    let chunk = requests(4096, pieces);
+    let chunk = requests(4096);
     let mut sent = 0usize;
     while sent < FLOOD {
         match tokio::time::timeout(STALL, flooder.write_all(&chunk)).await {

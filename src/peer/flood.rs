@@ -40,9 +40,11 @@ pub struct FloodGuard {
     cancel_credit: u32,
     /// Cancels beyond that credit.
     stray_cancels: u32,
-    /// When each of the last `PEX_BURST` PEX messages we took arrived
-    /// (`None`: a free slot).
-    pex_taken: [Option<Instant>; PEX_BURST],
+    /// When the PEX messages taken so far would have been due had each
+    /// waited `PEX_INTERVAL` after the one before (`None`: none taken). A
+    /// message is taken while this is at most `PEX_BURST - 1` intervals
+    /// ahead of now: a burst, then one per interval.
+    pex_due: Option<Instant>,
     /// PEX messages ignored since the last one taken.
     pex_ignored: u32,
 }
@@ -83,13 +85,9 @@ impl FloodGuard {
     /// A PEX message arrived at `now`: whether to take it (`Ok(false)`:
     /// ignore it, it came too soon).
     pub fn pex(&mut self, now: Instant) -> Result<bool, PeerError> {
-        let oldest = self
-            .pex_taken
-            .iter_mut()
-            .min_by_key(|t| t.map(|t| (1, t)).unwrap_or((0, now)))
-            .expect("PEX_BURST is not zero");
-        if oldest.is_none_or(|t| now.duration_since(t) >= PEX_INTERVAL) {
-            *oldest = Some(now);
+        let due = self.pex_due.map_or(now, |d| d.max(now));
+        if due.duration_since(now) <= PEX_INTERVAL * (PEX_BURST as u32 - 1) {
+            self.pex_due = Some(due + PEX_INTERVAL);
             self.pex_ignored = 0;
             return Ok(true);
         }

@@ -544,8 +544,9 @@ mod tests {
         l.ban(addr(0).ip());
         assert!(l.add_from_pex(addr(1000), liar, now));
         assert!(!l.add_from_pex(addr(1001), liar, now));
+        let mut later = now;
         for _ in 0..MAX_CONNECT_FAILURES {
-            let later = now + Duration::from_secs(1_000_000);
+            later += Duration::from_secs(1_000_000);
             for c in l.take_candidates(later, 10_000) {
                 l.failed(c, later);
             }
