@@ -299,7 +299,7 @@ fn target(port: u16, meta: &shoal::Metainfo) -> Target {
     Target {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         info_hash: meta.info_hash.0,
-        pieces: meta.info.num_pieces() as u32,
+        pieces: meta.info.num_pieces(),
     }
 }
 
