@@ -252,6 +252,15 @@ impl Attacker {
     }
 }
 
+/// Whether an I/O error is a read or write timeout, not the other side
+/// closing the connection.
+pub fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// How a flood ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Flood {
