@@ -71,9 +71,11 @@ enum Attack {
     MetadataBomb,
     /// ut_pex messages with thousands of addresses, as fast as it can.
     PexFlood,
+    /// A handshake for a torrent Shoal does not have.
+    WrongInfoHash,
 }
 
-const EVERY_ATTACK: [Attack; 12] = [
+const EVERY_ATTACK: [Attack; 13] = [
     Attack::OversizedLength,
     Attack::BitfieldLength,
     Attack::BitfieldSpareBits,
@@ -86,6 +88,7 @@ const EVERY_ATTACK: [Attack; 12] = [
     Attack::CancelFlood,
     Attack::MetadataBomb,
     Attack::PexFlood,
+    Attack::WrongInfoHash,
 ];
 
 /// Reads until Shoal's extension handshake: its ut_metadata and ut_pex ids.
@@ -121,6 +124,17 @@ fn junk_addrs(first: u32, count: u32) -> Vec<SocketAddrV4> {
 
 /// Runs one attack from `from`; `Err` says what went wrong for the test.
 fn attack(kind: Attack, from: Ipv4Addr, t: Target) -> Result<String, String> {
+    if let Attack::WrongInfoHash = kind {
+        let mut a = Attacker::connect(from, t.addr, false)
+            .map_err(|e| format!("{kind:?}: cannot connect: {e}"))?;
+        let wrong = t.info_hash.map(|b| !b);
+        let _ = a.raw(&hostile::handshake(&wrong));
+        return if a.closed_within(DROP_WAIT) {
+            Ok(format!("{kind:?}: dropped"))
+        } else {
+            Err(format!("{kind:?}: still connected after {DROP_WAIT:?}"))
+        };
+    }
     let small = matches!(kind, Attack::RequestFlood | Attack::CancelFlood);
     let mut a = Attacker::dial(from, t.addr, &t.info_hash, small)
         .map_err(|e| format!("{kind:?}: cannot connect: {e}"))?;
@@ -163,6 +177,7 @@ fn attack(kind: Attack, from: Ipv4Addr, t: Target) -> Result<String, String> {
         }
         Attack::MetadataBomb => metadata_bomb(&mut a),
         Attack::PexFlood => pex_flood(&mut a),
+        Attack::WrongInfoHash => unreachable!("handled above"),
     };
     match sent {
         // Shoal may hang up while we still write or read: that is the drop.
@@ -398,7 +413,8 @@ fn attacks_on_a_seeding_shoal() {
 }
 
 /// Metadata bombs against a magnet download: one peer offers 1 TiB of
-/// metadata, one answers with pieces of 60 KiB; an honest seeder serves.
+/// metadata, one answers with pieces of nearly 64 KiB, one answers the
+/// handshake for another torrent; an honest seeder serves.
 #[test]
 fn metadata_bombs_on_a_magnet_download() {
     let tmp = tempfile::tempdir().unwrap();
@@ -415,8 +431,10 @@ fn metadata_bombs_on_a_magnet_download() {
             (l, advertised)
         })
         .collect();
+    // And one that answers for another torrent.
+    let other = TcpListener::bind((Ipv4Addr::new(127, 0, 3, 5), 0)).unwrap();
     let mut uri = format!("magnet:?xt=urn:btih:{}", meta.info_hash.to_hex());
-    for (l, _) in &bombs {
+    for l in bombs.iter().map(|(l, _)| l).chain([&other]) {
         uri.push_str(&format!("&x.pe={}", l.local_addr().unwrap()));
     }
     uri.push_str(&format!("&x.pe=127.0.0.1:{seed_port}"));
@@ -474,7 +492,16 @@ fn metadata_bombs_on_a_magnet_download() {
             })
         })
         .collect();
-    for h in handles {
+    let wrong_hash = thread::spawn(move || -> Result<(), String> {
+        let wrong = info_hash.map(|b| !b);
+        let mut a = Attacker::accept(&other, &wrong).map_err(|e| e.to_string())?;
+        if a.closed_within(DROP_WAIT) {
+            Ok(())
+        } else {
+            Err("the peer of another torrent was not dropped".into())
+        }
+    });
+    for h in handles.into_iter().chain([wrong_hash]) {
         h.join().expect("bomb thread").expect("bomb dropped");
     }
     let (original, copy) = (src.join("payload.bin"), dst.join("payload.bin"));

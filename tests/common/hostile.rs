@@ -139,6 +139,18 @@ impl Attacker {
         info_hash: &[u8; 20],
         small_buffers: bool,
     ) -> io::Result<Attacker> {
+        let mut a = Attacker::connect(from, to, small_buffers)?;
+        a.stream.write_all(&handshake(info_hash))?;
+        let mut theirs = [0u8; 68];
+        a.stream.read_exact(&mut theirs)?;
+        if theirs[28..48] != info_hash[..] {
+            return Err(io::Error::other("handshake for another torrent"));
+        }
+        Ok(a)
+    }
+
+    /// A TCP connection to `to` from `from`, before any handshake.
+    pub fn connect(from: Ipv4Addr, to: SocketAddr, small_buffers: bool) -> io::Result<Attacker> {
         let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
         if small_buffers {
             s.set_recv_buffer_size(16 * 1024)?;
@@ -146,15 +158,9 @@ impl Attacker {
         }
         s.bind(&SocketAddr::from((from, 0)).into())?;
         s.connect_timeout(&to.into(), Duration::from_secs(10))?;
-        let mut a = Attacker { stream: s.into() };
+        let a = Attacker { stream: s.into() };
         a.stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         a.stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-        a.stream.write_all(&handshake(info_hash))?;
-        let mut theirs = [0u8; 68];
-        a.stream.read_exact(&mut theirs)?;
-        if theirs[28..48] != info_hash[..] {
-            return Err(io::Error::other("handshake for another torrent"));
-        }
         Ok(a)
     }
 
