@@ -14,6 +14,9 @@
 //! and never reads waits in its own socket instead of our memory. Past
 //! `OUT_MAX` (only our own messages, such as `Have`, can get there) or
 //! after [`IDLE_TIMEOUT`] without any byte written the connection closes.
+//! Messages that queue nothing (requests we refuse or already hold,
+//! cancels, PEX) are counted instead, and a flood of them ends the
+//! connection (`flood.rs`).
 //!
 //! Rate limits are waited on inside the same loop, never by blocking it: a
 //! block read from the disk waits in the upload queue for the upload

@@ -21,7 +21,7 @@ pub const MAX_REFUSED_REQUESTS: u32 = 2 * OUR_REQQ as u32;
 pub const MAX_STRAY_CANCELS: u32 = 64;
 /// PEX messages taken at once; then one per `PEX_INTERVAL` (BEP 11
 /// expects at most one a minute).
-pub const PEX_BURST: usize = 3;
+pub const PEX_BURST: u32 = 3;
 /// The interval BEP 11 asks of PEX senders.
 pub const PEX_INTERVAL: Duration = Duration::from_secs(60);
 /// PEX messages ignored in a row (sent too soon) after which the peer is
@@ -86,7 +86,7 @@ impl FloodGuard {
     /// ignore it, it came too soon).
     pub fn pex(&mut self, now: Instant) -> Result<bool, PeerError> {
         let due = self.pex_due.map_or(now, |d| d.max(now));
-        if due.duration_since(now) <= PEX_INTERVAL * (PEX_BURST as u32 - 1) {
+        if due.duration_since(now) <= PEX_INTERVAL * (PEX_BURST - 1) {
             self.pex_due = Some(due + PEX_INTERVAL);
             self.pex_ignored = 0;
             return Ok(true);
