@@ -19,6 +19,8 @@ impl Torrent {
     /// what is on disk; `finish_check` takes the verdicts.
     pub(super) fn start_check(&mut self) {
         self.state = TorrentState::Checking;
+        // A retry's barrier will not come from the workers stopped here.
+        self.retrying = None;
         self.close_all();
         let disk = self.disk.take();
         let meta = Arc::clone(&self.meta);
