@@ -33,6 +33,7 @@ impl Torrent {
                 let _ = d.shutdown().await;
             }
             let verdicts = tokio::task::spawn_blocking(move || {
+                crate::stall::stall("check");
                 let n = meta.info.num_pieces();
                 if let Some(v) = trusted.filter(|v| v.still_valid(&dir, &meta.info.files)) {
                     if let Ok(bits) = Bitfield::from_bytes(&v.pieces, n) {
