@@ -2,8 +2,9 @@
 //! environment, the process prints `stall: POINT` to stderr and sleeps MS
 //! milliseconds each time it reaches POINT, so that a test can kill it
 //! exactly there. Points: `check` (the start check of a torrent, before
-//! its data is hashed) and `record` (a resume record written to its
-//! temporary file, before the rename). Unset, a call costs a look at a
+//! its data is hashed), `flush` (a record of verified pieces taken, before
+//! the files are synced for it) and `record` (a resume record written to
+//! its temporary file, before the rename). Unset, a call costs a look at a
 //! cached value.
 
 use std::sync::OnceLock;

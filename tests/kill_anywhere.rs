@@ -61,6 +61,10 @@ enum Point {
     Record,
     /// At a random time of the transfer.
     Transfer,
+    /// Right after a record whose verified pieces were taken while more
+    /// pieces arrived, the transfer stopped meanwhile (the seeder paused),
+    /// so the record's file stamps still hold when the process dies.
+    AfterRecord,
 }
 
 /// A running `shoal download` and its stderr, line by line.
@@ -172,6 +176,7 @@ async fn killed_at_20_points_no_corrupt_piece_and_no_verified_piece_fetched_agai
         .map(|k| match k % 4 {
             1 => Point::Check,
             3 => Point::Record,
+            _ if k % 10 == 6 => Point::AfterRecord,
             _ => Point::Transfer,
         })
         .collect();
@@ -179,11 +184,13 @@ async fn killed_at_20_points_no_corrupt_piece_and_no_verified_piece_fetched_agai
     let mut found_after: Vec<u32> = Vec::new();
     // Pieces good on disk after the last kill (`None` before the first).
     let mut good_before: Option<u32> = None;
+    let rt = tokio::runtime::Handle::current();
     tokio::task::block_in_place(|| {
         for (k, point) in points.iter().enumerate() {
             let stall = match point {
-                Point::Check => Some("check:400"),
-                Point::Record => Some("record:400"),
+                Point::Check => Some("check:1000"),
+                Point::Record => Some("record:1000"),
+                Point::AfterRecord => Some("flush:800"),
                 Point::Transfer => None,
             };
             let mut run = Run::start(&torrent, &dl, &state, port, stall);
@@ -191,7 +198,7 @@ async fn killed_at_20_points_no_corrupt_piece_and_no_verified_piece_fetched_agai
                 run.expect("pause in the check", |l| {
                     (l == "stall: check").then_some(())
                 });
-                std::thread::sleep(rng.millis(0, 350));
+                std::thread::sleep(rng.millis(0, 500));
             } else {
                 let found = run.expect("the check's verdict", checked_count);
                 if let Some(good) = good_before {
@@ -207,13 +214,26 @@ async fn killed_at_20_points_no_corrupt_piece_and_no_verified_piece_fetched_agai
                         run.expect("pause in a record write", |l| {
                             (l == "stall: record").then_some(())
                         });
-                        std::thread::sleep(rng.millis(0, 350));
+                        std::thread::sleep(rng.millis(0, 500));
+                    }
+                    Point::AfterRecord => {
+                        run.expect("pause before a record's sync", |l| {
+                            (l == "stall: flush").then_some(())
+                        });
+                        // Pieces arrive during the pause, then the transfer
+                        // stops; the record is finished before the kill.
+                        std::thread::sleep(Duration::from_millis(400));
+                        rt.block_on(seed_h.pause());
+                        std::thread::sleep(Duration::from_millis(1200));
                     }
                     _ => std::thread::sleep(rng.millis(200, 1500)),
                 }
             }
             assert!(run.proc.running(), "kill {k}: shoal download ended early");
             run.proc.kill9();
+            if *point == Point::AfterRecord {
+                rt.block_on(seed_h.resume());
+            }
             let left = temp_files(&state);
             if *point == Point::Record {
                 assert!(!left.is_empty(), "kill {k} was not inside a record write");
@@ -222,6 +242,7 @@ async fn killed_at_20_points_no_corrupt_piece_and_no_verified_piece_fetched_agai
             // What is on disk now, and what the record claims.
             let good = shoal::storage::verify(&meta.info, &dl, |_, _| {}).unwrap_or_default();
             let good_count = good.iter().filter(|g| **g).count() as u32;
+            let mut note = "";
             if let Some(v) = read_record(&state, &meta).and_then(|r| r.verified) {
                 let bits = Bitfield::from_bytes(&v.pieces, n).unwrap();
                 for p in bits.iter_ones() {
@@ -231,8 +252,11 @@ async fn killed_at_20_points_no_corrupt_piece_and_no_verified_piece_fetched_agai
                         p.0
                     );
                 }
+                if v.still_valid(&dl, &meta.info.files) {
+                    note = " (the record's stamps hold: trusted on restart)";
+                }
             }
-            println!("kill {k:2} {point:?}: {good_count} of {n} pieces good on disk");
+            println!("kill {k:2} {point:?}: {good_count} of {n} pieces good on disk{note}");
             good_before = Some(good_count);
         }
 
