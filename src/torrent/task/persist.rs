@@ -2,11 +2,13 @@
 //! (see [`crate::resume`]).
 //!
 //! A record is written when a setting changes (pause, priorities, ...) and,
-//! while pieces arrive, at most every `resume_interval`. Before the
-//! verified pieces are recorded, the disk workers sync the files, so a
-//! record never claims a piece whose data is still only in memory; the file
-//! stamps are taken after that sync. Writes run off the torrent's loop, one
-//! at a time; shutdown awaits the last one and writes a final record.
+//! while pieces arrive, at most every `resume_interval`. The files are
+//! stamped as soon as the verified pieces are taken, then the disk workers
+//! sync them before the record is written: a record never claims a piece
+//! whose data is still only in memory, and one whose stamps still hold
+//! claims every piece written before them. Writes run off the torrent's
+//! loop, one at a time; shutdown awaits the last one and writes a final
+//! record.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
