@@ -2,10 +2,12 @@
 //! SIGKILL at 20 points of one download, chosen by a seeded random number
 //! generator (the seed is printed; `SHOAL_KILL_SEED=N` replays a run), and
 //! restarted each time on the same state folder. Some points are taken
-//! during the start check of the partly downloaded torrent and some while
-//! a resume record is being written (the process pauses there through the
-//! `SHOAL_TEST_STALL` hook, so the kill lands inside), the rest at random
-//! times of the transfer.
+//! during the start check of the partly downloaded torrent, some while a
+//! resume record is being written (the process pauses there through the
+//! `SHOAL_TEST_STALL` hook, so the kill lands inside), two just after a
+//! record whose pieces were taken while more arrived (the seeder paused
+//! before the kill, so the record's file stamps still hold and it is
+//! trusted on restart), the rest at random times of the transfer.
 //!
 //! After every kill the data on disk is hashed: no piece the record calls
 //! verified may be bad (no corrupt piece accepted), and the restarted
@@ -288,7 +290,7 @@ async fn killed_at_20_points_no_corrupt_piece_and_no_verified_piece_fetched_agai
     );
     // Bytes in flight at a kill are lost (a block per piece: nothing else).
     assert!(
-        sent <= size as u64 + KILLS as u64 * 256 * 1024,
+        sent <= size as u64 + KILLS as u64 * 128 * 1024,
         "{sent} bytes sent for {size}"
     );
 }
