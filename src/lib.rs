@@ -37,6 +37,7 @@ pub mod picker;
 pub mod rate;
 pub mod resume;
 pub mod session;
+mod stall;
 pub mod storage;
 pub mod torrent;
 pub mod tracker;

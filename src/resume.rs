@@ -421,6 +421,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        crate::stall::stall("record");
         fs::rename(&tmp, path)?;
         // The rename itself is durable once the folder is synced.
         File::open(dir)?.sync_all()

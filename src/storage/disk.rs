@@ -87,6 +87,9 @@ pub enum DiskEvent {
     PieceNotStored(PieceIndex),
     /// An I/O error, with the path concerned.
     Error(DiskError),
+    /// A worker reached the barrier with this tag (`Disk::barrier`): every
+    /// event it sent before this one was caused by work queued earlier.
+    Barrier(u64),
 }
 
 /// Tuning of the disk workers; `Default` suits a fast local disk.
@@ -152,6 +155,8 @@ enum Msg {
     SetWanted(Arc<Vec<bool>>),
     /// Sync written files, then answer.
     Flush(oneshot::Sender<Result<(), DiskError>>),
+    /// Send `DiskEvent::Barrier` with this tag, after the events before.
+    Barrier(u64),
     /// Sync, answer with the undelivered events, and end the thread.
     Shutdown(oneshot::Sender<(Result<(), DiskError>, Vec<DiskEvent>)>),
 }
@@ -324,6 +329,24 @@ impl Disk {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// Queues a barrier with `tag` on every worker: each sends
+    /// `DiskEvent::Barrier(tag)` once it has handled everything queued
+    /// before, after the events that work caused. Returns how many will
+    /// come (one per worker).
+    pub async fn barrier(&self, tag: u64) -> Result<usize, DiskError> {
+        for q in &self.shared.queues {
+            q.send(Msg::Barrier(tag))
+                .await
+                .map_err(|_| DiskError::Closed)?;
+        }
+        Ok(self.shared.queues.len())
+    }
+
+    /// How many worker threads there are (one barrier event each).
+    pub fn workers(&self) -> usize {
+        self.shared.queues.len()
+    }
+
     /// Writes everything queued, syncs the files, and ends the workers (other
     /// clones of this handle get `Closed` from then on). Returns the events
     /// the event channel had no room for, a failed sync among them as an
@@ -449,9 +472,20 @@ impl Worker {
             match msg {
                 Msg::Write { block, data } => self.write(block, data),
                 Msg::Read { block, reply } => {
-                    let _ = reply.send(self.read(block));
+                    let r = self.read(block);
+                    if let Err(DiskError::Io { op, path, source }) = &r {
+                        // The peer only sees its request fail; the torrent
+                        // must learn that its data cannot be read.
+                        self.emit(DiskEvent::Error(DiskError::Io {
+                            op,
+                            path: path.clone(),
+                            source: io::Error::new(source.kind(), source.to_string()),
+                        }));
+                    }
+                    let _ = reply.send(r);
                 }
                 Msg::SetWanted(w) => self.wanted = w,
+                Msg::Barrier(tag) => self.emit(DiskEvent::Barrier(tag)),
                 Msg::Flush(reply) => {
                     let _ = reply.send(self.files.sync());
                 }

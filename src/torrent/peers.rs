@@ -271,6 +271,16 @@ impl PeerList {
         }
     }
 
+    /// Makes every idle address dialable now (banned and our own stay
+    /// undialled): the user resumed a torrent that stopped on an error.
+    pub fn retry_now(&mut self, now: Instant) {
+        for p in self.peers.values_mut() {
+            if p.phase == Phase::Idle {
+                p.next_attempt = p.next_attempt.min(now);
+            }
+        }
+    }
+
     /// Makes a busy address available to dial again from `at` (a metadata
     /// fetch that worked, or one abandoned, before the data connection).
     pub fn release(&mut self, addr: SocketAddr, at: Instant) {

@@ -183,6 +183,12 @@ struct Torrent {
     checking: Option<tokio::task::JoinHandle<check::CheckResult>>,
     /// The resume record in the session's state folder, if it keeps one.
     persist: Option<persist::Persist>,
+    /// A retry after an error waiting for its disk barrier: (tag, workers
+    /// yet to reach it). Meanwhile disk errors are ignored, since they come
+    /// from writes and reads queued before the retry.
+    retrying: Option<(u64, usize)>,
+    /// The tag of the last barrier sent to the disk workers.
+    barrier_tag: u64,
 }
 
 async fn run(
@@ -299,6 +305,8 @@ async fn run(
         limits,
         checking: None,
         persist,
+        retrying: None,
+        barrier_tag: 0,
     };
     t.picker.set_sequential(add.sequential);
     t.apply_priorities();
@@ -362,10 +370,17 @@ async fn run(
 }
 
 impl Torrent {
+    /// Stops the torrent on an error: every connection closes, the disk
+    /// workers and the verified pieces stay, and `Resume` starts it again
+    /// (`commands.rs`). The same error repeated (the writes and reads still
+    /// queued) is logged once.
     fn fail(&mut self, msg: String) {
-        tracing::warn!(torrent = %self.meta.info.name, "{msg}");
+        if self.state != TorrentState::Error(msg.clone()) {
+            tracing::warn!(torrent = %self.meta.info.name, "{msg}");
+        }
         self.state = TorrentState::Error(msg);
         self.close_all();
+        self.publish();
     }
 
     fn start_disk(&mut self) {

@@ -8,6 +8,7 @@ pub mod lab;
 pub mod opentracker;
 pub mod procs;
 pub mod swarm;
+pub mod tmpfs;
 pub mod tools;
 
 /// Logs to the test's output when `RUST_LOG` is set.

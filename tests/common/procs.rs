@@ -56,6 +56,11 @@ impl Proc {
         self.child.stdout.take().expect("stdout piped")
     }
 
+    /// Takes its stderr.
+    pub fn stderr(&mut self) -> std::process::ChildStderr {
+        self.child.stderr.take().expect("stderr piped")
+    }
+
     /// Kills it with SIGKILL, as a crash or the OOM killer would, and
     /// waits for it.
     pub fn kill9(&mut self) {

@@ -52,6 +52,11 @@ pub struct NetArgs {
     /// Most KiB per second to upload, all peers together (0: no limit).
     #[arg(long, value_name = "KIB/S")]
     pub upload_limit: Option<u64>,
+    /// When the torrent stops on an error (a full disk, a folder that
+    /// cannot be written, a file gone), try again after SECS seconds,
+    /// keeping every verified piece, instead of exiting.
+    #[arg(long, value_name = "SECS")]
+    pub retry_after: Option<f64>,
 }
 
 /// `shoal download`.
@@ -153,6 +158,12 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
     if !(net.resume_interval.is_finite() && net.resume_interval >= 0.0) {
         bail!("--resume-interval wants a number of seconds");
     }
+    if net
+        .retry_after
+        .is_some_and(|r| !(r.is_finite() && r >= 0.0))
+    {
+        bail!("--retry-after wants a number of seconds");
+    }
     let config = SessionConfig {
         listen_addr: SocketAddr::new(net.bind, net.port),
         dht,
@@ -220,7 +231,8 @@ async fn run(
             std::fs::write(&path, meta.to_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        follow(&handle, keep_seeding).await
+        let retry = net.retry_after.map(Duration::from_secs_f64);
+        follow(&handle, keep_seeding, retry).await
     };
     let outcome = tokio::select! {
         r = work => r,
@@ -234,8 +246,18 @@ async fn run(
 }
 
 /// Shows a live line until the download completes (or forever while
-/// seeding); fails if the torrent stops on an error.
-async fn follow(handle: &TorrentHandle, keep_seeding: bool) -> anyhow::Result<()> {
+/// seeding); fails if the torrent stops on an error, unless `retry` says
+/// to resume it after a while. When stderr is not a terminal (the bar is
+/// hidden), each change of state is a plain line instead, with the
+/// verified pieces: `downloading: 12 of 40 pieces verified`.
+async fn follow(
+    handle: &TorrentHandle,
+    keep_seeding: bool,
+    retry: Option<Duration>,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let plain = !std::io::stderr().is_terminal();
+    let mut last_label = "";
     let bar = ProgressBar::new(handle.stats().total_bytes);
     bar.set_style(
         ProgressStyle::with_template(
@@ -268,9 +290,27 @@ async fn follow(handle: &TorrentHandle, keep_seeding: bool) -> anyhow::Result<()
             st.seeds,
             eta
         ));
+        let label = st.state.label();
+        if plain && label != last_label {
+            eprintln!(
+                "{label}: {} of {} pieces verified",
+                st.pieces_have, st.num_pieces
+            );
+        }
+        last_label = label;
         if let TorrentState::Error(e) = &st.state {
-            bar.abandon();
-            bail!("{e}");
+            let Some(wait) = retry else {
+                bar.abandon();
+                bail!("{e}");
+            };
+            bar.suspend(|| eprintln!("error: {e}; trying again in {:.0} s", wait.as_secs_f64()));
+            tokio::time::sleep(wait).await;
+            handle.resume().await;
+            // The torrent publishes its new state once it has the command.
+            if rx.changed().await.is_err() {
+                bail!("the torrent stopped");
+            }
+            continue;
         }
         if st.complete && !announced_done {
             announced_done = true;

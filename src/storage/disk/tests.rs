@@ -367,6 +367,36 @@ async fn a_write_error_is_reported_and_the_piece_not_verified() {
 }
 
 #[tokio::test]
+async fn a_read_error_is_reported_and_a_barrier_follows_earlier_events() {
+    let fx = fixture(&[("a", 40_000, false)], 2 * K as u64);
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, mut rx) = fx.spawn(dir.path(), vec![true], DiskOptions::default());
+    // Nothing written: file a does not exist.
+    let block = fx.blocks()[0];
+    assert!(disk.read_block(block).await.is_err());
+    assert_eq!(disk.barrier(7).await.unwrap(), disk.workers());
+    let mut barriers = 0;
+    let mut first = None;
+    while barriers < disk.workers() {
+        let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("events in time")
+            .expect("channel open");
+        match ev {
+            DiskEvent::Error(e) => {
+                assert_eq!(barriers, 0, "the error comes before every barrier");
+                first.get_or_insert(e.to_string());
+            }
+            DiskEvent::Barrier(7) => barriers += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    let msg = first.expect("the read error is reported to the torrent");
+    assert!(msg.contains("t/a"), "the message names the path: {msg}");
+    assert!(disk.shutdown().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_full_event_channel_does_not_stall_writes() {
     let fx = fixture(&[("a", 40 * K as u64, false)], K as u64);
     let dir = tempfile::tempdir().unwrap();

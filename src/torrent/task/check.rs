@@ -19,6 +19,8 @@ impl Torrent {
     /// what is on disk; `finish_check` takes the verdicts.
     pub(super) fn start_check(&mut self) {
         self.state = TorrentState::Checking;
+        // A retry's barrier will not come from the workers stopped here.
+        self.retrying = None;
         self.close_all();
         let disk = self.disk.take();
         let meta = Arc::clone(&self.meta);
@@ -31,6 +33,7 @@ impl Torrent {
                 let _ = d.shutdown().await;
             }
             let verdicts = tokio::task::spawn_blocking(move || {
+                crate::stall::stall("check");
                 let n = meta.info.num_pieces();
                 if let Some(v) = trusted.filter(|v| v.still_valid(&dir, &meta.info.files)) {
                     if let Ok(bits) = Bitfield::from_bytes(&v.pieces, n) {

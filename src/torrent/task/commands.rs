@@ -64,9 +64,13 @@ impl Torrent {
             }
             TorrentCmd::Resume => {
                 self.paused = false;
-                if self.state == TorrentState::Paused {
-                    self.state = self.active_state();
-                    self.connect_more();
+                match self.state {
+                    TorrentState::Paused => {
+                        self.state = self.active_state();
+                        self.connect_more();
+                    }
+                    TorrentState::Error(_) => self.retry(),
+                    _ => {}
                 }
                 self.resume_soon();
                 self.publish();
@@ -87,6 +91,40 @@ impl Torrent {
                 self.publish();
             }
         }
+    }
+}
+
+impl Torrent {
+    /// Starts again after an error (a full disk, a folder that could not
+    /// be written or read), keeping every verified piece: the disk workers
+    /// still know them, and the pieces whose writes failed were handed back
+    /// to the picker (`PieceNotStored`), so they are simply fetched again.
+    /// Without running disk workers (the check or their start failed) the
+    /// data is checked again, trusting the resume record where it holds.
+    fn retry(&mut self) {
+        if self.checking.is_some() {
+            return;
+        }
+        tracing::info!(torrent = %self.meta.info.name, "retrying after an error");
+        if self.disk.is_none() {
+            self.start_check();
+            return;
+        }
+        if let Some(d) = self.disk.clone() {
+            // Errors still on their way from work queued before now must
+            // not stop the torrent again: they are ignored until every
+            // worker has passed this barrier.
+            self.barrier_tag += 1;
+            let tag = self.barrier_tag;
+            self.retrying = Some((tag, d.workers()));
+            tokio::spawn(async move { d.barrier(tag).await });
+        }
+        self.state = self.active_state();
+        // The user asked: dial the known peers now, not after the back-off
+        // their closed connections started.
+        self.peer_list.retry_now(std::time::Instant::now());
+        self.update_interest();
+        self.connect_more();
     }
 }
 

@@ -211,7 +211,19 @@ impl Torrent {
                 // Fetch it again; the error that caused it came separately.
                 self.picker.piece_failed(piece);
             }
+            // Errors of work queued before a retry are old news.
+            DiskEvent::Error(_) if self.retrying.is_some() => {}
             DiskEvent::Error(e) => self.fail(format!("disk error: {e}")),
+            DiskEvent::Barrier(tag) => {
+                if let Some((t, left)) = &mut self.retrying {
+                    if *t == tag {
+                        *left = left.saturating_sub(1);
+                        if *left == 0 {
+                            self.retrying = None;
+                        }
+                    }
+                }
+            }
         }
     }
 

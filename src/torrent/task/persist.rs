@@ -2,11 +2,13 @@
 //! (see [`crate::resume`]).
 //!
 //! A record is written when a setting changes (pause, priorities, ...) and,
-//! while pieces arrive, at most every `resume_interval`. Before the
-//! verified pieces are recorded, the disk workers sync the files, so a
-//! record never claims a piece whose data is still only in memory; the file
-//! stamps are taken after that sync. Writes run off the torrent's loop, one
-//! at a time; shutdown awaits the last one and writes a final record.
+//! while pieces arrive, at most every `resume_interval`. The files are
+//! stamped as soon as the verified pieces are taken, then the disk workers
+//! sync them before the record is written: a record never claims a piece
+//! whose data is still only in memory, and one whose stamps still hold
+//! claims every piece written before them. Writes run off the torrent's
+//! loop, one at a time; shutdown awaits the last one and writes a final
+//! record.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +21,7 @@ use super::Torrent;
 use crate::magnet::Magnet;
 use crate::metainfo::Metainfo;
 use crate::picker::Priority;
-use crate::resume::{stamp_files, Resume, StateDir, Verified};
+use crate::resume::{stamp_files, FileStamp, Resume, StateDir, Verified};
 use crate::torrent::TorrentState;
 
 /// A torrent's link to the state folder.
@@ -167,6 +169,20 @@ impl Torrent {
         let disk = self.disk.clone();
         let task = tokio::spawn(async move {
             if job.pieces.is_some() {
+                // The files are stamped as soon as the pieces are taken:
+                // a piece written after this changes a stamp, so a record
+                // that still matches the files on restart holds every
+                // piece on disk (stamped after the sync, pieces verified
+                // meanwhile would be on disk but missing from a record
+                // trusted, and fetched again).
+                let (dir, meta) = (job.dir.clone(), Arc::clone(&job.meta));
+                job.stamps = tokio::task::spawn_blocking(move || {
+                    let stamps = stamp_files(&dir, &meta.info.files);
+                    crate::stall::stall("flush");
+                    stamps
+                })
+                .await
+                .ok();
                 // The data of every recorded piece must be on disk first.
                 let synced = match disk {
                     Some(d) => d.flush().await.map_err(|e| e.to_string()),
@@ -224,6 +240,7 @@ impl Torrent {
             meta: Arc::clone(&self.meta),
             record: self.resume_record(p.added_at),
             pieces: (!checking).then(|| self.have.as_bytes().to_vec()),
+            stamps: None,
             prior: p.prior.clone(),
             dir: self.save_dir.clone(),
         })
@@ -238,9 +255,12 @@ struct RecordJob {
     meta: Arc<Metainfo>,
     /// The record without its verified pieces.
     record: Resume,
-    /// Verified pieces to record with the files' stamps as they are now;
-    /// `None` keeps `prior`.
+    /// Verified pieces to record with the files' stamps; `None` keeps
+    /// `prior`.
     pieces: Option<Vec<u8>>,
+    /// The stamps taken right after `pieces` (before the files were
+    /// synced); `None`: stamp the files when writing (the disk is stopped).
+    stamps: Option<Vec<FileStamp>>,
     /// The pieces the torrent was added with.
     prior: Option<Verified>,
     /// The save folder, to stamp the files.
@@ -255,7 +275,7 @@ impl RecordJob {
             &self.state,
             &self.meta,
             self.record,
-            self.pieces,
+            self.pieces.map(|p| (p, self.stamps)),
             self.prior,
             &self.dir,
         ) {
@@ -265,20 +285,21 @@ impl RecordJob {
 }
 
 /// Writes the metainfo (once) and the record; `pieces` are recorded with
-/// the files' stamps as they are now, or else `prior` is kept.
+/// their stamps (or the files' stamps as they are now), or else `prior` is
+/// kept.
 fn write_record(
     state: &StateDir,
     meta: &Metainfo,
     mut record: Resume,
-    pieces: Option<Vec<u8>>,
+    pieces: Option<(Vec<u8>, Option<Vec<FileStamp>>)>,
     prior: Option<Verified>,
     dir: &Path,
 ) -> Result<(), crate::resume::ResumeError> {
     state.save_metainfo(meta)?;
     record.verified = match pieces {
-        Some(pieces) => Some(Verified {
+        Some((pieces, stamps)) => Some(Verified {
             pieces,
-            files: stamp_files(dir, &meta.info.files),
+            files: stamps.unwrap_or_else(|| stamp_files(dir, &meta.info.files)),
         }),
         None => prior,
     };
