@@ -4,15 +4,21 @@
 //! sparse via `set_len` on first write), the bounded handle cache, the set of
 //! files to sync, and the check that every path stays in the save folder.
 //!
+//! Files are opened through a [`Root`] handle of the save folder, one path
+//! component at a time without following links (see [`super::beneath`]);
+//! the walk happens when a file is opened, and the handle is then cached, so
+//! block writes cost no path lookups.
+//!
 //! Pad files (BEP 47) are never created or written; they read as zeros.
 
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use super::beneath::{Access, Root};
 use super::disk::DiskError;
 use super::Layout;
 
@@ -20,6 +26,9 @@ use super::Layout;
 pub(super) struct Files {
     /// The folder every path must stay in.
     save_dir: PathBuf,
+    /// Its handle, which every file is opened from; opened at the first
+    /// open (created then if a file is to be written).
+    root: Option<Root>,
     /// Files and their offsets.
     layout: Arc<Layout>,
     /// Open handles, least recently used first.
@@ -44,6 +53,7 @@ impl Files {
     pub(super) fn new(save_dir: PathBuf, layout: Arc<Layout>, cap: usize) -> Self {
         Files {
             save_dir,
+            root: None,
             layout,
             open: Vec::new(),
             cap: cap.max(1),
@@ -161,25 +171,30 @@ impl Files {
         Ok(&self.open[last].f)
     }
 
-    fn open_file(&self, file: usize, write: bool) -> Result<File, DiskError> {
+    fn open_file(&mut self, file: usize, write: bool) -> Result<File, DiskError> {
         let path = self.path(file)?;
         let io_err = |op: &'static str, path: &Path, source: io::Error| DiskError::Io {
             op,
             path: path.to_path_buf(),
             source,
         };
+        if self.root.is_none() {
+            let root = Root::open(&self.save_dir, write)
+                .map_err(|e| io_err("opening", &self.save_dir, e))?;
+            self.root = Some(root);
+        }
+        let Some(root) = &self.root else {
+            // Unreachable: filled just above.
+            return Err(DiskError::UnsafePath(path));
+        };
+        let rel = &self.layout.files[file].path;
         if !write {
-            return File::open(&path).map_err(|e| io_err("opening", &path, e));
+            return root
+                .open_file(rel, Access::Read)
+                .map_err(|e| io_err("opening", &path, e));
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_err("creating folder", parent, e))?;
-        }
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        let f = root
+            .open_file(rel, Access::Write)
             .map_err(|e| io_err("creating", &path, e))?;
         let want = self.layout.files[file].length;
         let have = f
