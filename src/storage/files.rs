@@ -303,6 +303,63 @@ mod tests {
     }
 
     #[test]
+    fn links_planted_under_the_save_folder_are_not_followed() {
+        // t/a (4), t/sub/b (4), t/c (4): one piece each.
+        let mut offset = 0;
+        let files = ["a", "sub/b", "c"]
+            .iter()
+            .map(|name| {
+                let f = FileEntry {
+                    path: PathBuf::from("t").join(name),
+                    length: 4,
+                    offset,
+                    pad: false,
+                    attr: String::new(),
+                };
+                offset += 4;
+                f
+            })
+            .collect();
+        let layout = Arc::new(Layout {
+            files,
+            piece_length: 4,
+            total_length: offset,
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("victim"), b"mine").unwrap();
+        std::fs::write(outside.path().join("b"), b"mine").unwrap();
+        let mut f = Files::new(dir.path().into(), layout, 4);
+        f.write_all_at(0, &[b"aaaa"]).unwrap();
+        let t = dir.path().join("t");
+        // A file not yet created becomes a link to a file outside.
+        std::os::unix::fs::symlink(outside.path().join("victim"), t.join("c")).unwrap();
+        let e = f.write_all_at(8, &[b"cccc"]).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("{} is a symbolic link", t.join("c").display())),
+            "{e}"
+        );
+        // A folder not yet created becomes a link to a folder outside.
+        std::os::unix::fs::symlink(outside.path(), t.join("sub")).unwrap();
+        let e = f.write_all_at(4, &[b"bbbb"]).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("{} is a symbolic link", t.join("sub").display())),
+            "{e}"
+        );
+        let mut buf = [0u8; 4];
+        assert!(f.read_at(4, &mut buf).is_err());
+        assert!(f.read_at(8, &mut buf).is_err());
+        assert_eq!(
+            std::fs::read(outside.path().join("victim")).unwrap(),
+            b"mine"
+        );
+        assert_eq!(std::fs::read(outside.path().join("b")).unwrap(), b"mine");
+        // The file opened before the links appeared is still ours.
+        f.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"aaaa");
+    }
+
+    #[test]
     #[allow(clippy::join_absolute_paths)] // the point of the test
     fn paths_must_stay_inside() {
         let d = Path::new("/save");
