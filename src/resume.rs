@@ -85,6 +85,8 @@ impl FileStamp {
         }
         // Times before the epoch count as the epoch.
         let secs = u64::try_from(st.st_mtime).unwrap_or(0);
+        // The field's type differs between platforms.
+        #[allow(clippy::useless_conversion)]
         let nanos = u64::try_from(st.st_mtime_nsec).unwrap_or(0);
         FileStamp::Present {
             len: st.st_size as u64,

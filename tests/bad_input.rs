@@ -171,7 +171,9 @@ fn link_entries() {
         f.extend_from_slice(b"ee");
         multi(&f, 1)
     };
-    let refused: &[(u64, Option<&[&[u8]]>, &str)] = &[
+    // (length, target, why it is refused)
+    type Case<'a> = (u64, Option<&'a [&'a [u8]]>, &'a str);
+    let refused: &[Case] = &[
         (
             0,
             Some(&[b"..", b"..", b"etc", b"passwd"]),

@@ -117,7 +117,7 @@ impl Root {
     /// empty `rel` is the root itself.
     pub fn open_dir(&self, rel: &Path) -> io::Result<OwnedFd> {
         if rel.as_os_str().is_empty() {
-            return Ok(self.fd.try_clone()?);
+            return self.fd.try_clone();
         }
         let parent = self.walk(rel, false)?;
         self.step(parent.fd(self), rel, parent.name, false)
