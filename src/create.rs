@@ -189,7 +189,13 @@ pub fn create_torrent(
     };
     let paths: Vec<PathBuf> = files.iter().map(|f| f.1.clone()).collect();
     let threads = options.threads.unwrap_or_else(hash::default_threads);
-    let hashes = hash::hash_pieces(&layout, &paths, threads, OnError::Stop, &progress)?;
+    let hashes = hash::hash_pieces(
+        &layout,
+        hash::Source::Paths(&paths),
+        threads,
+        OnError::Stop,
+        &progress,
+    )?;
     let mut pieces = Vec::with_capacity(hashes.len() * 20);
     for (i, h) in hashes.iter().enumerate() {
         match h {

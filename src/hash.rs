@@ -21,13 +21,14 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::{AsRawFd, FromRawFd};
-use std::path::PathBuf;
+use std::os::unix::io::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use sha1::{Digest, Sha1};
 
+use crate::storage::beneath::{Access, Root};
 use crate::storage::Layout;
 use crate::types::PieceIndex;
 
@@ -63,7 +64,18 @@ pub enum OnError {
     Continue,
 }
 
-/// Hashes every piece of `layout`, reading file `i` from `paths[i]` (pad
+/// Where the files to hash are, and how they may be opened.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// File `i` at `paths[i]`, links followed: creation reads a folder the
+    /// user chose to share, and a link in it is the user's own choice.
+    Paths(&'a [PathBuf]),
+    /// File `i` at its torrent path beneath a save folder, never through a
+    /// link (verification: the torrent names those paths).
+    Beneath(&'a Root),
+}
+
+/// Hashes every piece of `layout`, reading its files from `source` (pad
 /// files are not read). Runs on `threads` threads (at least one) and calls
 /// `progress(bytes_done, bytes_total)` as pieces complete.
 ///
@@ -72,18 +84,18 @@ pub enum OnError {
 /// are returned only per piece.
 pub fn hash_pieces(
     layout: &Layout,
-    paths: &[PathBuf],
+    source: Source<'_>,
     threads: usize,
     on_error: OnError,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Vec<PieceHash>, ReadError> {
-    hash_in_chunks(layout, paths, threads, on_error, progress, CHUNK_TARGET)
+    hash_in_chunks(layout, source, threads, on_error, progress, CHUNK_TARGET)
 }
 
 /// [`hash_pieces`] with a chosen chunk size (tests use small ones).
 fn hash_in_chunks(
     layout: &Layout,
-    paths: &[PathBuf],
+    source: Source<'_>,
     threads: usize,
     on_error: OnError,
     progress: &(dyn Fn(u64, u64) + Sync),
@@ -103,7 +115,7 @@ fn hash_in_chunks(
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let mut worker = Worker::new(layout, paths);
+                let mut worker = Worker::new(layout, source);
                 let mut local: Vec<(u64, PieceHash)> = Vec::new();
                 loop {
                     if stop.load(Ordering::Relaxed) {
@@ -165,22 +177,23 @@ struct Worker<'a> {
     /// The piece-to-file mapping.
     layout: &'a Layout,
     /// Where each file is on disk.
-    paths: &'a [PathBuf],
+    source: Source<'a>,
     /// Read buffer, small enough to stay in the core's cache between the
     /// read and the hash, reused for every read.
     buf: Vec<u8>,
     /// The file opened last, reused while consecutive spans stay in it.
     open: Option<(usize, File)>,
     /// The folder of the file opened last, so that many small files in one
-    /// folder are opened relative to it instead of walking the whole path.
-    dir: Option<(PathBuf, File)>,
+    /// folder are opened relative to it instead of walking the whole path
+    /// (with [`Source::Beneath`], the folder's path under the save folder).
+    dir: Option<(PathBuf, OwnedFd)>,
 }
 
 impl<'a> Worker<'a> {
-    fn new(layout: &'a Layout, paths: &'a [PathBuf]) -> Self {
+    fn new(layout: &'a Layout, source: Source<'a>) -> Self {
         Worker {
             layout,
-            paths,
+            source,
             buf: vec![0; READ_BLOCK],
             open: None,
             dir: None,
@@ -224,7 +237,7 @@ impl<'a> Worker<'a> {
                     self.open = None;
                     if error.is_none() {
                         error = Some(ReadError {
-                            path: self.paths[span.file].clone(),
+                            path: self.path(span.file),
                             source: e,
                         });
                     }
@@ -276,7 +289,11 @@ impl<'a> Worker<'a> {
     /// Opens file `file` for reading, relative to its folder's handle when
     /// that folder was the last one used.
     fn open_file(&mut self, file: usize) -> io::Result<File> {
-        let path = &self.paths[file];
+        let paths = match self.source {
+            Source::Paths(paths) => paths,
+            Source::Beneath(root) => return self.open_beneath(root, file),
+        };
+        let path = &paths[file];
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return File::open(path);
         };
@@ -285,7 +302,7 @@ impl<'a> Worker<'a> {
                 .read(true)
                 .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
                 .open(parent)?;
-            self.dir = Some((parent.to_path_buf(), d));
+            self.dir = Some((parent.to_path_buf(), d.into()));
         }
         let (Some((_, dir)), Ok(cname)) = (&self.dir, CString::new(name.as_bytes())) else {
             return File::open(path);
@@ -306,17 +323,44 @@ impl<'a> Worker<'a> {
         Ok(unsafe { File::from_raw_fd(fd) })
     }
 
+    /// Opens file `file` beneath the save folder without following links,
+    /// relative to its folder's handle when that folder was the last one used.
+    fn open_beneath(&mut self, root: &Root, file: usize) -> io::Result<File> {
+        let rel = &self.layout.files[file].path;
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let Some(name) = rel.file_name() else {
+            return root.open_file(rel, Access::Read);
+        };
+        if !matches!(&self.dir, Some((p, _)) if p == parent) {
+            self.dir = None;
+            self.dir = Some((parent.to_path_buf(), root.open_dir(parent)?));
+        }
+        let Some((_, dir)) = &self.dir else {
+            // Unreachable: filled just above.
+            return root.open_file(rel, Access::Read);
+        };
+        root.open_in(dir.as_fd(), parent, name, Access::Read)
+    }
+
+    /// Where file `file` is, for messages.
+    fn path(&self, file: usize) -> PathBuf {
+        match self.source {
+            Source::Paths(paths) => paths[file].clone(),
+            Source::Beneath(root) => root.path().join(&self.layout.files[file].path),
+        }
+    }
+
     /// Asks the kernel to read ahead the large file spans of a chunk, so a
     /// cold cache streams from disk while we hash. A span whose last byte is
     /// already cached (probed with a non-blocking read) is left alone: the
     /// hint would walk the whole cached range for nothing. Small files are
     /// skipped: the extra calls would cost more than they save.
-    fn advise(&self, start: u64, len: u64) {
+    fn advise(&mut self, start: u64, len: u64) {
         for span in self.layout.spans(start, len) {
             if span.len < ADVISE_MIN || self.layout.files[span.file].pad {
                 continue;
             }
-            let Ok(f) = File::open(&self.paths[span.file]) else {
+            let Ok(f) = self.open_file(span.file) else {
                 continue;
             };
             let fd = f.as_raw_fd();
@@ -410,14 +454,21 @@ mod tests {
             .map(|c| Ok(Sha1::digest(c).into()))
             .collect();
         for threads in [1, 3] {
-            let got = hash_pieces(&l, &paths, threads, OnError::Stop, &|_, _| {}).unwrap();
+            let got = hash_pieces(
+                &l,
+                Source::Paths(&paths),
+                threads,
+                OnError::Stop,
+                &|_, _| {},
+            )
+            .unwrap();
             assert_eq!(got, want);
             // Many chunks of one or several pieces, taken by racing threads.
             for chunk in [1, 16384, 3 * 16384, 100 * 16384] {
                 let done = AtomicU64::new(0);
                 let got = hash_in_chunks(
                     &l,
-                    &paths,
+                    Source::Paths(&paths),
                     threads,
                     OnError::Stop,
                     &|d, t| {
@@ -440,12 +491,12 @@ mod tests {
         let paths = vec![dir.path().join("a"), dir.path().join("b")];
         std::fs::write(&paths[0], vec![1u8; 20000]).unwrap();
         std::fs::write(&paths[1], vec![1u8; 100]).unwrap();
-        let got = hash_pieces(&l, &paths, 2, OnError::Continue, &|_, _| {}).unwrap();
+        let got = hash_pieces(&l, Source::Paths(&paths), 2, OnError::Continue, &|_, _| {}).unwrap();
         assert_eq!(got[0], Ok(Sha1::digest(vec![1u8; 16384]).into()));
         assert_eq!(got[1], Err(io::ErrorKind::UnexpectedEof));
         assert_eq!(got[2], Err(io::ErrorKind::UnexpectedEof));
         std::fs::remove_file(&paths[1]).unwrap();
-        let err = hash_pieces(&l, &paths, 2, OnError::Stop, &|_, _| {}).unwrap_err();
+        let err = hash_pieces(&l, Source::Paths(&paths), 2, OnError::Stop, &|_, _| {}).unwrap_err();
         assert_eq!(err.path, paths[1]);
         assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
     }

@@ -80,7 +80,8 @@ pub struct FileEntry {
     pub length: u64,
     /// Offset of the file's first byte in the torrent's byte stream.
     pub offset: u64,
-    /// A BEP 47 pad file: never written to disk, reads as zeros.
+    /// A BEP 47 pad file, or a link entry (attr `l`, which holds no data):
+    /// never written to disk, reads as zeros.
     pub pad: bool,
     /// BEP 47 attributes other than padding (`x` executable, `h` hidden, `l` link).
     pub attr: String,
@@ -194,6 +195,15 @@ pub enum MetainfoError {
         path: String,
         /// What is wrong with it.
         error: PathError,
+    },
+    /// A BEP 47 link entry that is refused: its target leaves the torrent
+    /// (or is missing), or it claims to hold data.
+    #[error("torrent file {path:?} is a link that is not allowed: {why}")]
+    BadSymlink {
+        /// The entry's path as given, components joined by `/`.
+        path: String,
+        /// What is wrong with it.
+        why: String,
     },
     /// Two files with the same path after sanitising.
     #[error("torrent names the file {0:?} twice")]
@@ -359,6 +369,12 @@ impl Info {
             (Some(length), None) => {
                 let length =
                     u64::try_from(length).map_err(|_| MetainfoError::NegativeLength(length))?;
+                if raw.attr.as_ref().is_some_and(|a| a.contains(&b'l')) {
+                    return Err(MetainfoError::BadSymlink {
+                        path: name,
+                        why: "a single-file torrent cannot be a link".into(),
+                    });
+                }
                 let file = FileEntry {
                     path: PathBuf::from(&name),
                     length,

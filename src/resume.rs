@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::bencode;
 use crate::metainfo::{FileEntry, Metainfo};
 use crate::picker::Priority;
+use crate::storage::beneath::Root;
 use crate::types::InfoHash;
 
 /// The largest resume record read (a bitfield of a million pieces is
@@ -76,33 +77,38 @@ pub enum FileStamp {
 }
 
 impl FileStamp {
-    /// The stamp of the file at `path` now.
-    pub fn of(path: &Path) -> FileStamp {
-        match fs::metadata(path) {
-            Ok(m) => FileStamp::Present {
-                len: m.len(),
-                mtime_ns: m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos() as u64),
-            },
-            Err(_) => FileStamp::Missing,
+    /// The stamp of a file from its status; anything but a regular file
+    /// (a link in the file's place among them) stamps as missing.
+    fn of(st: &rustix::fs::Stat) -> FileStamp {
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+            return FileStamp::Missing;
+        }
+        // Times before the epoch count as the epoch.
+        let secs = u64::try_from(st.st_mtime).unwrap_or(0);
+        // The field's type differs between platforms.
+        #[allow(clippy::useless_conversion)]
+        let nanos = u64::try_from(st.st_mtime_nsec).unwrap_or(0);
+        FileStamp::Present {
+            len: st.st_size as u64,
+            mtime_ns: secs.saturating_mul(1_000_000_000).saturating_add(nanos),
         }
     }
 }
 
 /// The stamps of a torrent's files under `save_dir`, in torrent order. Pad
-/// files are never on disk and stamp as missing.
+/// files are never on disk and stamp as missing. Files are looked up beneath
+/// the save folder without following links (see
+/// [`crate::storage::beneath`]): a file reached only through a link stamps
+/// as missing, so a record never vouches for data behind a link.
 pub fn stamp_files(save_dir: &Path, files: &[FileEntry]) -> Vec<FileStamp> {
+    let Ok(root) = Root::open(save_dir, false) else {
+        return vec![FileStamp::Missing; files.len()];
+    };
     files
         .iter()
-        .map(|f| {
-            if f.pad {
-                FileStamp::Missing
-            } else {
-                FileStamp::of(&save_dir.join(&f.path))
-            }
+        .map(|f| match root.stat(&f.path) {
+            Ok(Some(st)) if !f.pad => FileStamp::of(&st),
+            _ => FileStamp::Missing,
         })
         .collect()
 }
@@ -681,6 +687,34 @@ mod tests {
         };
         assert!(v.still_valid(dir.path(), &files));
         fs::write(dir.path().join("t/f"), b"abcd").unwrap();
+        assert!(!v.still_valid(dir.path(), &files));
+    }
+
+    #[test]
+    fn stamps_do_not_vouch_for_files_behind_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let files = vec![FileEntry {
+            path: PathBuf::from("t/f"),
+            length: 3,
+            offset: 0,
+            pad: false,
+            attr: String::new(),
+        }];
+        fs::create_dir_all(dir.path().join("t")).unwrap();
+        fs::write(dir.path().join("t/f"), b"abc").unwrap();
+        let v = Verified {
+            pieces: vec![0x80],
+            files: stamp_files(dir.path(), &files),
+        };
+        // The folder moved out and a link put in its place: same file, same
+        // stamp through the link, but the record must not trust it.
+        fs::rename(dir.path().join("t"), outside.path().join("t")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("t"), dir.path().join("t")).unwrap();
+        assert!(!v.still_valid(dir.path(), &files));
+        fs::remove_file(dir.path().join("t")).unwrap();
+        fs::create_dir(dir.path().join("t")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("t/f"), dir.path().join("t/f")).unwrap();
         assert!(!v.still_valid(dir.path(), &files));
     }
 

@@ -145,6 +145,66 @@ fn path_traversal() {
     ));
 }
 
+/// A bencoded list of path components.
+fn parts(path: &[&[u8]]) -> Vec<u8> {
+    let mut l = b"l".to_vec();
+    for p in path {
+        l.extend_from_slice(format!("{}:", p.len()).as_bytes());
+        l.extend_from_slice(p);
+    }
+    l.push(b'e');
+    l
+}
+
+/// BEP 47 link entries (attr `l`): never created on disk; one whose target
+/// leaves the torrent, that has no target or that claims data is refused.
+#[test]
+fn link_entries() {
+    // A file of 100 bytes, then the link entry `l` with `length` and `target`.
+    let with_link = |length: u64, target: Option<&[&[u8]]>| {
+        let mut f = b"ld6:lengthi100e4:pathl1:aeed4:attr1:l".to_vec();
+        f.extend_from_slice(format!("6:lengthi{length}e4:pathl1:le").as_bytes());
+        if let Some(t) = target {
+            f.extend_from_slice(b"12:symlink path");
+            f.extend_from_slice(&parts(t));
+        }
+        f.extend_from_slice(b"ee");
+        multi(&f, 1)
+    };
+    // (length, target, why it is refused)
+    type Case<'a> = (u64, Option<&'a [&'a [u8]]>, &'a str);
+    let refused: &[Case] = &[
+        (
+            0,
+            Some(&[b"..", b"..", b"etc", b"passwd"]),
+            "leaves the torrent",
+        ),
+        (0, Some(&[b"a", b"..", b"..", b"x"]), "leaves the torrent"),
+        (0, Some(&[b"/etc/passwd"]), "leaves the torrent"),
+        (0, Some(&[]), "leaves the torrent"),
+        (0, None, "no target"),
+        (5, Some(&[b"a"]), "holds no data"),
+    ];
+    for (length, target, why) in refused {
+        match parse(&with_link(*length, *target)) {
+            Err(e @ MetainfoError::BadSymlink { .. }) => {
+                assert!(e.to_string().contains(why), "{target:?}: {e}")
+            }
+            other => panic!("{target:?}: {other:?}"),
+        }
+    }
+    // A link inside the torrent is accepted, and never put on disk.
+    let m = parse(&with_link(0, Some(&[b"a"]))).unwrap();
+    let link = &m.info.files[1];
+    assert!(link.attr.contains('l') && link.pad && link.length == 0);
+    // A single-file torrent cannot be a link.
+    let t = b"d4:infod4:attr1:l6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+    assert!(matches!(
+        parse(t).unwrap_err(),
+        MetainfoError::BadSymlink { .. }
+    ));
+}
+
 #[test]
 fn malformed_magnets() {
     let hex = "c9e15763f722f23e98a29decdfae341b98d53056";

@@ -16,8 +16,11 @@
 //!    extension of up to 16 bytes so the file type stays recognisable.
 //!
 //! **Architecture invariant:** a [`crate::metainfo::FileEntry::path`] only
-//! ever holds `Normal` components built here, and [`safe_join`] re-checks the
-//! joined path, so no path outside the save folder comes out of this layer.
+//! ever holds `Normal` components built here, so no path outside the save
+//! folder comes out of this layer. What is on disk (links planted under the
+//! save folder) is the storage layer's to refuse: it opens every path
+//! beneath the folder without following links
+//! ([`crate::storage::beneath`]).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -111,6 +114,10 @@ pub fn sanitize_components<'a>(
 /// stays inside it: every component of `rel` must be a plain name, and any
 /// part of the joined path that already exists on disk is resolved through
 /// symlinks and must still lie under the (resolved) save folder.
+///
+/// A check at one moment, for showing or vetting a path: the disk never
+/// opens the result (a link could appear after the check); it resolves
+/// torrent paths through [`crate::storage::beneath`] instead.
 pub fn safe_join(save_dir: &Path, rel: &Path) -> Result<PathBuf, PathError> {
     if rel.as_os_str().is_empty() {
         return Err(PathError::NoComponents);

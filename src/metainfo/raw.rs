@@ -76,6 +76,9 @@ struct RawFile {
     #[serde(rename = "path.utf-8")]
     path_utf8: Option<PathParts>,
     attr: Option<ByteBuf>,
+    /// BEP 47: where a link entry (attr `l`) points, from the torrent's root.
+    #[serde(rename = "symlink path")]
+    symlink_path: Option<PathParts>,
 }
 
 /// The components of a file's path, kept only up to [`path::MAX_PATH_LEN`]
@@ -148,13 +151,49 @@ fn parse_file(index: usize, raw: RawFile) -> Result<ParsedFile, MetainfoError> {
         }
     })?;
     let attr = raw.attr.map(|a| lossy(&a)).unwrap_or_default();
-    let pad = attr.contains('p') || (parts.len() == 2 && parts[0].as_slice() == PAD_DIR.as_bytes());
+    let link = attr.contains('l');
+    if link {
+        check_link(&shown(), length, raw.symlink_path)?;
+    }
+    // A link entry is never created on disk either (it holds no data).
+    let pad = link
+        || attr.contains('p')
+        || (parts.len() == 2 && parts[0].as_slice() == PAD_DIR.as_bytes());
     Ok(ParsedFile {
         length,
         rel,
         pad,
         attr,
     })
+}
+
+/// Checks a BEP 47 link entry: it holds no data, and its target is a path
+/// inside the torrent (plain components from the torrent's root, so never
+/// absolute and never `..`). Links are never created on disk; this refuses a
+/// torrent that asks for one leading out of itself.
+fn check_link(path: &str, length: u64, target: Option<PathParts>) -> Result<(), MetainfoError> {
+    let bad = |why: String| MetainfoError::BadSymlink {
+        path: path.to_string(),
+        why,
+    };
+    if length != 0 {
+        return Err(bad(format!(
+            "a link holds no data, but it has {length} bytes"
+        )));
+    }
+    let Some(PathParts { parts, too_long }) = target else {
+        return Err(bad("it has no target (\"symlink path\")".into()));
+    };
+    let shown = parts.iter().map(|p| lossy(p)).collect::<Vec<_>>().join("/");
+    if too_long {
+        return Err(bad(format!("its target {shown:?} is too long")));
+    }
+    match path::sanitize_components(parts.iter().map(|p| p.as_slice())) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(bad(format!(
+            "its target {shown:?} leaves the torrent or is not a plain path ({e})"
+        ))),
+    }
 }
 
 impl<'de> Deserialize<'de> for FileList {

@@ -4,15 +4,21 @@
 //! sparse via `set_len` on first write), the bounded handle cache, the set of
 //! files to sync, and the check that every path stays in the save folder.
 //!
+//! Files are opened through a [`Root`] handle of the save folder, one path
+//! component at a time without following links (see [`super::beneath`]);
+//! the walk happens when a file is opened, and the handle is then cached, so
+//! block writes cost no path lookups.
+//!
 //! Pad files (BEP 47) are never created or written; they read as zeros.
 
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use super::beneath::{Access, Root};
 use super::disk::DiskError;
 use super::Layout;
 
@@ -20,6 +26,9 @@ use super::Layout;
 pub(super) struct Files {
     /// The folder every path must stay in.
     save_dir: PathBuf,
+    /// Its handle, which every file is opened from; opened at the first
+    /// open (created then if a file is to be written).
+    root: Option<Root>,
     /// Files and their offsets.
     layout: Arc<Layout>,
     /// Open handles, least recently used first.
@@ -44,6 +53,7 @@ impl Files {
     pub(super) fn new(save_dir: PathBuf, layout: Arc<Layout>, cap: usize) -> Self {
         Files {
             save_dir,
+            root: None,
             layout,
             open: Vec::new(),
             cap: cap.max(1),
@@ -161,25 +171,30 @@ impl Files {
         Ok(&self.open[last].f)
     }
 
-    fn open_file(&self, file: usize, write: bool) -> Result<File, DiskError> {
+    fn open_file(&mut self, file: usize, write: bool) -> Result<File, DiskError> {
         let path = self.path(file)?;
         let io_err = |op: &'static str, path: &Path, source: io::Error| DiskError::Io {
             op,
             path: path.to_path_buf(),
             source,
         };
+        if self.root.is_none() {
+            let root = Root::open(&self.save_dir, write)
+                .map_err(|e| io_err("opening", &self.save_dir, e))?;
+            self.root = Some(root);
+        }
+        let Some(root) = &self.root else {
+            // Unreachable: filled just above.
+            return Err(DiskError::UnsafePath(path));
+        };
+        let rel = &self.layout.files[file].path;
         if !write {
-            return File::open(&path).map_err(|e| io_err("opening", &path, e));
+            return root
+                .open_file(rel, Access::Read)
+                .map_err(|e| io_err("opening", &path, e));
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_err("creating folder", parent, e))?;
-        }
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        let f = root
+            .open_file(rel, Access::Write)
             .map_err(|e| io_err("creating", &path, e))?;
         let want = self.layout.files[file].length;
         let have = f
@@ -285,6 +300,63 @@ mod tests {
             [8, 9, 10, 11, 12, 13, 14, 15, 16, 0]
         );
         assert!(!t.join("p").exists() && !t.join("e").exists());
+    }
+
+    #[test]
+    fn links_planted_under_the_save_folder_are_not_followed() {
+        // t/a (4), t/sub/b (4), t/c (4): one piece each.
+        let mut offset = 0;
+        let files = ["a", "sub/b", "c"]
+            .iter()
+            .map(|name| {
+                let f = FileEntry {
+                    path: PathBuf::from("t").join(name),
+                    length: 4,
+                    offset,
+                    pad: false,
+                    attr: String::new(),
+                };
+                offset += 4;
+                f
+            })
+            .collect();
+        let layout = Arc::new(Layout {
+            files,
+            piece_length: 4,
+            total_length: offset,
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("victim"), b"mine").unwrap();
+        std::fs::write(outside.path().join("b"), b"mine").unwrap();
+        let mut f = Files::new(dir.path().into(), layout, 4);
+        f.write_all_at(0, &[b"aaaa"]).unwrap();
+        let t = dir.path().join("t");
+        // A file not yet created becomes a link to a file outside.
+        std::os::unix::fs::symlink(outside.path().join("victim"), t.join("c")).unwrap();
+        let e = f.write_all_at(8, &[b"cccc"]).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("{} is a symbolic link", t.join("c").display())),
+            "{e}"
+        );
+        // A folder not yet created becomes a link to a folder outside.
+        std::os::unix::fs::symlink(outside.path(), t.join("sub")).unwrap();
+        let e = f.write_all_at(4, &[b"bbbb"]).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("{} is a symbolic link", t.join("sub").display())),
+            "{e}"
+        );
+        let mut buf = [0u8; 4];
+        assert!(f.read_at(4, &mut buf).is_err());
+        assert!(f.read_at(8, &mut buf).is_err());
+        assert_eq!(
+            std::fs::read(outside.path().join("victim")).unwrap(),
+            b"mine"
+        );
+        assert_eq!(std::fs::read(outside.path().join("b")).unwrap(), b"mine");
+        // The file opened before the links appeared is still ours.
+        f.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"aaaa");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Where a torrent's bytes live on disk: the mapping from pieces to file
-//! spans (`layout`), checking a save folder against a torrent (`verify`),
-//! deleting a torrent's files (`delete`), and the disk workers that write, hash and read blocks (`disk`, with
-//! `piece_hash` for incremental hashing).
+//! spans (`layout`), opening paths beneath the save folder without following
+//! links (`beneath`), checking a save folder against a torrent (`verify`),
+//! deleting a torrent's files (`delete`), and the disk workers that write,
+//! hash and read blocks (`disk`, with `piece_hash` for incremental hashing).
 
+pub mod beneath;
 pub mod delete;
 pub mod disk;
 mod files;

@@ -2,14 +2,18 @@
 //! correct. Resume and recheck use it; the `shoal verify` command prints it.
 //!
 //! Missing, short or unreadable files make the pieces they touch bad; they
-//! are not errors. Pad files are never opened and read as zeros. Hashing
-//! runs on every core through [`crate::hash`].
+//! are not errors. A symbolic link on a file's path under the save folder is
+//! an error: it is never followed (files are opened through
+//! [`super::beneath`]), and a torrent whose files cannot be reached without
+//! it cannot be checked. Pad files are never opened and read as zeros.
+//! Hashing runs on every core through [`crate::hash`].
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::hash::{self, OnError};
-use crate::metainfo::{safe_join, Info};
+use super::beneath::Root;
+use crate::hash::{self, OnError, Source};
+use crate::metainfo::Info;
 use crate::storage::Layout;
 
 /// Checks every piece of `info` against the files under `save_dir` (the
@@ -18,8 +22,7 @@ use crate::storage::Layout;
 /// piece is complete and its SHA-1 matches. `progress(bytes_checked,
 /// bytes_total)` is called from the hashing threads.
 ///
-/// Fails only when a file path cannot be placed safely under `save_dir`
-/// (for example a symlink on disk leading out of it).
+/// Fails only when a file's path under `save_dir` meets a symbolic link.
 pub fn verify(
     info: &Info,
     save_dir: &Path,
@@ -35,25 +38,33 @@ pub fn verify_with_threads(
     threads: usize,
     progress: impl Fn(u64, u64) + Sync,
 ) -> Result<Vec<bool>, io::Error> {
+    let root = match Root::open(save_dir, false) {
+        Ok(r) => r,
+        // Nothing on disk yet: every piece is missing.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(vec![false; info.num_pieces() as usize])
+        }
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{}: {e}", save_dir.display()),
+            ))
+        }
+    };
+    // A link is refused by the reads below too; checking first turns it
+    // into an error on the torrent rather than silently bad pieces.
+    for f in info.files.iter().filter(|f| !f.pad) {
+        root.check(&f.path)?;
+    }
     let layout = Layout::new(info);
-    let paths = info
-        .files
-        .iter()
-        .map(|f| {
-            if f.pad {
-                // Never opened; no need to resolve it on disk.
-                return Ok(save_dir.join(&f.path));
-            }
-            safe_join(save_dir, &f.path).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{}: {e}", f.path.display()),
-                )
-            })
-        })
-        .collect::<Result<Vec<PathBuf>, io::Error>>()?;
-    let hashes = hash::hash_pieces(&layout, &paths, threads, OnError::Continue, &progress)
-        .map_err(|e| e.source)?;
+    let hashes = hash::hash_pieces(
+        &layout,
+        Source::Beneath(&root),
+        threads,
+        OnError::Continue,
+        &progress,
+    )
+    .map_err(|e| e.source)?;
     Ok(hashes
         .iter()
         .zip(&info.pieces)
@@ -115,5 +126,31 @@ mod tests {
             verify(&m.info, dir.path(), |_, _| {}).unwrap(),
             vec![true; 3]
         );
+        let gone = tempfile::tempdir().unwrap();
+        assert_eq!(
+            verify(&m.info, &gone.path().join("nothing"), |_, _| {}).unwrap(),
+            vec![false; 3]
+        );
+    }
+
+    #[test]
+    fn links_are_refused_not_read() {
+        let a = vec![1u8; 20000];
+        let b = vec![2u8; 20000];
+        let m = torrent(&a, &b);
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("b"), &b).unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/a"), &a).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("b"), dir.path().join("d/b")).unwrap();
+        let e = verify(&m.info, dir.path(), |_, _| {}).unwrap_err();
+        assert!(e.to_string().contains("d/b is a symbolic link"), "{e}");
+        // A link to a folder in place of the torrent's own folder.
+        std::fs::remove_dir_all(dir.path().join("d")).unwrap();
+        std::fs::write(outside.path().join("a"), &a).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("d")).unwrap();
+        let e = verify(&m.info, dir.path(), |_, _| {}).unwrap_err();
+        assert!(e.to_string().contains("/d is a symbolic link"), "{e}");
     }
 }
