@@ -17,13 +17,11 @@ pub const MAX_NOTIFIED_NAME: usize = 200;
 /// markup shows the name as the text it is.
 pub fn notification_body(name: &str) -> String {
     let mut out = String::with_capacity(name.len().min(4 * MAX_NOTIFIED_NAME) + 8);
-    let mut shown = 0;
-    for c in name.chars().filter(|c| !is_bidi_control(*c)) {
+    for (shown, c) in name.chars().filter(|c| !is_bidi_control(*c)).enumerate() {
         if shown == MAX_NOTIFIED_NAME {
             out.push('…');
             break;
         }
-        shown += 1;
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
