@@ -52,6 +52,8 @@ pub fn typescript() -> String {
     push::<CreateProgress>(&mut out, &cfg);
     push::<Created>(&mut out, &cfg);
     push::<CreateRequest>(&mut out, &cfg);
+    push::<TorrentPreview>(&mut out, &cfg);
+    push::<AddOptions>(&mut out, &cfg);
     push::<SettingsDto>(&mut out, &cfg);
     push::<Startup>(&mut out, &cfg);
     out

@@ -14,12 +14,13 @@ use shoal::limit::from_kib;
 use shoal::magnet::Magnet;
 use shoal::metainfo::MAX_METAINFO_LEN;
 use shoal::session::{Session, SessionError};
-use shoal::torrent::{AddTorrent, TorrentHandle};
+use shoal::torrent::{AddTorrent, TorrentHandle, TorrentSource};
 use shoal::{CreateOptions, InfoHash, Metainfo};
 
 use crate::config::{save_settings as write_settings, write_atomic, Settings};
 use crate::dto::{
-    AppInfo, CreateProgress, CreateRequest, Created, Priority, SessionUpdate, SettingsDto, Startup,
+    AddOptions, AppInfo, CreateProgress, CreateRequest, Created, FileRow, Priority, SessionUpdate,
+    SettingsDto, Startup, TorrentPreview,
 };
 use crate::error::CommandError;
 use crate::state::{lock, AppState, DetailTab};
@@ -84,19 +85,22 @@ pub fn set_dht_panel(state: State<'_, AppState>, open: bool) {
 }
 
 /// Adds the .torrent file at `path`, saving into `save_dir` (the download
-/// folder when absent). Returns the torrent's id.
+/// folder when absent), as the Add dialog's `options` say. Returns the
+/// torrent's id.
 #[tauri::command]
 pub async fn add_torrent_file(
     state: State<'_, AppState>,
     path: String,
     save_dir: Option<String>,
+    options: Option<AddOptions>,
 ) -> Result<String, CommandError> {
     let session = session(&state)?;
     let meta = tauri::async_runtime::spawn_blocking(move || read_metainfo(&path))
         .await
         .map_err(|e| CommandError::Internal(e.to_string()))??;
     let dir = save_dir_or_default(&state, save_dir);
-    let ih = add_to_session(&state, session, AddTorrent::new(meta, dir)).await?;
+    let add = with_options(AddTorrent::new(meta, dir), options.unwrap_or_default());
+    let ih = add_to_session(&state, session, add).await?;
     Ok(ih.to_hex())
 }
 
@@ -106,6 +110,7 @@ pub async fn add_magnet(
     state: State<'_, AppState>,
     uri: String,
     save_dir: Option<String>,
+    options: Option<AddOptions>,
 ) -> Result<String, CommandError> {
     let session = session(&state)?;
     let trimmed = uri.trim();
@@ -116,8 +121,88 @@ pub async fn add_magnet(
         reason: e.to_string(),
     })?;
     let dir = save_dir_or_default(&state, save_dir);
-    let ih = add_to_session(&state, session, AddTorrent::magnet(magnet, dir)).await?;
+    let add = with_options(AddTorrent::magnet(magnet, dir), options.unwrap_or_default());
+    let ih = add_to_session(&state, session, add).await?;
     Ok(ih.to_hex())
+}
+
+/// What the Add dialog shows about a magnet link or a .torrent file's path
+/// before adding it: name, size, files.
+#[tauri::command]
+pub async fn inspect_torrent(source: String) -> Result<TorrentPreview, CommandError> {
+    let trimmed = source.trim().to_string();
+    if trimmed.len() >= 7 && trimmed[..7].eq_ignore_ascii_case("magnet:") {
+        let m = Magnet::parse(&trimmed).map_err(|e| CommandError::BadMagnet {
+            reason: e.to_string(),
+        })?;
+        return Ok(TorrentPreview {
+            id: m.info_hash.to_hex(),
+            name: m
+                .display_name
+                .clone()
+                .unwrap_or_else(|| m.info_hash.to_hex()),
+            magnet: true,
+            total_length: None,
+            files: Vec::new(),
+            comment: None,
+        });
+    }
+    let meta = tauri::async_runtime::spawn_blocking(move || read_metainfo(&trimmed))
+        .await
+        .map_err(|e| CommandError::Internal(e.to_string()))??;
+    Ok(preview_of(&meta))
+}
+
+/// The preview of a parsed .torrent.
+pub fn preview_of(meta: &Metainfo) -> TorrentPreview {
+    let files = meta
+        .info
+        .files
+        .iter()
+        .enumerate()
+        .map(|(index, f)| FileRow {
+            index,
+            path: f
+                .path
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/"),
+            length: f.length,
+            have_bytes: None,
+            priority: Priority::Normal,
+            pad: f.pad,
+        })
+        .collect();
+    TorrentPreview {
+        id: meta.info_hash.to_hex(),
+        name: meta.info.name.clone(),
+        magnet: false,
+        total_length: Some(meta.info.total_length()),
+        files,
+        comment: meta.comment.clone(),
+    }
+}
+
+/// Applies the Add dialog's choices. Files to skip are known only for a
+/// .torrent (a magnet's list is empty until its metadata arrives); an
+/// index past the end is ignored.
+pub fn with_options(mut add: AddTorrent, options: AddOptions) -> AddTorrent {
+    add.paused = options.paused;
+    let files = match &add.source {
+        TorrentSource::Metainfo(m) => m.info.files.len(),
+        TorrentSource::Magnet(_) => 0,
+    };
+    if files > 0 && !options.skip_files.is_empty() {
+        let mut prios = vec![shoal::picker::Priority::Normal; files];
+        for i in options.skip_files {
+            if let Some(slot) = prios.get_mut(i) {
+                *slot = shoal::picker::Priority::Skip;
+            }
+        }
+        add.file_priorities = prios;
+    }
+    add
 }
 
 /// Creates a torrent from a file or folder, hashing on a blocking thread and
@@ -322,6 +407,7 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
         dht_enabled: s.dht_enabled,
         download_limit_kib: s.download_limit_kib,
         upload_limit_kib: s.upload_limit_kib,
+        add_without_asking: s.add_without_asking,
     }
 }
 
@@ -344,6 +430,7 @@ pub fn save_settings(
         dht_enabled: settings.dht_enabled,
         download_limit_kib: settings.download_limit_kib,
         upload_limit_kib: settings.upload_limit_kib,
+        add_without_asking: settings.add_without_asking,
     };
     let mut config = lock(&state.config);
     write_settings(&config.paths, &new).map_err(|e| CommandError::Settings {
@@ -522,5 +609,19 @@ mod tests {
         assert_eq!(m.info.total_length(), 5);
         assert_eq!(m.info.num_pieces(), 1);
         assert_eq!(m.comment.as_deref(), Some("hello"));
+
+        let p = preview_of(&m);
+        assert_eq!((p.name.as_str(), p.total_length), ("a.txt", Some(5)));
+        assert_eq!(p.files.len(), 1);
+        assert_eq!(p.files[0].path, "a.txt");
+        let add = with_options(
+            AddTorrent::new(m, "/tmp"),
+            AddOptions {
+                paused: true,
+                skip_files: vec![0, 7],
+            },
+        );
+        assert!(add.paused);
+        assert_eq!(add.file_priorities, vec![shoal::picker::Priority::Skip]);
     }
 }

@@ -79,6 +79,10 @@ pub struct Settings {
     pub download_limit_kib: u64,
     /// Upload limit of the whole session in KiB/s (0: none).
     pub upload_limit_kib: u64,
+    /// Add a magnet link or .torrent opened from outside (a browser, the
+    /// file manager) at once. Off by default: a link on a web page should
+    /// not start a download before the user has seen what it is.
+    pub add_without_asking: bool,
 }
 
 impl Settings {
@@ -99,6 +103,7 @@ impl Default for Settings {
             dht_enabled: true,
             download_limit_kib: 0,
             upload_limit_kib: 0,
+            add_without_asking: false,
         }
     }
 }
@@ -329,6 +334,7 @@ mod tests {
             dht_enabled: false,
             download_limit_kib: 1,
             upload_limit_kib: 2,
+            add_without_asking: true,
         };
         save_settings(&paths, &s).unwrap();
         let vars = [("SHOAL_CONFIG_DIR", paths.config_dir.to_str().unwrap())];
@@ -340,6 +346,16 @@ mod tests {
         let c = Config::load_with(env(&vars));
         assert_eq!(c.settings, Settings::default());
         assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn an_older_settings_file_asks_before_adding() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SETTINGS_FILE), br#"{"listenPort": 7000}"#).unwrap();
+        let c = Config::load_with(env(&[("SHOAL_CONFIG_DIR", dir.path().to_str().unwrap())]));
+        assert_eq!(c.settings.listen_port, 7000);
+        assert!(!c.settings.add_without_asking);
+        assert!(c.warnings.is_empty());
     }
 
     #[test]

@@ -337,6 +337,37 @@ pub struct CreateRequest {
     pub output: String,
 }
 
+/// What the Add dialog shows before anything is added: enough to decide
+/// (name, size, files), read from the .torrent file or the magnet link.
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TorrentPreview {
+    /// The info hash in hex (the id the torrent will have).
+    pub id: String,
+    /// The torrent's name; a magnet's `dn`, or its hash, until the metadata
+    /// is fetched.
+    pub name: String,
+    /// A magnet link: its files are not known before it is added.
+    pub magnet: bool,
+    /// Total size in bytes, when known.
+    pub total_length: Option<u64>,
+    /// The files, in torrent order (empty for a magnet link), so the user
+    /// can leave some out.
+    pub files: Vec<FileRow>,
+    /// The torrent's comment, if any.
+    pub comment: Option<String>,
+}
+
+/// Choices made in the Add dialog.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AddOptions {
+    /// Add it paused.
+    pub paused: bool,
+    /// Indices (torrent order) of files not to download.
+    pub skip_files: Vec<usize>,
+}
+
 /// The settings dialog's contents.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
@@ -352,6 +383,8 @@ pub struct SettingsDto {
     pub download_limit_kib: u64,
     /// KiB/s, 0 for none (stored, not yet enforced).
     pub upload_limit_kib: u64,
+    /// Add torrents opened from outside without showing the Add dialog.
+    pub add_without_asking: bool,
 }
 
 /// The app's start-up facts, fetched once by the window.

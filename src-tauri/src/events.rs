@@ -26,3 +26,7 @@ pub struct Notice {
     /// The sentence to show.
     pub text: String,
 }
+
+/// Torrents opened from outside wait for the Add dialog: the window takes
+/// them with `take_opens`. No payload.
+pub const OPENS: &str = "shoal://opens";

@@ -2,17 +2,30 @@
 //! `magnet:` link or a .torrent file opened with Shoal, see
 //! `assets/shoal.desktop`), or by a second launch, whose arguments the
 //! single-instance plugin passes to the running app.
+//!
+//! A link clicked on a web page must not start a download unseen, so unless
+//! the setting "add without asking" is on, each target waits in [`Opens`]
+//! until the window takes it ([`take_opens`]) and shows it in the Add
+//! dialog, where the user confirms or cancels. The window is told of new
+//! ones by the [`OPENS`](crate::events::OPENS) event, and takes what waits
+//! when it starts, so a target that came before the window is not lost.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Manager, Runtime, State};
 
 use shoal::magnet::Magnet;
 use shoal::torrent::AddTorrent;
 
 use crate::commands::{add_to_session, read_metainfo};
-use crate::events::{self, Notice, NOTICE};
-use crate::state::AppState;
+use crate::events::{self, Notice, NOTICE, OPENS};
+use crate::state::{lock, AppState};
+
+/// Most targets that wait for the window at once: a flood of launches
+/// (a script, a page opening links in a loop) cannot grow the queue or
+/// stack up dialogs without end; the rest are dropped and said so.
+pub const MAX_WAITING_OPENS: usize = 32;
 
 /// One thing to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +34,67 @@ pub enum Target {
     Magnet(String),
     /// A .torrent file.
     File(PathBuf),
+}
+
+impl Target {
+    /// The target as the Add dialog's field takes it: the link, or the
+    /// file's path.
+    pub fn text(&self) -> String {
+        match self {
+            Target::Magnet(uri) => uri.clone(),
+            Target::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Targets waiting for the window's Add dialog, oldest first.
+#[derive(Debug, Default)]
+pub struct Opens {
+    /// What [`Target::text`] gave, at most [`MAX_WAITING_OPENS`].
+    waiting: VecDeque<String>,
+}
+
+impl Opens {
+    /// Queues targets; returns how many were dropped because the queue is
+    /// full.
+    pub fn push(&mut self, targets: Vec<Target>) -> usize {
+        let mut dropped = 0;
+        for t in targets {
+            if self.waiting.len() < MAX_WAITING_OPENS {
+                self.waiting.push_back(t.text());
+            } else {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// Hands every waiting target over, emptying the queue.
+    pub fn take(&mut self) -> Vec<String> {
+        self.waiting.drain(..).collect()
+    }
+}
+
+/// Hands the window the targets waiting for its Add dialog (each once).
+#[tauri::command]
+pub fn take_opens(state: State<'_, AppState>) -> Vec<String> {
+    lock(&state.opens).take()
+}
+
+/// Whether targets from outside are added without the Add dialog.
+pub fn adds_without_asking(state: &AppState) -> bool {
+    lock(&state.config).settings.add_without_asking
+}
+
+/// Queues targets for the Add dialog, with a message if some were dropped.
+pub fn queue(state: &AppState, targets: Vec<Target>) -> Option<String> {
+    let dropped = lock(&state.opens).push(targets);
+    (dropped > 0).then(|| {
+        format!(
+            "{dropped} more torrents were opened than Shoal asks about at once \
+             ({MAX_WAITING_OPENS}); they were not added."
+        )
+    })
 }
 
 /// The targets among command-line arguments (the program name excluded):
@@ -84,8 +158,9 @@ pub async fn open(state: &AppState, targets: Vec<Target>) -> (Vec<String>, Vec<S
     (failed, added)
 }
 
-/// Handles a second launch's arguments: adds its targets, tells the window
-/// how it went, and brings the window forward.
+/// Handles a second launch's arguments: brings the window forward and hands
+/// its targets to the Add dialog, or, with "add without asking", adds them
+/// and tells the window how it went.
 pub fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
     let found = targets(argv.get(1..).unwrap_or_default());
     if let Some(w) = app.get_webview_window("main") {
@@ -93,6 +168,14 @@ pub fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
         let _ = w.set_focus();
     }
     if found.is_empty() {
+        return;
+    }
+    let state = app.state::<AppState>();
+    if !adds_without_asking(&state) {
+        if let Some(text) = queue(&state, found) {
+            events::emit(app, NOTICE, Notice { error: true, text });
+        }
+        events::emit(app, OPENS, ());
         return;
     }
     let app = app.clone();
@@ -118,6 +201,21 @@ pub fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_targets_are_bounded_and_taken_once() {
+        let mut opens = Opens::default();
+        let many: Vec<Target> = (0..MAX_WAITING_OPENS + 5)
+            .map(|i| Target::File(format!("/tmp/{i}.torrent").into()))
+            .collect();
+        assert_eq!(opens.push(vec![Target::Magnet("magnet:?a".into())]), 0);
+        assert_eq!(opens.push(many), 6);
+        let taken = opens.take();
+        assert_eq!(taken.len(), MAX_WAITING_OPENS);
+        assert_eq!(taken[0], "magnet:?a");
+        assert_eq!(taken[1], "/tmp/0.torrent");
+        assert!(opens.take().is_empty());
+    }
 
     #[test]
     fn finds_magnets_urls_and_paths() {

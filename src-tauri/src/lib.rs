@@ -17,6 +17,7 @@
 //! - [`events`]: what the app pushes to the window unasked.
 //! - [`launch`]: magnet links and .torrent files given on the command line,
 //!   by the desktop or by a second launch.
+//! - [`notify`]: desktop notifications, their text escaped.
 
 pub mod actions;
 pub mod bindings;
@@ -26,6 +27,7 @@ pub mod dto;
 pub mod error;
 pub mod events;
 pub mod launch;
+pub mod notify;
 pub mod state;
 pub mod updates;
 
@@ -49,10 +51,16 @@ pub fn run() {
         .setup(|app| {
             // The engine adds back the torrents of its state folder.
             let mut state = tauri::async_runtime::block_on(AppState::start(Config::load()));
+            // Torrents given on the command line wait for the window's Add
+            // dialog, unless the user chose to add them without asking.
             let args: Vec<String> = std::env::args().skip(1).collect();
-            let (failed, _) =
-                tauri::async_runtime::block_on(launch::open(&state, launch::targets(&args)));
-            state.startup_messages.extend(failed);
+            let found = launch::targets(&args);
+            if launch::adds_without_asking(&state) {
+                let (failed, _) = tauri::async_runtime::block_on(launch::open(&state, found));
+                state.startup_messages.extend(failed);
+            } else if let Some(m) = launch::queue(&state, found) {
+                state.startup_messages.push(m);
+            }
             for m in &state.startup_messages {
                 eprintln!("shoal-desktop: {m}");
             }
@@ -69,6 +77,8 @@ pub fn run() {
             commands::set_dht_panel,
             commands::add_torrent_file,
             commands::add_magnet,
+            commands::inspect_torrent,
+            launch::take_opens,
             commands::create_torrent,
             commands::pause_torrents,
             commands::resume_torrents,

@@ -100,6 +100,8 @@ pub struct AppState {
     /// Wakes the ticker for an update now (after a command), not at the
     /// next tick.
     pub wake: Notify,
+    /// Torrents opened from outside, waiting for the window's Add dialog.
+    pub opens: Mutex<crate::launch::Opens>,
 }
 
 impl AppState {
@@ -150,6 +152,7 @@ impl AppState {
             view: Mutex::new(View::default()),
             book: Mutex::new(Book::default()),
             wake: Notify::new(),
+            opens: Mutex::new(crate::launch::Opens::default()),
         }
     }
 

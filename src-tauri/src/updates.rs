@@ -57,32 +57,12 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             }
             let update = gather(&state, &mut diff, (&mut still, &mut peer_still), full).await;
             for name in &update.completed {
-                notify_complete(&app, name.clone());
+                crate::notify::complete(&app, name.clone());
             }
             if channel.send(update).is_err() {
                 // The window is gone or reloading; it subscribes again.
                 lock(&state.view).channel = None;
             }
-        }
-    });
-}
-
-/// A desktop notification for a finished download (the window shows its
-/// own message too). Without a notification service, as under Xvfb, it is
-/// only logged.
-fn notify_complete<R: Runtime>(app: &AppHandle<R>, name: String) {
-    use tauri_plugin_notification::NotificationExt;
-    let app = app.clone();
-    // The D-Bus call blocks; keep it off the ticker.
-    tauri::async_runtime::spawn_blocking(move || {
-        let shown = app
-            .notification()
-            .builder()
-            .title("Download complete")
-            .body(&name)
-            .show();
-        if let Err(e) = shown {
-            eprintln!("shoal-desktop: no desktop notification for {name}: {e}");
         }
     });
 }

@@ -10,12 +10,19 @@
 //! 5. a torrent created from a folder in the Create dialog is seeded;
 //! 6. pause and resume;
 //! 7. a second launch with a .torrent path hands it to the running app
-//!    (over a private D-Bus session bus) and exits;
+//!    (over a private D-Bus session bus) and exits; the app shows it in the
+//!    Add dialog and adds nothing until the user confirms; Cancel adds
+//!    nothing (`webdriver/opening.rs`);
 //! 8. the list: filter counts, search, sorting, the row menu (pause,
 //!    resume, copy the info hash and magnet link), the column chooser,
 //!    shortcuts, the dark theme (`webdriver/list.rs`);
 //! 9. file priorities (High, Low, don't download) from the menu and keys;
-//! 10. after the app is closed and started again, the same torrents are
+//! 10. a torrent whose name, files and comment are markup, template syntax,
+//!     bidi overrides and line breaks, and a magnet with a 10,000-character
+//!     name, show as text everywhere (`webdriver/opening.rs`); with "add
+//!     without asking" a forwarded magnet is added at once;
+//! 11. after the app is closed and started again, with a magnet link on its
+//!     command line (the Add dialog asks; Cancel), the same torrents are
 //!     listed, the downloaded one complete, in the order sorted before,
 //!     with the same columns and theme.
 //!
@@ -29,6 +36,9 @@ mod steps;
 
 #[path = "webdriver/list.rs"]
 mod list;
+
+#[path = "webdriver/opening.rs"]
+mod opening;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

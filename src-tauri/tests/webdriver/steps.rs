@@ -13,7 +13,7 @@ use shoal::torrent::AddTorrent;
 use shoal::{CreateOptions, Magnet, Metainfo};
 
 use super::common::desktop::{Driver, Sandbox};
-use super::common::process::{stop_pids, ChildGuard};
+use super::common::process::stop_pids;
 
 /// Bound on each wait for the window to show something.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
@@ -126,16 +126,22 @@ pub async fn run(ctx: &Ctx<'_>) {
     let _ = tokio::time::timeout(Duration::from_secs(20), client.close()).await;
     result.unwrap_or_else(|e| panic!("{e}"));
 
-    // 8. Quit the app (SIGTERM, if closing the session left it running) and
-    // start it again: the same torrents, with their progress. A damaged
-    // record in the state folder is reported, not fatal.
+    // 11. Quit the app (SIGTERM, if closing the session left it running)
+    // and start it again, with a magnet link on its command line: the same
+    // torrents, with their progress. A damaged record in the state folder is
+    // reported, not fatal.
     let left = ctx.driver.app_pids(ctx.app);
     eprintln!("webdriver: stopping the app ({left:?}) and starting it again");
     stop_pids(&left);
     let records = ctx.sandbox.data_dir().join("session/torrents");
     std::fs::write(records.join("damaged.resume"), b"d4:junk")
         .expect("write a damaged record into the state folder");
-    let client = ctx.driver.session(ctx.app, &[]).await;
+    let magnet = Magnet {
+        display_name: Some("payload".into()),
+        ..Magnet::new(shoal::InfoHash([0x5c; 20]))
+    }
+    .to_uri();
+    let client = ctx.driver.session(ctx.app, &[&magnet]).await;
     let result = after_restart(&client, ctx).await;
     if result.is_err() {
         report_failure(&client).await;
@@ -145,6 +151,12 @@ pub async fn run(ctx: &Ctx<'_>) {
 }
 
 async fn after_restart(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
+    // Started with a magnet link on its command line: the Add dialog asks
+    // first, and Cancel adds nothing.
+    wait_text(c, "#add-dialog-title", "Add this torrent?").await?;
+    wait_text(c, "#add-name", "payload").await?;
+    click(c, "#add-cancel").await?;
+    wait_gone(c, "#add-dialog").await?;
     let payload = format!("tr[data-id='{}']", ctx.seeder.meta.info_hash.to_hex());
     wait_attr(c, &payload, "data-state", "seeding", TRANSFER_TIMEOUT).await?;
     wait_text(c, &format!("{payload} .pct"), "100%").await?;
@@ -339,35 +351,16 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
         return Err(format!("the saved settings lack the new port: {saved}"));
     }
 
-    // 7. A second launch hands its .torrent to this one and exits.
-    let mut cmd = std::process::Command::new(ctx.app);
-    cmd.arg(ctx.torrent)
-        .env("DISPLAY", format!(":{}", ctx.display))
-        .env("NO_AT_BRIDGE", "1")
-        .stdin(std::process::Stdio::null());
-    ctx.sandbox.apply(&mut cmd);
-    let mut second = ChildGuard::spawn("second launch", &mut cmd);
-    let deadline = Instant::now() + UI_TIMEOUT;
-    let status = loop {
-        if let Some(s) = second.exited() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the second launch still runs after {UI_TIMEOUT:?}"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    if !status.success() {
-        return Err(format!("the second launch failed: {status}"));
-    }
-    let row = format!("tr[data-id='{}']", ctx.expected_hash);
-    wait_text(c, &format!("{row} td.name"), "sample").await?;
-    wait_text(c, "[data-testid=toast-text]", "Added sample").await?;
+    // 7. A second launch hands its .torrent to this one and exits; the Add
+    // dialog shows it, and nothing is added until the user confirms.
+    super::opening::forwarded_torrent_asks_first(c, ctx).await?;
 
     // 8. The list's sorting, filters, search, menu and keys.
     super::list::run(c, ctx.display, &created.info_hash.to_hex()).await?;
     // 9. File priorities.
     super::list::files(c, &hash).await?;
+    // 10. Hostile names and comments stay text everywhere.
+    super::opening::hostile_names(c, ctx).await?;
     Ok(())
 }
 

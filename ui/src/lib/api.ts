@@ -8,6 +8,7 @@ import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { open, save } from '@tauri-apps/plugin-dialog';
 
 import type {
+  AddOptions,
   AppInfo,
   CommandErrorPayload,
   CreateProgress,
@@ -18,6 +19,7 @@ import type {
   SessionUpdate,
   Settings,
   Startup,
+  TorrentPreview,
 } from './types';
 
 /** A command failed; `message` is a sentence fit to show as it is. */
@@ -99,13 +101,23 @@ export function setDhtPanel(open: boolean): Promise<void> {
 }
 
 /** Adds a .torrent file; returns the torrent's id. */
-export function addTorrentFile(path: string, saveDir?: string): Promise<string> {
-  return call<string>('add_torrent_file', { path, saveDir: saveDir || null });
+export function addTorrentFile(path: string, saveDir?: string, options?: AddOptions): Promise<string> {
+  return call<string>('add_torrent_file', { path, saveDir: saveDir || null, options: options ?? null });
 }
 
 /** Adds a magnet link; returns the torrent's id. */
-export function addMagnet(uri: string, saveDir?: string): Promise<string> {
-  return call<string>('add_magnet', { uri, saveDir: saveDir || null });
+export function addMagnet(uri: string, saveDir?: string, options?: AddOptions): Promise<string> {
+  return call<string>('add_magnet', { uri, saveDir: saveDir || null, options: options ?? null });
+}
+
+/** What a magnet link or .torrent path holds (name, size, files), for the Add dialog; nothing is added. */
+export function inspectTorrent(source: string): Promise<TorrentPreview> {
+  return call<TorrentPreview>('inspect_torrent', { source });
+}
+
+/** The magnet links and .torrent paths opened from outside that wait for the Add dialog (each handed out once). */
+export function takeOpens(): Promise<string[]> {
+  return call<string[]>('take_opens');
 }
 
 /** Creates a torrent, reporting hashing progress, and starts seeding it. */
@@ -183,6 +195,12 @@ export async function onFilesDropped(handler: (paths: string[]) => void, onHover
 export async function onNotice(handler: (n: { error: boolean; text: string }) => void): Promise<UnlistenFn> {
   if (!inDesktopApp()) return () => {};
   return listen<{ error: boolean; text: string }>('shoal://notice', (event) => handler(event.payload));
+}
+
+/** Calls `handler` when torrents opened from outside wait for the Add dialog (fetch them with takeOpens). */
+export async function onOpens(handler: () => void): Promise<UnlistenFn> {
+  if (!inDesktopApp()) return () => {};
+  return listen('shoal://opens', () => handler());
 }
 
 /** Opens a torrent's folder, one of its files (`file`), or the folder holding that file (`folder`). */

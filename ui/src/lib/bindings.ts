@@ -568,6 +568,51 @@ comment: string,
 output: string, };
 
 /**
+ * What the Add dialog shows before anything is added: enough to decide
+ * (name, size, files), read from the .torrent file or the magnet link.
+ */
+export type TorrentPreview = { 
+/**
+ * The info hash in hex (the id the torrent will have).
+ */
+id: string, 
+/**
+ * The torrent's name; a magnet's `dn`, or its hash, until the metadata
+ * is fetched.
+ */
+name: string, 
+/**
+ * A magnet link: its files are not known before it is added.
+ */
+magnet: boolean, 
+/**
+ * Total size in bytes, when known.
+ */
+totalLength: number | null, 
+/**
+ * The files, in torrent order (empty for a magnet link), so the user
+ * can leave some out.
+ */
+files: Array<FileRow>, 
+/**
+ * The torrent's comment, if any.
+ */
+comment: string | null, };
+
+/**
+ * Choices made in the Add dialog.
+ */
+export type AddOptions = { 
+/**
+ * Add it paused.
+ */
+paused: boolean, 
+/**
+ * Indices (torrent order) of files not to download.
+ */
+skipFiles: Array<number>, };
+
+/**
  * The settings dialog's contents.
  */
 export type Settings = { 
@@ -590,7 +635,11 @@ downloadLimitKib: number,
 /**
  * KiB/s, 0 for none (stored, not yet enforced).
  */
-uploadLimitKib: number, };
+uploadLimitKib: number, 
+/**
+ * Add torrents opened from outside without showing the Add dialog.
+ */
+addWithoutAsking: boolean, };
 
 /**
  * The app's start-up facts, fetched once by the window.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { fileTree } from './filetree';
+import { addDialogFiles, fileTree, MAX_LISTED_FILES } from './filetree';
 import type { FileRow } from './types';
 
 const f = (index: number, path: string, length: number, haveBytes: number | null, priority: FileRow['priority'] = 'normal', pad = false): FileRow => ({
@@ -59,5 +59,17 @@ describe('priority keys', () => {
     expect(priorityForKey('l', true)).toBeNull();
     expect(priorityLabel('skip')).toBe('Don\u2019t download');
     expect(priorityLabel('mixed')).toBe('Mixed');
+  });
+});
+
+describe('addDialogFiles', () => {
+  it('lists real files only, at most MAX_LISTED_FILES', () => {
+    const many = Array.from({ length: MAX_LISTED_FILES + 5 }, (_, i) => f(i, `t/${i}.bin`, 1, null, 'normal', i === 0));
+    const { listed, more, total } = addDialogFiles(many);
+    expect(listed).toHaveLength(MAX_LISTED_FILES);
+    expect(listed[0].index).toBe(1);
+    expect(more).toBe(4);
+    expect(total).toBe(MAX_LISTED_FILES + 4);
+    expect(addDialogFiles([f(0, 'a', 1, null)])).toEqual({ listed: [f(0, 'a', 1, null)], more: 0, total: 1 });
   });
 });

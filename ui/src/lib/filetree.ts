@@ -115,3 +115,13 @@ export function priorityForKey(key: string, ctrl: boolean): Priority | null {
   const found = PRIORITIES.find((p) => p.key === key.toUpperCase());
   return found ? found.id : null;
 }
+
+/** Most files the Add dialog lists; the rest are downloaded and can be chosen in the Files tab after adding. */
+export const MAX_LISTED_FILES = 1000;
+
+/** The files the Add dialog lists (pad files left out, at most `max`) and how many more there are. */
+export function addDialogFiles(files: FileRow[], max = MAX_LISTED_FILES): { listed: FileRow[]; more: number; total: number } {
+  const real = files.filter((file) => !file.pad);
+  const listed = real.slice(0, max);
+  return { listed, more: real.length - listed.length, total: real.length };
+}

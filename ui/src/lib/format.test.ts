@@ -9,7 +9,11 @@ import {
   formatPercent,
   formatRate,
   formatRatio,
+  inlineName,
+  MAX_INLINE_NAME,
   peerFlags,
+  plainName,
+  plainText,
 } from './format';
 
 describe('formatBytes', () => {
@@ -124,5 +128,39 @@ describe('peerFlags', () => {
   it('shows unchokes nobody uses', () => {
     expect(peerFlags({ ...base, peerChoking: false })).toBe('K');
     expect(peerFlags({ ...base, amChoking: false })).toBe('?');
+  });
+});
+
+describe('names from torrents', () => {
+  const hostile = '<img src=x onerror=alert(1)><b>bold</b> {{7*7}} &amp;';
+
+  it('keeps markup as the text it is', () => {
+    expect(plainName(hostile)).toBe(hostile);
+    expect(inlineName(hostile)).toBe(hostile);
+    expect(plainText(hostile)).toBe(hostile);
+  });
+
+  it('puts a name on one line', () => {
+    expect(plainName('a\nb\r\nc\td\u0000e\u2028f')).toBe('a b  c d e f');
+  });
+
+  it('drops bidi overrides, keeps right-to-left letters', () => {
+    expect(plainName('photo\u202egpj.exe')).toBe('photogpj.exe');
+    expect(plainName('\u2067x\u2069')).toBe('x');
+    expect(plainName('שלום')).toBe('שלום');
+    expect(plainText('a\u202eb')).toBe('ab');
+  });
+
+  it('keeps the lines of a comment', () => {
+    expect(plainText('line 1\nline 2\tx\u0007')).toBe('line 1\nline 2\tx ');
+  });
+
+  it('cuts long names in sentences, on whole characters', () => {
+    const long = '😀'.repeat(10_000);
+    const cut = inlineName(long);
+    expect(Array.from(cut)).toHaveLength(MAX_INLINE_NAME + 1);
+    expect(cut.endsWith('\u2026')).toBe(true);
+    expect(inlineName('short')).toBe('short');
+    expect(inlineName('abcdef', 3)).toBe('abc\u2026');
   });
 });

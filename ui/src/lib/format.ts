@@ -115,3 +115,35 @@ export function peerFlags(p: PeerFlagInput): string {
   if (p.source === 'lsd') flags.push('L');
   return flags.join(' ');
 }
+
+/** Longest torrent name shown inside a sentence (toasts, dialogs), in characters; the list and the details show it whole. */
+export const MAX_INLINE_NAME = 120;
+
+// Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069):
+// in a name they can reverse what follows ("gpj.exe" shown as "exe.jpg").
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+// C0 and C1 control characters, line breaks and tabs included.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// The same, but keeping line breaks and tabs (a comment has lines).
+const CONTROLS_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * A name from a torrent or a peer, as one line of plain text: control
+ * characters (line breaks too) become spaces and bidi controls are removed.
+ * The result is still text for Svelte to escape, never markup.
+ */
+export function plainName(name: string): string {
+  return name.replace(BIDI_CONTROLS, '').replace(CONTROLS, ' ');
+}
+
+/** Text of several lines from a torrent (its comment): as plainName, but line breaks and tabs stay. */
+export function plainText(text: string): string {
+  return text.replace(BIDI_CONTROLS, '').replace(CONTROLS_BUT_LINES, ' ');
+}
+
+/** A name for use inside a sentence: plainName, cut to `max` characters with "…". */
+export function inlineName(name: string, max = MAX_INLINE_NAME): string {
+  const plain = plainName(name);
+  const chars = Array.from(plain);
+  return chars.length <= max ? plain : `${chars.slice(0, max).join('')}\u2026`;
+}

@@ -3,6 +3,7 @@
 // window alone is written here.
 
 export type {
+  AddOptions,
   AppInfo,
   Created,
   CreateProgress,
@@ -21,6 +22,7 @@ export type {
   Settings,
   Startup,
   TorrentDetail,
+  TorrentPreview,
   TorrentRow,
   TorrentState,
   TrackerRow,
