@@ -154,7 +154,9 @@ impl Slots {
         let victim = s
             .useless
             .iter()
-            .filter(|(_, (since, _))| now.saturating_duration_since(*since) >= self.limits.useless_after)
+            .filter(|(_, (since, _))| {
+                now.saturating_duration_since(*since) >= self.limits.useless_after
+            })
             .min_by_key(|(_, (since, _))| *since)
             .map(|(id, _)| *id);
         let Some(id) = victim else {
