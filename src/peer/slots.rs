@@ -101,6 +101,8 @@ impl Slots {
     /// A slot for a connection we dial to `ip`. With `evict`, a full
     /// session closes a useless connection to make room.
     pub fn outgoing(&self, ip: IpAddr, evict: bool) -> Result<Slot, Refusal> {
+        // An IPv4 peer on a dual-stack socket is one host either way.
+        let ip = ip.to_canonical();
         let mut s = lock(&self.state);
         self.take(&mut s, ip, evict)
     }
@@ -109,6 +111,7 @@ impl Slots {
     /// handshake is being read (drop it once read). A full session closes
     /// a useless connection to make room.
     pub fn incoming(&self, ip: IpAddr) -> Result<(Slot, Pending), Refusal> {
+        let ip = ip.to_canonical();
         let mut s = lock(&self.state);
         let per = s.by_ip.get(&ip).copied().unwrap_or_default();
         if per.pending >= self.limits.pending_per_ip {
@@ -283,6 +286,17 @@ mod tests {
         assert_eq!(s.held(), 1);
         assert!(s.incoming(ip(3)).is_ok());
         assert_eq!(s.held(), 1, "the incoming slot was dropped again");
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_counts_as_its_ipv4_address() {
+        let s = slots(10, 1);
+        let _a = s.outgoing(ip(1), false).unwrap();
+        let mapped = match ip(1) {
+            IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+            v6 => v6,
+        };
+        assert_eq!(s.incoming(mapped).unwrap_err(), Refusal::PerIp);
     }
 
     #[test]
