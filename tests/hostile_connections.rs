@@ -608,3 +608,45 @@ async fn a_useless_peer_gives_its_place_when_the_torrent_is_full() {
     })
     .await;
 }
+
+/// A peer that connects and never completes its handshake is closed by
+/// the handshake timeout (10 s for the whole handshake, however slowly its
+/// bytes come), and its place is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_that_never_completes_is_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, ih) = seeder(
+        tmp.path(),
+        SessionConfig {
+            max_handshakes_per_ip: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let to = SocketAddr::from(([127, 0, 0, 1], s.listen_port()));
+    let mut slow = connect_from(IpAddr::from([127, 0, 4, 1]), to)
+        .await
+        .expect("TCP connect");
+    let hs = Handshake::new(ih, PeerId::generate()).encode();
+    // The first bytes of a handshake, then a byte every two seconds: the
+    // whole would take over two minutes.
+    slow.write_all(&hs[..8]).await.unwrap();
+    let closed = tokio::time::timeout(LIMIT, async {
+        for b in &hs[8..] {
+            if is_closed(&mut slow).await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if slow.write_all(std::slice::from_ref(b)).await.is_err() {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("closed or complete in time");
+    assert!(closed, "the slow handshake was never closed");
+    // Its place is free again: a prompt peer from that address is served.
+    assert!(handshake_from([127, 0, 4, 1], to, ih).await.is_some());
+    s.shutdown().await;
+}
