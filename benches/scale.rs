@@ -122,6 +122,11 @@ fn config(state: &Path) -> SessionConfig {
     SessionConfig {
         listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         state_dir: Some(state.to_path_buf()),
+        // The leechers stand for hundreds of hosts but all dial from
+        // 127.0.0.1: no session or per-address cap in their way.
+        max_session_connections: 100_000,
+        max_connections_per_ip: 100_000,
+        max_handshakes_per_ip: 100_000,
         ..Default::default()
     }
 }

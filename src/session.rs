@@ -3,6 +3,11 @@
 //!
 //! Incoming connections are accepted here, their handshake read (with a
 //! timeout), and the socket handed to the torrent its info hash names.
+//! Every connection of every torrent, either direction, holds one of the
+//! session's slots ([`crate::peer::Slots`]): a connection over the
+//! session's limit, over its address's limit, or from an address with
+//! too many handshakes under way is closed as soon as it is accepted,
+//! before anything is read or allocated for it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,10 +31,25 @@ use crate::types::{InfoHash, PeerId};
 
 /// Connections per torrent.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50;
+/// Connections of the whole session, every torrent and state (dialling,
+/// handshake, open) counted: libtorrent's `connections_limit`.
+pub const DEFAULT_MAX_SESSION_CONNECTIONS: usize = 200;
+/// Connections with one IP address, both directions, all torrents
+/// together. libtorrent allows one per address and torrent; a few here
+/// leave room for several clients behind one NAT and for a peer we share
+/// several torrents with, while one host cannot take the session.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 8;
+/// Incoming handshakes read at once from one IP address, so that one slow
+/// host cannot hold the session's `MAX_PENDING_INCOMING` places.
+pub const DEFAULT_MAX_HANDSHAKES_PER_IP: usize = 4;
+/// How long a connection must have been useless (neither side interested,
+/// no payload moving) before a newcomer may take its place when the
+/// torrent or the session is full.
+pub const DEFAULT_USELESS_PEER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Dials under way at once per torrent.
 pub const DEFAULT_MAX_HALF_OPEN: usize = 8;
-/// Incoming connections whose handshake we are still reading; more wait
-/// in the listen queue.
+/// Incoming connections whose handshake we are still reading (each at
+/// most the handshake timeout, 10 s); more wait in the listen queue.
 const MAX_PENDING_INCOMING: usize = 64;
 /// How long shutdown waits for torrents to say goodbye to trackers and
 /// flush their files.
@@ -44,8 +64,22 @@ pub struct SessionConfig {
     pub listen_addr: SocketAddr,
     /// Our peer id; a fresh one when `None`.
     pub peer_id: Option<PeerId>,
-    /// Connections per torrent.
+    /// Connections per torrent (`DEFAULT_MAX_CONNECTIONS`, 50).
     pub max_connections: usize,
+    /// Connections of the whole session
+    /// (`DEFAULT_MAX_SESSION_CONNECTIONS`, 200), so that many torrents
+    /// cannot run the process out of descriptors or memory.
+    pub max_session_connections: usize,
+    /// Connections with one IP address (`DEFAULT_MAX_CONNECTIONS_PER_IP`,
+    /// 8), so that one host cannot take the session's places.
+    pub max_connections_per_ip: usize,
+    /// Incoming handshakes read at once from one IP address
+    /// (`DEFAULT_MAX_HANDSHAKES_PER_IP`, 4).
+    pub max_handshakes_per_ip: usize,
+    /// How long a peer must have been useless to us and we to it before a
+    /// newcomer takes its place when slots are short
+    /// (`DEFAULT_USELESS_PEER_TIMEOUT`, 60 s).
+    pub useless_peer_timeout: Duration,
     /// Dials under way at once per torrent.
     pub max_half_open: usize,
     /// The DHT node to run, or `None` for no DHT. Off by default in the
@@ -79,6 +113,10 @@ impl Default for SessionConfig {
             listen_addr: SocketAddr::from(([0, 0, 0, 0], 6881)),
             peer_id: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_session_connections: DEFAULT_MAX_SESSION_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_handshakes_per_ip: DEFAULT_MAX_HANDSHAKES_PER_IP,
+            useless_peer_timeout: DEFAULT_USELESS_PEER_TIMEOUT,
             max_half_open: DEFAULT_MAX_HALF_OPEN,
             dht: None,
             state_dir: None,
@@ -152,6 +190,8 @@ struct Inner {
     /// The session-wide limits every connection of every torrent passes
     /// through (after its torrent's own).
     limits: RateLimits,
+    /// The places every connection of the session takes one of.
+    slots: peer::Slots,
     /// Torrents by info hash. Locked briefly, never across an await.
     torrents: Mutex<HashMap<InfoHash, Entry>>,
     /// The state folder, if the session keeps one.
@@ -238,6 +278,12 @@ impl Session {
             peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
             listen_port,
             limits: RateLimits::new(config.download_limit, config.upload_limit),
+            slots: peer::Slots::new(peer::SlotLimits {
+                total: config.max_session_connections,
+                per_ip: config.max_connections_per_ip,
+                pending_per_ip: config.max_handshakes_per_ip,
+                useless_after: config.useless_peer_timeout,
+            }),
             config,
             torrents: Mutex::new(HashMap::new()),
             state,
@@ -327,6 +373,7 @@ impl Session {
             resume_interval: self.inner.config.resume_interval,
             removed: removed.clone(),
             limits: self.inner.limits.clone(),
+            slots: self.inner.slots.clone(),
         };
         let cancel = self.inner.cancel.child_token();
         let done = CancellationToken::new();
@@ -461,9 +508,11 @@ async fn accept_loop(
             _ = cancel.cancelled() => break,
             Some(_) = pending.join_next(), if !pending.is_empty() => {}
             // At the cap, connections wait in the kernel's listen queue
-            // until a handshake is read: accepting and closing them would
-            // drop a burst of peers (a restart, leechers arriving together),
-            // who then back off for seconds.
+            // until a handshake is read (each within the handshake
+            // timeout): accepting and closing them would drop a burst of
+            // peers (a restart, leechers arriving together), who then back
+            // off for seconds. One host cannot fill the cap: it has at most
+            // `max_handshakes_per_ip` of the places.
             r = listener.accept(), if pending.len() < MAX_PENDING_INCOMING => {
                 let (mut stream, addr) = match r {
                     Ok(x) => x,
@@ -473,9 +522,26 @@ async fn accept_loop(
                         continue;
                     }
                 };
+                let Some(session) = inner.upgrade() else {
+                    break;
+                };
+                // Over a limit: closed now, before anything is read or
+                // allocated for it. Not logged above trace: a host that
+                // opens connections in a loop must not fill a disk.
+                let (slot, reading) = match session.slots.incoming(addr.ip()) {
+                    Ok(x) => x,
+                    Err(why) => {
+                        tracing::trace!(%addr, ?why, "connection refused");
+                        drop(stream);
+                        continue;
+                    }
+                };
+                drop(session);
                 let inner = inner.clone();
                 pending.spawn(async move {
-                    let Ok(hs) = peer::read_incoming(&mut stream).await else {
+                    let hs = peer::read_incoming(&mut stream).await;
+                    drop(reading);
+                    let Ok(hs) = hs else {
                         return;
                     };
                     let Some(inner) = inner.upgrade() else {
@@ -485,7 +551,7 @@ async fn accept_loop(
                         .get(&hs.info_hash)
                         .map(|e| e.handle.clone());
                     if let Some(t) = handle {
-                        let _ = t.cmds.send(TorrentCmd::Incoming(stream, addr, hs)).await;
+                        let _ = t.cmds.send(TorrentCmd::Incoming(stream, addr, hs, slot)).await;
                     }
                 });
             }

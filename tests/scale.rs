@@ -167,7 +167,9 @@ async fn an_idle_session_does_not_wake_per_torrent() {
 /// Many peers dialling at once (a session restarted with many torrents,
 /// a swarm's leechers arriving together) are all served: connections
 /// beyond the ones whose handshake is being read wait in the listen queue
-/// rather than being accepted and closed.
+/// rather than being accepted and closed. Each dials from a loopback
+/// address of its own, as peers on the Internet would (one address gets
+/// a few connections only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_incoming_connections_is_served_not_dropped() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -190,12 +192,11 @@ async fn a_burst_of_incoming_connections_is_served_not_dropped() {
     // Every connection is open before any handshake is sent, so the
     // session holds them all at once.
     let mut socks = Vec::new();
-    for _ in 0..BURST {
-        socks.push(
-            tokio::net::TcpStream::connect(local(seeder.listen_port()))
-                .await
-                .unwrap(),
-        );
+    for i in 0..BURST {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(std::net::SocketAddr::from(([127, 0, 1, 1 + i as u8], 0)))
+            .unwrap();
+        socks.push(sock.connect(local(seeder.listen_port())).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ours = shoal::wire::Handshake::new(meta.info_hash, shoal::PeerId::generate()).encode();

@@ -80,6 +80,9 @@ pub fn run() {
         let session = Session::new(SessionConfig {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             download_limit: Some(args.hold_limit),
+            // Every torrent's seeder is the one at 127.0.0.1.
+            max_session_connections: 100_000,
+            max_connections_per_ip: 100_000,
             ..Default::default()
         })
         .await

@@ -10,6 +10,7 @@ mod connection;
 mod dial;
 mod flood;
 pub mod pipeline;
+mod slots;
 mod upload;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 
 pub use connection::{run, PeerError};
 pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
+pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
 
 /// A connection's id within its torrent, handed out by the torrent task.
 pub use crate::picker::PeerKey;

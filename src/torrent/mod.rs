@@ -224,8 +224,8 @@ impl AddTorrent {
 /// Commands to a torrent task.
 #[derive(Debug)]
 pub(crate) enum TorrentCmd {
-    /// A peer dialled us and named this torrent.
-    Incoming(TcpStream, SocketAddr, Handshake),
+    /// A peer dialled us and named this torrent; it holds its session slot.
+    Incoming(TcpStream, SocketAddr, Handshake, crate::peer::Slot),
     /// Dial these addresses.
     AddPeers(Vec<SocketAddr>, PeerSource),
     /// Snapshot of the connections.
@@ -303,6 +303,8 @@ pub(crate) struct TorrentEnv {
     pub removed: Arc<std::sync::atomic::AtomicBool>,
     /// The session-wide limits, passed through after the torrent's own.
     pub limits: RateLimits,
+    /// The session's connection slots: each dial takes one first.
+    pub slots: crate::peer::Slots,
 }
 
 /// A handle on a running torrent.

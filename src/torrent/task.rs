@@ -58,6 +58,9 @@ const TICK: Duration = Duration::from_secs(1);
 /// How long an idle torrent sleeps when nothing is due: anything that makes
 /// it busy (a command, a peer, a connection) wakes it at once.
 const IDLE_SLEEP: Duration = Duration::from_secs(3600);
+/// How long an address whose host holds its share of the session's
+/// connections waits before we try it again.
+const SLOT_RETRY: Duration = Duration::from_secs(5);
 /// What we tell trackers is left while the size is unknown (a magnet
 /// before its metadata): libtorrent's choice, neither zero (a seed) nor
 /// absurd.
@@ -442,7 +445,10 @@ impl Torrent {
         }
     }
 
-    /// Dials more peers while under the connection limits.
+    /// Dials more peers while under the connection limits: this torrent's,
+    /// its half-open dials, and the session's slots. A downloading torrent
+    /// may take the place of a useless connection when the session is
+    /// full; a seed waits for peers to come.
     fn connect_more(&mut self) {
         if !self.downloading() {
             return;
@@ -457,15 +463,62 @@ impl Torrent {
             return;
         }
         let now = Instant::now();
+        let evict = self.state == TorrentState::Downloading;
         self.peer_list.set_skip_seeds(self.picker.is_complete());
+        let mut full = false;
         for addr in self.peer_list.take_candidates(now, n) {
+            if full {
+                self.peer_list.release(addr, now);
+                continue;
+            }
+            let slot = match self.env.slots.outgoing(addr.ip(), evict) {
+                Ok(s) => s,
+                Err(peer::Refusal::PerIp) => {
+                    // That host has its share of our connections: later.
+                    self.peer_list.release(addr, now + SLOT_RETRY);
+                    continue;
+                }
+                Err(_) => {
+                    self.peer_list.release(addr, now);
+                    full = true;
+                    continue;
+                }
+            };
             let source = self.peer_list.source(&addr).unwrap_or(PeerSource::Manual);
             let setup = self.setup();
-            self.conns.dial(addr, source, setup);
+            self.conns.dial(addr, source, setup, slot);
         }
     }
 
-    fn on_dialled(&mut self, (addr, source, result): DialResult) {
+    /// A peer dialled us for this torrent, holding its session slot. Over
+    /// this torrent's limit it takes the place of a useless connection, if
+    /// one has been useless long enough, or is closed.
+    fn on_incoming(
+        &mut self,
+        stream: tokio::net::TcpStream,
+        addr: SocketAddr,
+        hs: crate::wire::Handshake,
+        slot: peer::Slot,
+    ) {
+        // During a check the peer is answered and waits for the verdict
+        // (`Connections::park`) rather than being turned away: a peer that
+        // dials a starting seeder keeps its connection.
+        let open = self.downloading() || self.state == TorrentState::Checking;
+        if !open || self.peer_list.is_banned(addr.ip()) {
+            return;
+        }
+        if self.conns.committed() >= self.env.max_connections
+            && !self
+                .conns
+                .evict_useless(Instant::now(), self.env.slots.limits().useless_after)
+        {
+            return;
+        }
+        let setup = self.setup();
+        self.conns.answer(stream, addr, hs, setup, slot);
+    }
+
+    fn on_dialled(&mut self, (addr, source, slot, result): DialResult) {
         let now = Instant::now();
         let conn = match result {
             Ok(c) => c,
@@ -488,18 +541,24 @@ impl Torrent {
         };
         if self.state == TorrentState::Checking && source == PeerSource::Incoming {
             // Started with the check's verdict.
-            self.conns.park(addr, conn);
+            self.conns.park(addr, conn, slot);
             return;
         }
-        if !self.downloading() || self.conns.len() >= self.env.max_connections {
+        if !self.downloading() || self.conns.counted() >= self.env.max_connections {
             self.peer_list.disconnected(addr, now);
             return;
         }
-        self.start_peer(addr, source, conn);
+        self.start_peer(addr, source, conn, slot);
     }
 
     /// Starts the task of a connection that has exchanged handshakes.
-    fn start_peer(&mut self, addr: SocketAddr, source: PeerSource, conn: Connected) {
+    fn start_peer(
+        &mut self,
+        addr: SocketAddr,
+        source: PeerSource,
+        conn: Connected,
+        slot: peer::Slot,
+    ) {
         let now = Instant::now();
         if source == PeerSource::Incoming {
             self.peer_list.add_connected(addr, source, now);
@@ -551,6 +610,12 @@ impl Torrent {
             up: Rate::default(),
             trust: 0,
             pex: pex::PeerPex::new(now),
+            slot,
+            close: self.conns.child_token(),
+            useful_at: now,
+            moved: 0,
+            useless: false,
+            evicted: false,
         };
         self.conns.start(conn, ctx, rx, entry);
     }
@@ -558,6 +623,7 @@ impl Torrent {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.counters.sample(now, &mut self.conns);
+        self.conns.watch_usefulness(now);
         if now.duration_since(self.last_rechoke) >= RECHOKE_INTERVAL {
             self.last_rechoke = now;
             self.rechoke(now);

@@ -57,6 +57,15 @@ pub struct NetArgs {
     /// keeping every verified piece, instead of exiting.
     #[arg(long, value_name = "SECS")]
     pub retry_after: Option<f64>,
+    /// Most connections of the session, every torrent together.
+    #[arg(long, value_name = "N", default_value_t = shoal::session::DEFAULT_MAX_SESSION_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Most connections of one torrent.
+    #[arg(long, value_name = "N", default_value_t = shoal::session::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections_per_torrent: usize,
+    /// Most connections with one IP address.
+    #[arg(long, value_name = "N", default_value_t = shoal::session::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
 }
 
 /// `shoal download`.
@@ -172,6 +181,9 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
         download_limit: net.download_limit.and_then(from_kib),
         upload_limit: net.upload_limit.and_then(from_kib),
         lsd: !net.no_lsd,
+        max_session_connections: net.max_connections,
+        max_connections: net.max_connections_per_torrent,
+        max_connections_per_ip: net.max_connections_per_ip,
         ..Default::default()
     };
     match Session::new(config.clone()).await {

@@ -89,11 +89,11 @@ impl Torrent {
         // Trackers hear the true `left` now (publish set it).
         self.publish();
         self.discovery.checked();
-        for (addr, conn) in self.conns.take_parked() {
+        for (addr, conn, slot) in self.conns.take_parked() {
             if self.state == TorrentState::Paused {
                 break;
             }
-            self.start_peer(addr, crate::torrent::PeerSource::Incoming, conn);
+            self.start_peer(addr, crate::torrent::PeerSource::Incoming, conn, slot);
         }
         self.connect_more();
     }

@@ -9,20 +9,8 @@ use crate::torrent::{TorrentCmd, TorrentState};
 impl Torrent {
     pub(super) fn on_cmd(&mut self, cmd: TorrentCmd) {
         match cmd {
-            TorrentCmd::Incoming(stream, addr, hs) => {
-                // During a check the peer is answered and waits for the
-                // verdict (`Connections::park`) rather than being turned
-                // away: a peer that dials a starting seeder keeps its
-                // connection.
-                let open = self.downloading() || self.state == TorrentState::Checking;
-                if !open
-                    || self.peer_list.is_banned(addr.ip())
-                    || self.conns.committed() >= self.env.max_connections
-                {
-                    return;
-                }
-                let setup = self.setup();
-                self.conns.answer(stream, addr, hs, setup);
+            TorrentCmd::Incoming(stream, addr, hs, slot) => {
+                self.on_incoming(stream, addr, hs, slot)
             }
             TorrentCmd::AddPeers(addrs, source) => self.learn(addrs, source),
             TorrentCmd::Metainfo(reply) => {

@@ -2,10 +2,17 @@
 //! torrent knows of it, the dials and answers to incoming peers under way,
 //! and the incoming peers accepted during a check, which wait for its
 //! verdict before their tasks start.
+//!
+//! Each connection holds its session slot ([`Slot`]) for as long as the
+//! torrent knows of it. Once a second the torrent looks at which
+//! connections are of use (either side interested, or payload moving);
+//! one that has not been for a while is marked useless in its slot, and a
+//! newcomer may take its place when this torrent or the session is full.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -15,14 +22,20 @@ use tokio_util::sync::CancellationToken;
 use super::pex::PeerPex;
 use crate::bitfield::Bitfield;
 use crate::peer::{
-    self, Connected, PeerCmd, PeerContext, PeerEvent, PeerKey, PeerSetup, PeerShared,
+    self, Connected, PeerCmd, PeerContext, PeerEvent, PeerKey, PeerSetup, PeerShared, Slot,
 };
 use crate::rate::Rate;
 use crate::torrent::peers::PeerSource;
 use crate::wire::Handshake;
 
-/// What a dial or an answer to an incoming peer produced.
-pub(super) type DialResult = (SocketAddr, PeerSource, Result<Connected, peer::PeerError>);
+/// What a dial or an answer to an incoming peer produced, with the
+/// connection's slot (freed with the result if it failed).
+pub(super) type DialResult = (
+    SocketAddr,
+    PeerSource,
+    Slot,
+    Result<Connected, peer::PeerError>,
+);
 
 /// One open connection, as the torrent sees it.
 pub(super) struct PeerEntry {
@@ -56,6 +69,18 @@ pub(super) struct PeerEntry {
     pub trust: i32,
     /// What PEX told it, and when it may hear more.
     pub pex: PeerPex,
+    /// Its place among the session's connections, freed with the entry.
+    pub slot: Slot,
+    /// Ends its task: a newcomer took its place.
+    pub close: CancellationToken,
+    /// When it was last of use: either side interested, or payload moving.
+    pub useful_at: Instant,
+    /// Payload bytes both ways when last looked at, to see them move.
+    pub moved: u64,
+    /// Marked useless in its slot.
+    pub useless: bool,
+    /// Closed for a newcomer; no longer counted against the limit.
+    pub evicted: bool,
 }
 
 /// Every connection of one torrent. Owned by the torrent task.
@@ -77,7 +102,10 @@ pub(super) struct Connections {
     /// check says which pieces we have (the first message they get is our
     /// bitfield), so a peer that dials a starting seeder is not turned
     /// away.
-    parked: Vec<(SocketAddr, Connected)>,
+    parked: Vec<(SocketAddr, Connected, Slot)>,
+    /// Open connections closed for a newcomer whose task has not ended
+    /// yet: the limit no longer counts them.
+    evicted: usize,
 }
 
 impl Connections {
@@ -92,6 +120,7 @@ impl Connections {
             tasks: JoinSet::new(),
             cancel,
             parked: Vec::new(),
+            evicted: 0,
         }
     }
 
@@ -105,10 +134,21 @@ impl Connections {
         self.peers.is_empty()
     }
 
-    /// Open connections plus those being made or waiting for a check:
+    /// Open connections the limit counts: all but those closed for a
+    /// newcomer.
+    pub fn counted(&self) -> usize {
+        self.peers.len() - self.evicted
+    }
+
+    /// Counted connections plus those being made or waiting for a check:
     /// what the connection limit counts.
     pub fn committed(&self) -> usize {
-        self.peers.len() + self.dials.len() + self.parked.len()
+        self.counted() + self.dials.len() + self.parked.len()
+    }
+
+    /// A token that ends a connection's task, for its entry.
+    pub fn child_token(&self) -> CancellationToken {
+        self.cancel.child_token()
     }
 
     /// Dials and answers under way.
@@ -182,28 +222,77 @@ impl Connections {
         })
     }
 
-    /// Dials `addr`.
-    pub fn dial(&mut self, addr: SocketAddr, source: PeerSource, setup: PeerSetup) {
+    /// Dials `addr` in the session slot `slot`.
+    pub fn dial(&mut self, addr: SocketAddr, source: PeerSource, setup: PeerSetup, slot: Slot) {
         self.dials
-            .spawn(async move { (addr, source, peer::connect(addr, setup).await) });
+            .spawn(async move { (addr, source, slot, peer::connect(addr, setup).await) });
     }
 
     /// Answers a peer that dialled us.
-    pub fn answer(&mut self, stream: TcpStream, addr: SocketAddr, hs: Handshake, setup: PeerSetup) {
+    pub fn answer(
+        &mut self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        hs: Handshake,
+        setup: PeerSetup,
+        slot: Slot,
+    ) {
         self.dials.spawn(async move {
             let r = peer::accept(stream, addr, hs, setup).await;
-            (addr, PeerSource::Incoming, r)
+            (addr, PeerSource::Incoming, slot, r)
         });
     }
 
     /// Keeps an answered incoming peer until the check under way ends.
-    pub fn park(&mut self, addr: SocketAddr, conn: Connected) {
-        self.parked.push((addr, conn));
+    pub fn park(&mut self, addr: SocketAddr, conn: Connected, slot: Slot) {
+        self.parked.push((addr, conn, slot));
     }
 
     /// The peers parked during a check.
-    pub fn take_parked(&mut self) -> Vec<(SocketAddr, Connected)> {
+    pub fn take_parked(&mut self) -> Vec<(SocketAddr, Connected, Slot)> {
         std::mem::take(&mut self.parked)
+    }
+
+    /// Looks at which connections are of use (either side interested, or
+    /// payload moving since the last look) and marks in their slots those
+    /// that are not, so a newcomer may take their place once they have
+    /// been useless long enough.
+    pub fn watch_usefulness(&mut self, now: Instant) {
+        for p in self.peers.values_mut() {
+            let moved = p.shared.downloaded.get() + p.shared.uploaded.get();
+            let useful = p.am_interested || p.peer_interested || moved != p.moved;
+            p.moved = moved;
+            if useful {
+                p.useful_at = now;
+                if p.useless {
+                    p.useless = false;
+                    p.slot.set_useless(None);
+                }
+            } else if !p.useless && !p.evicted {
+                p.useless = true;
+                p.slot.set_useless(Some((p.useful_at, p.close.clone())));
+            }
+        }
+    }
+
+    /// Closes the connection useless for longest, if for at least `after`,
+    /// to make room for a newcomer. Returns whether one was closed.
+    pub fn evict_useless(&mut self, now: Instant, after: Duration) -> bool {
+        let victim = self
+            .peers
+            .iter_mut()
+            .filter(|(_, p)| {
+                p.useless && !p.evicted && now.saturating_duration_since(p.useful_at) >= after
+            })
+            .min_by_key(|(_, p)| p.useful_at);
+        let Some((_, p)) = victim else {
+            return false;
+        };
+        p.evicted = true;
+        p.slot.set_useless(None);
+        p.close.cancel();
+        self.evicted += 1;
+        true
     }
 
     /// A key for a new connection.
@@ -224,13 +313,17 @@ impl Connections {
     ) {
         let key = ctx.key;
         self.tasks
-            .spawn(peer::run(conn, ctx, rx, self.cancel.child_token()));
+            .spawn(peer::run(conn, ctx, rx, entry.close.clone()));
         self.peers.insert(key, entry);
     }
 
     /// Forgets a connection whose task has ended.
     pub fn remove(&mut self, key: PeerKey) -> Option<PeerEntry> {
-        self.peers.remove(&key)
+        let p = self.peers.remove(&key)?;
+        if p.evicted {
+            self.evicted -= 1;
+        }
+        Some(p)
     }
 
     /// Closes every connection and stops every dial; parked peers are

@@ -40,6 +40,8 @@ pub(super) struct MagnetPhase {
     setup: PeerSetup,
     /// Our listening port, told to the peers we ask.
     listen_port: u16,
+    /// The session's connection slots: each request holds one.
+    slots: crate::peer::Slots,
     /// Every address we know of; passed on to the torrent.
     pub(super) peers: PeerList,
     /// The magnet's trackers and the DHT, announcing from the start.
@@ -80,6 +82,7 @@ impl MagnetPhase {
                 our_id: env.peer_id,
             },
             listen_port: env.listen_port,
+            slots: env.slots.clone(),
             magnet,
             peers,
             discovery,
@@ -102,8 +105,14 @@ impl MagnetPhase {
         loop {
             if !self.paused {
                 let room = PARALLEL_FETCHES.saturating_sub(self.fetches.len());
-                for addr in self.peers.take_candidates(Instant::now(), room) {
-                    self.fetches.start(addr, self.setup, self.listen_port);
+                let now = Instant::now();
+                for addr in self.peers.take_candidates(now, room) {
+                    // Without a slot (its host has its share, or the
+                    // session is full), the address waits.
+                    match self.slots.outgoing(addr.ip(), true) {
+                        Ok(slot) => self.fetches.start(addr, self.setup, self.listen_port, slot),
+                        Err(_) => self.peers.release(addr, now + super::SLOT_RETRY),
+                    }
                 }
             }
             tokio::select! {
@@ -223,10 +232,18 @@ struct Fetches {
 }
 
 impl Fetches {
-    fn start(&mut self, addr: SocketAddr, setup: PeerSetup, listen_port: u16) {
-        let task = self
-            .tasks
-            .spawn(async move { metadata::fetch(addr, setup, listen_port).await });
+    fn start(
+        &mut self,
+        addr: SocketAddr,
+        setup: PeerSetup,
+        listen_port: u16,
+        slot: crate::peer::Slot,
+    ) {
+        let task = self.tasks.spawn(async move {
+            let r = metadata::fetch(addr, setup, listen_port).await;
+            drop(slot);
+            r
+        });
         self.addrs.insert(task.id(), addr);
     }
 
