@@ -250,22 +250,17 @@ impl Picker {
         }
     }
 
-    /// The piece's hash did not match: every block goes back to free and the
-    /// piece waits again. Returns the peers that sent its blocks, for blame.
-    /// Also use it (ignoring the result) when the disk could not store a
-    /// piece.
-    pub fn piece_failed(&mut self, piece: PieceIndex) -> Vec<PeerKey> {
+    /// The piece's hash did not match, or the disk could not store it:
+    /// every block goes back to free and the piece waits again. (Who sent
+    /// the bad data is the disk's to say: it knows whose copy of each block
+    /// it wrote.)
+    pub fn piece_failed(&mut self, piece: PieceIndex) {
         let i = piece.0;
         if i >= self.geo.num_pieces || self.have.get(piece) {
-            return Vec::new();
+            return;
         }
-        let senders = match self.slot[i as usize] {
-            NONE => Vec::new(),
-            s => self.partial[s as usize].senders(),
-        };
         self.drop_partial(i);
         self.insert_into_order(i);
-        senders
     }
 
     // ----- settings ------------------------------------------------------
