@@ -4,6 +4,7 @@
 pub mod data;
 pub mod dht;
 pub mod lab;
+pub mod liar;
 pub mod opentracker;
 pub mod procs;
 pub mod swarm;
