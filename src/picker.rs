@@ -31,6 +31,7 @@
 
 mod geometry;
 mod order;
+mod parole;
 mod partial;
 
 use std::collections::HashMap;
@@ -92,6 +93,9 @@ struct PeerInfo {
     seed: bool,
     /// Pieces this peer opened or adopted, oldest first; pruned lazily.
     own: Vec<u32>,
+    /// It sent data to a piece that failed its hash: it works on pieces of
+    /// its own only (see `parole.rs`).
+    parole: bool,
 }
 
 /// The piece picker (see the module docs for its rules and invariant).
@@ -125,6 +129,9 @@ pub struct Picker {
     sequential: bool,
     /// No needed piece lies below this index (sequential scan start).
     seq_cursor: u32,
+    /// Pieces that failed their hash and are to be fetched again before
+    /// new ones (see `parole.rs`).
+    retrying: Bitfield,
     /// Wanted pieces not had.
     missing: u32,
     /// Bytes of wanted pieces not had.
@@ -157,6 +164,7 @@ impl Picker {
             peers: HashMap::new(),
             sequential: false,
             seq_cursor: 0,
+            retrying: Bitfield::new(num_pieces),
             missing: num_pieces,
             remaining_bytes: total_length,
             rng: Rng::new(),
@@ -241,6 +249,7 @@ impl Picker {
         }
         self.drop_partial(i);
         self.remove_from_order(i);
+        self.retrying.set(piece, false);
         self.have.set(piece, true);
         if self.needed.set(piece, false) {
             self.missing -= 1;
@@ -437,15 +446,15 @@ impl Picker {
 
     // ----- picking -------------------------------------------------------
 
-    /// Appends up to `max_blocks` blocks to request from `peer`, which has
-    /// the pieces in `peer_has` and is not choking us. Appends nothing when
-    /// the peer has nothing we need that is not already requested from it.
-    pub fn pick(
+    /// `pick` for one set of rules: `careful` for a peer on parole (no
+    /// pieces of others, no endgame; see `parole.rs`).
+    fn pick_with(
         &mut self,
         peer: PeerKey,
         peer_has: &Bitfield,
         max_blocks: usize,
         out: &mut Vec<BlockRef>,
+        careful: bool,
     ) {
         let target = out.len() + max_blocks;
         if max_blocks == 0 || self.missing == 0 {
@@ -472,7 +481,7 @@ impl Picker {
         }
 
         // 2. Started pieces nobody owns.
-        if out.len() < target {
+        if out.len() < target && !careful {
             for s in 0..self.partial.len() as u32 {
                 let part = &mut self.partial[s as usize];
                 if part.owner.is_none() && part.free > 0 && peer_has.get(PieceIndex(part.piece)) {
@@ -486,7 +495,8 @@ impl Picker {
             }
         }
 
-        // 3. New pieces.
+        // 3. New pieces, failed ones first.
+        self.open_retries(peer, peer_has, target, out, &mut own);
         let seed = self.peers.get(&peer).is_some_and(|i| i.seed);
         while out.len() < target {
             let Some(i) = self.next_new_piece(peer_has, seed) else {
@@ -498,7 +508,7 @@ impl Picker {
         }
 
         // 4. Other peers' pieces.
-        if out.len() < target && self.free_total > 0 {
+        if out.len() < target && self.free_total > 0 && !careful {
             for s in 0..self.partial.len() as u32 {
                 let part = &self.partial[s as usize];
                 if part.free > 0 && peer_has.get(PieceIndex(part.piece)) {
@@ -511,7 +521,7 @@ impl Picker {
         }
 
         // 5. Endgame.
-        if out.len() < target && self.in_endgame() {
+        if out.len() < target && self.in_endgame() && !careful {
             self.pick_endgame(peer, |p| peer_has.get(PieceIndex(p)), target, out);
         }
 

@@ -46,6 +46,10 @@ pub struct SmartBan {
     order: VecDeque<u32>,
     /// Records over all pieces (at most `MAX_RECORDED_BLOCKS`).
     total: usize,
+    /// For each sender, its records per piece: the addresses with a part
+    /// in a failed piece not yet settled, and which pieces (at most one
+    /// entry per record).
+    suspects: HashMap<IpAddr, HashMap<u32, u32>>,
     /// Records dropped for room, for the stats.
     dropped: u64,
 }
@@ -90,8 +94,8 @@ impl SmartBan {
                 break;
             };
             if let Some(v) = self.pieces.remove(&oldest) {
-                self.total -= v.len();
                 self.dropped += v.len() as u64;
+                self.unrecord(oldest, &v);
             }
         }
         let entry = self.pieces.entry(piece).or_default();
@@ -99,6 +103,14 @@ impl SmartBan {
             self.order.push_back(piece);
         }
         self.dropped += (new.len() - keep) as u64;
+        for r in &new[..keep] {
+            *self
+                .suspects
+                .entry(r.from)
+                .or_default()
+                .entry(piece)
+                .or_insert(0) += 1;
+        }
         entry.extend(new.into_iter().take(keep));
         self.total += keep;
         senders
@@ -119,7 +131,7 @@ impl SmartBan {
         let Some(records) = self.pieces.remove(&piece) else {
             return Vec::new();
         };
-        self.total -= records.len();
+        self.unrecord(piece, &records);
         self.order.retain(|&p| p != piece);
         let mut liars: Vec<IpAddr> = records
             .iter()
@@ -135,8 +147,41 @@ impl SmartBan {
     /// from disk by a recheck rather than downloaded).
     pub fn forget(&mut self, piece: u32) {
         if let Some(v) = self.pieces.remove(&piece) {
-            self.total -= v.len();
+            self.unrecord(piece, &v);
             self.order.retain(|&p| p != piece);
+        }
+    }
+
+    /// Whether `ip` sent a block of a failed piece that has not passed
+    /// yet: a suspect, to be kept on parole.
+    pub fn is_suspect(&self, ip: IpAddr) -> bool {
+        self.suspects.contains_key(&ip)
+    }
+
+    /// The failed pieces not yet passed that `ip` sent blocks of.
+    pub fn pieces_of(&self, ip: IpAddr) -> impl Iterator<Item = u32> + '_ {
+        self.suspects
+            .get(&ip)
+            .into_iter()
+            .flat_map(|m| m.keys().copied())
+    }
+
+    /// Takes records of `piece` that were removed from `pieces` out of the
+    /// counts.
+    fn unrecord(&mut self, piece: u32, records: &[Record]) {
+        self.total -= records.len();
+        for r in records {
+            if let Some(m) = self.suspects.get_mut(&r.from) {
+                if let Some(n) = m.get_mut(&piece) {
+                    *n -= 1;
+                    if *n == 0 {
+                        m.remove(&piece);
+                    }
+                }
+                if m.is_empty() {
+                    self.suspects.remove(&r.from);
+                }
+            }
         }
     }
 
@@ -203,9 +248,14 @@ mod tests {
         );
         assert_eq!(senders, vec![honest, liar]);
         assert!(sb.has_records(7));
+        assert!(sb.is_suspect(honest) && sb.is_suspect(liar));
+        assert!(!sb.is_suspect(ip(9)));
+        assert_eq!(sb.pieces_of(liar).collect::<Vec<_>>(), vec![7]);
+        assert_eq!(sb.pieces_of(ip(9)).count(), 0);
         assert_eq!(sb.piece_passed(7, &good_digests(4)), vec![liar]);
         assert!(!sb.has_records(7));
         assert!(sb.is_empty());
+        assert!(!sb.is_suspect(honest), "cleared once the piece passed");
     }
 
     /// A piece that fails twice keeps the evidence of both rounds: a liar
@@ -258,6 +308,8 @@ mod tests {
         assert!(!sb.has_records(0), "the oldest piece was dropped");
         assert!(sb.has_records(pieces - 1));
         assert!(sb.dropped() > 0);
+        let per_ip: u32 = sb.suspects[&ip(1)].values().sum();
+        assert!(sb.suspects.len() == 1 && per_ip as usize == sb.len());
         // One piece larger than the whole budget keeps what fits.
         let huge: Vec<_> = (0..(MAX_RECORDED_BLOCKS as u32 + 10))
             .map(|b| ev(b, ip(2), b"bad"))
@@ -265,5 +317,6 @@ mod tests {
         sb.piece_failed(pieces, &huge);
         assert_eq!(sb.len(), MAX_RECORDED_BLOCKS);
         assert_eq!(sb.pieces.len(), 1);
+        assert!(!sb.is_suspect(ip(1)), "its records were all dropped");
     }
 }

@@ -550,6 +550,9 @@ impl Torrent {
             up: Rate::default(),
             pex: pex::PeerPex::new(now),
         };
+        if self.smart_ban.is_suspect(addr.ip()) {
+            self.picker.set_parole(key, true);
+        }
         self.conns.start(conn, ctx, rx, entry);
     }
 

@@ -1,13 +1,15 @@
 //! Who is to blame for bad data, by IP address: strikes for pieces that
 //! fail with one sender, smart ban (`../smart_ban.rs`) for pieces that
-//! fail with several, and the ban itself.
+//! fail with several, parole (`crate::picker`) for the connections of
+//! every address with a part in a failed piece until it passes, and the
+//! ban itself.
 
 use std::net::IpAddr;
 
 use sha1::{Digest, Sha1};
 
 use super::{Torrent, STRIKES_TO_BAN};
-use crate::peer::PeerCmd;
+use crate::peer::{PeerCmd, PeerKey};
 use crate::storage::disk::{BlockDigest, BlockEvidence};
 use crate::torrent::peers::BanReason;
 use crate::types::{BlockRef, PieceIndex, BLOCK_LEN};
@@ -18,6 +20,10 @@ impl Torrent {
     /// ban, and a piece with a single sender is a strike against it.
     pub(super) fn on_piece_failed(&mut self, piece: PieceIndex, evidence: &[BlockEvidence]) {
         let senders = self.smart_ban.piece_failed(piece.0, evidence);
+        if self.smart_ban.has_records(piece.0) {
+            self.picker.retry_first(piece);
+        }
+        self.update_parole();
         if let [only] = senders[..] {
             let strikes = self.peer_list.strike(only);
             tracing::debug!(ip = %only, ?piece, strikes, "piece from one sender failed");
@@ -62,6 +68,41 @@ impl Torrent {
     pub(super) fn on_verified_blocks(&mut self, piece: PieceIndex, good: Vec<Option<BlockDigest>>) {
         for ip in self.smart_ban.piece_passed(piece.0, &good) {
             self.ban(ip, BanReason::BadBlock);
+        }
+        self.update_parole();
+    }
+
+    /// Picks up to `n` blocks for `key`. A peer from an address with a
+    /// part in failed pieces is first offered only the other pieces, so
+    /// that a failed piece is fetched again from someone else when anyone
+    /// else has it (which lets it pass and name its bad sender); failing
+    /// that, it gets what any peer would.
+    pub(super) fn pick_for(&mut self, key: PeerKey, n: usize, out: &mut Vec<BlockRef>) {
+        let Some(p) = self.conns.get(&key) else {
+            return;
+        };
+        let ip = p.shared.addr.ip();
+        if self.smart_ban.is_suspect(ip) {
+            let mut has = p.has.clone();
+            for piece in self.smart_ban.pieces_of(ip) {
+                has.set(PieceIndex(piece), false);
+            }
+            self.picker.pick(key, &has, n, out);
+            if !out.is_empty() {
+                return;
+            }
+        }
+        self.picker.pick(key, &p.has, n, out);
+    }
+
+    /// Puts on parole the connections of every suspect address, and takes
+    /// the others off (one pass over the connections, which are few).
+    pub(super) fn update_parole(&mut self) {
+        for (key, p) in self.conns.iter() {
+            let suspect = self.smart_ban.is_suspect(p.shared.addr.ip());
+            if self.picker.on_parole(*key) != suspect {
+                self.picker.set_parole(*key, suspect);
+            }
         }
     }
 

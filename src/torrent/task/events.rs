@@ -88,9 +88,7 @@ impl Torrent {
             PeerEvent::NeedBlocks(n) => {
                 let mut blocks = Vec::with_capacity(n);
                 if self.state == TorrentState::Downloading {
-                    if let Some(p) = self.conns.get(&key) {
-                        self.picker.pick(key, &p.has, n, &mut blocks);
-                    }
+                    self.pick_for(key, n, &mut blocks);
                 }
                 self.conns.send(key, PeerCmd::Request { asked: n, blocks });
             }
