@@ -205,7 +205,10 @@ async fn conversation(
     let mut id = [b'x'; 20];
     id[..8].copy_from_slice(b"-XX0001-");
     let ours = Handshake::new(plan.meta.info_hash, PeerId(id));
-    sock.write_all(&ours.encode()).await.ok()?;
+    tokio::time::timeout(STEP, sock.write_all(&ours.encode()))
+        .await
+        .ok()?
+        .ok()?;
     let mut theirs = [0u8; Handshake::LEN];
     tokio::time::timeout(STEP, sock.read_exact(&mut theirs))
         .await
@@ -214,7 +217,10 @@ async fn conversation(
     counts.connections.fetch_add(1, Ordering::Relaxed);
     let geometry = Geometry::from_info(&plan.meta.info).ok()?;
     let mut framed = Framed::new(sock, PeerCodec::new(Some(geometry)));
-    framed.send(Message::HaveAll).await.ok()?;
+    tokio::time::timeout(STEP, framed.send(Message::HaveAll))
+        .await
+        .ok()?
+        .ok()?;
     while !stop.load(Ordering::Relaxed) {
         // Short waits, so a stop is seen soon; an idle peer is kept.
         let msg = match tokio::time::timeout(Duration::from_millis(200), framed.next()).await {
@@ -223,7 +229,10 @@ async fn conversation(
             Ok(_) => return None,
         };
         match msg {
-            Message::Interested => framed.send(Message::Unchoke).await.ok()?,
+            Message::Interested => tokio::time::timeout(STEP, framed.send(Message::Unchoke))
+                .await
+                .ok()?
+                .ok()?,
             Message::Request(b) => {
                 let mut data = content.read(b.piece, b.offset, b.len);
                 let lie = match plan.manner {
@@ -253,7 +262,7 @@ async fn conversation(
                 if plan.manner == Manner::HitAndRun {
                     // Hang up right after the bad block.
                     let mut sock = framed.into_inner();
-                    let _ = sock.shutdown().await;
+                    let _ = tokio::time::timeout(STEP, sock.shutdown()).await;
                     return Some(());
                 }
             }
