@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::metainfo::FileEntry;
+use crate::storage::Layout;
 use std::path::PathBuf;
 
 const K: u32 = BLOCK_LEN;

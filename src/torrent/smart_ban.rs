@@ -318,5 +318,7 @@ mod tests {
         assert_eq!(sb.len(), MAX_RECORDED_BLOCKS);
         assert_eq!(sb.pieces.len(), 1);
         assert!(!sb.is_suspect(ip(1)), "its records were all dropped");
+        // The figure the module docs and ARCHITECTURE.md give per record.
+        assert!(std::mem::size_of::<Record>() <= 48);
     }
 }
