@@ -31,17 +31,19 @@
 
 mod geometry;
 mod order;
+mod parole;
 mod partial;
+mod priorities;
 
 use std::collections::HashMap;
 
 use crate::bitfield::Bitfield;
-use crate::storage::Layout;
 use crate::types::{BlockRef, PieceIndex, BLOCK_LEN};
 
 use geometry::Geometry;
 use order::{key, Order, Rng, CLASSES, NONE, STRIDE};
 use partial::{Partial, State};
+pub use priorities::piece_priorities;
 
 /// At most this many peers are asked for the same block in endgame.
 pub const ENDGAME_MAX_REQUESTERS: usize = 3;
@@ -92,6 +94,9 @@ struct PeerInfo {
     seed: bool,
     /// Pieces this peer opened or adopted, oldest first; pruned lazily.
     own: Vec<u32>,
+    /// It sent data to a piece that failed its hash: it works on pieces of
+    /// its own only (see `parole.rs`).
+    parole: bool,
 }
 
 /// The piece picker (see the module docs for its rules and invariant).
@@ -125,6 +130,9 @@ pub struct Picker {
     sequential: bool,
     /// No needed piece lies below this index (sequential scan start).
     seq_cursor: u32,
+    /// Pieces that failed their hash and are to be fetched again before
+    /// new ones (see `parole.rs`).
+    retrying: Bitfield,
     /// Wanted pieces not had.
     missing: u32,
     /// Bytes of wanted pieces not had.
@@ -157,6 +165,7 @@ impl Picker {
             peers: HashMap::new(),
             sequential: false,
             seq_cursor: 0,
+            retrying: Bitfield::new(num_pieces),
             missing: num_pieces,
             remaining_bytes: total_length,
             rng: Rng::new(),
@@ -241,6 +250,7 @@ impl Picker {
         }
         self.drop_partial(i);
         self.remove_from_order(i);
+        self.retrying.set(piece, false);
         self.have.set(piece, true);
         if self.needed.set(piece, false) {
             self.missing -= 1;
@@ -250,22 +260,17 @@ impl Picker {
         }
     }
 
-    /// The piece's hash did not match: every block goes back to free and the
-    /// piece waits again. Returns the peers that sent its blocks, for blame.
-    /// Also use it (ignoring the result) when the disk could not store a
-    /// piece.
-    pub fn piece_failed(&mut self, piece: PieceIndex) -> Vec<PeerKey> {
+    /// The piece's hash did not match, or the disk could not store it:
+    /// every block goes back to free and the piece waits again. (Who sent
+    /// the bad data is the disk's to say: it knows whose copy of each block
+    /// it wrote.)
+    pub fn piece_failed(&mut self, piece: PieceIndex) {
         let i = piece.0;
         if i >= self.geo.num_pieces || self.have.get(piece) {
-            return Vec::new();
+            return;
         }
-        let senders = match self.slot[i as usize] {
-            NONE => Vec::new(),
-            s => self.partial[s as usize].senders(),
-        };
         self.drop_partial(i);
         self.insert_into_order(i);
-        senders
     }
 
     // ----- settings ------------------------------------------------------
@@ -442,15 +447,15 @@ impl Picker {
 
     // ----- picking -------------------------------------------------------
 
-    /// Appends up to `max_blocks` blocks to request from `peer`, which has
-    /// the pieces in `peer_has` and is not choking us. Appends nothing when
-    /// the peer has nothing we need that is not already requested from it.
-    pub fn pick(
+    /// `pick` for one set of rules: `careful` for a peer on parole (no
+    /// pieces of others, no endgame; see `parole.rs`).
+    fn pick_with(
         &mut self,
         peer: PeerKey,
         peer_has: &Bitfield,
         max_blocks: usize,
         out: &mut Vec<BlockRef>,
+        careful: bool,
     ) {
         let target = out.len() + max_blocks;
         if max_blocks == 0 || self.missing == 0 {
@@ -477,7 +482,7 @@ impl Picker {
         }
 
         // 2. Started pieces nobody owns.
-        if out.len() < target {
+        if out.len() < target && !careful {
             for s in 0..self.partial.len() as u32 {
                 let part = &mut self.partial[s as usize];
                 if part.owner.is_none() && part.free > 0 && peer_has.get(PieceIndex(part.piece)) {
@@ -491,7 +496,8 @@ impl Picker {
             }
         }
 
-        // 3. New pieces.
+        // 3. New pieces, failed ones first.
+        self.open_retries(peer, peer_has, target, out, &mut own);
         let seed = self.peers.get(&peer).is_some_and(|i| i.seed);
         while out.len() < target {
             let Some(i) = self.next_new_piece(peer_has, seed) else {
@@ -503,7 +509,7 @@ impl Picker {
         }
 
         // 4. Other peers' pieces.
-        if out.len() < target && self.free_total > 0 {
+        if out.len() < target && self.free_total > 0 && !careful {
             for s in 0..self.partial.len() as u32 {
                 let part = &self.partial[s as usize];
                 if part.free > 0 && peer_has.get(PieceIndex(part.piece)) {
@@ -516,7 +522,7 @@ impl Picker {
         }
 
         // 5. Endgame.
-        if out.len() < target && self.in_endgame() {
+        if out.len() < target && self.in_endgame() && !careful {
             self.pick_endgame(peer, |p| peer_has.get(PieceIndex(p)), target, out);
         }
 
@@ -772,26 +778,6 @@ impl Picker {
             .collect();
         self.order.rebuild(&pieces, &mut self.rng);
     }
-}
-
-/// Piece priorities from file priorities: a piece is as wanted as the most
-/// wanted file it touches (so a piece shared by a skipped and a wanted file
-/// is wanted). Pad files and empty files do not count. A list of the wrong
-/// length is cut or padded with Normal.
-pub fn piece_priorities(layout: &Layout, file_priorities: &[Priority]) -> Vec<Priority> {
-    let mut out = vec![Priority::Skip; layout.num_pieces() as usize];
-    for (f, file) in layout.files.iter().enumerate() {
-        if file.pad {
-            continue;
-        }
-        let prio = file_priorities.get(f).copied().unwrap_or_default();
-        if let Some((first, last)) = layout.file_pieces(f) {
-            for p in &mut out[first.as_usize()..=last.as_usize()] {
-                *p = (*p).max(prio);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! A peer that sends bad data for some pieces: the download still completes
-//! correctly from an honest peer, and the bad peer is banned.
+//! correctly from an honest peer, and the bad peer is banned — also one
+//! that hangs up right after each bad block and dials again, while the
+//! honest peer that finished its pieces is not.
 
 mod common;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -138,6 +140,83 @@ async fn bad_data_is_refused_and_the_liar_banned() {
         "no connection to the banned peer"
     );
     liar_task.abort();
+    leech.shutdown().await;
+    seed.shutdown().await;
+}
+
+/// A liar (on 127.0.0.66) that sends one bad block per connection, hangs
+/// up at once and dials again, beside an honest seeder (on 127.0.0.1,
+/// sending at most 512 KiB/s so the liar gets its share). The liar is
+/// never connected when its pieces fail, and the honest seeder finishes
+/// the pieces it started: the liar's address is banned all the same, the
+/// honest one is not, and the download completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_liar_that_hangs_up_is_banned_and_the_honest_peer_is_not() {
+    use common::liar::{Liar, LiarPlan, Manner};
+    common::init_tracing();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let content = src.join("content");
+    data::write_file(&content.join("one.bin"), 1_500_000, 21);
+    data::write_file(&content.join("two.bin"), 300_001, 22);
+    let opts = CreateOptions {
+        piece_length: Some(64 * 1024),
+        ..Default::default()
+    };
+    let meta = create_torrent(&content, &opts, |_, _| {}).unwrap();
+
+    let mut seed_config = config();
+    seed_config.upload_limit = Some(512 * 1024);
+    let seed = Session::new(seed_config).await.unwrap();
+    let sh = seed
+        .add_torrent(AddTorrent::new(meta.clone(), &src))
+        .unwrap();
+    common::swarm::wait_seeding(&sh).await;
+
+    let leech = Session::new(config()).await.unwrap();
+    let dst = tmp.path().join("dst");
+    let mut add = AddTorrent::new(meta.clone(), &dst);
+    add.peers = vec![SocketAddr::from(([127, 0, 0, 1], seed.listen_port()))];
+    let h = leech.add_torrent(add).unwrap();
+    let mut liar = Liar::start(LiarPlan {
+        bind: [127, 0, 0, 66].into(),
+        target: SocketAddr::from(([127, 0, 0, 1], leech.listen_port())),
+        meta: meta.clone(),
+        dir: src.clone(),
+        manner: Manner::HitAndRun,
+        netns: None,
+    });
+    let done = tokio::time::timeout(LIMIT, h.wait_complete()).await;
+    let banned = h.banned().await;
+    let st = h.stats();
+    println!(
+        "liar: {} connections, {} bad blocks; banned {banned:?}; {st:?}",
+        liar.connections(),
+        liar.bad_blocks()
+    );
+    done.expect("completes in time").expect("completes");
+    data::assert_same_tree(&content, &dst.join("content"));
+    assert!(
+        liar.bad_blocks() >= 2,
+        "the liar lied on more than one connection"
+    );
+    assert!(st.hash_failures >= 1, "bad pieces were detected: {st:?}");
+    // The last piece's verdict may still be on its way: wait for the ban.
+    tokio::time::timeout(LIMIT, async {
+        while !h
+            .banned()
+            .await
+            .iter()
+            .any(|(ip, _)| *ip == IpAddr::from([127, 0, 0, 66]))
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the liar's address is banned");
+    let banned = h.banned().await;
+    assert_eq!(banned.len(), 1, "only the liar is banned: {banned:?}");
+    liar.stop();
     leech.shutdown().await;
     seed.shutdown().await;
 }

@@ -509,3 +509,87 @@ fn local_peer_discovery_finds_shoal_and_libtorrent() {
     lab.run_until_done(Duration::from_secs(90));
     println!("{}", format_table(&lab.report(), payload.size));
 }
+
+/// Smart ban among honest peers: three honest seeders (two Shoal, one
+/// libtorrent) and two scripted liars (tests/common/liar.rs) that dial
+/// the Shoal downloader: one stays and corrupts a block of every piece it
+/// serves, the other sends one bad block per connection, hangs up at once
+/// and dials again, so it is never connected when its pieces fail and
+/// shares them with honest peers. The download completes with a correct
+/// copy; the downloader bans both liars' addresses (its output says so)
+/// and none of the honest ones.
+#[test]
+fn liars_among_honest_seeders_are_banned() {
+    use common::liar::{Liar, LiarPlan, Manner};
+    let _serial = serial();
+    let mut lab = Lab::new();
+    let payload = Payload::new(&lab, "liars.bin", 16 * MIB, PIECE, &[], 10);
+    let honest: Vec<_> = ["s-shoal1", "s-shoal2", "s-lt"]
+        .iter()
+        .map(|n| lab.host(n, Caps::up(MIB)))
+        .collect();
+    let run_host = lab.host("liar-run", Caps::up(MIB));
+    let stay_host = lab.host("liar-stay", Caps::up(MIB));
+    let leecher = lab.host("leecher", Caps::none());
+    let cmds = [
+        clients::shoal_seed(&honest[0], &payload, &[]),
+        clients::shoal_seed(&honest[1], &payload, &[]),
+        clients::libtorrent_seed(&honest[2], &payload),
+    ];
+    for (host, cmd) in honest.iter().zip(cmds) {
+        lab.spawn(host, "seed", cmd);
+    }
+    for host in &honest {
+        lab.wait_listening(host, PORT, SETUP);
+    }
+    let peers: Vec<_> = honest.iter().map(addr).collect();
+    lab.start_clock();
+    let cmd = clients::shoal_download(&leecher, &payload.torrent_arg(), &peers, true);
+    lab.spawn(&leecher, "download", cmd);
+    let w = lab.watch(&leecher, &payload);
+    lab.wait_listening(&leecher, PORT, SETUP);
+    let liar = |host: &common::lab::Host, manner| {
+        Liar::start(LiarPlan {
+            bind: host.ip.into(),
+            target: addr(&leecher),
+            meta: payload.meta.clone(),
+            dir: payload.dir.clone(),
+            manner,
+            netns: Some(std::path::Path::new("/run/netns").join(&host.ns)),
+        })
+    };
+    let mut runner = liar(&run_host, Manner::HitAndRun);
+    let mut stayer = liar(&stay_host, Manner::Stay);
+    let banned = |lab: &Lab, host: &common::lab::Host| {
+        lab.log(&leecher, "download")
+            .contains(&format!("banned {}:", host.ip))
+    };
+    lab.run_until(
+        "a correct copy and both liars banned",
+        Duration::from_secs(120),
+        |lab| lab.done(w) && banned(lab, &run_host) && banned(lab, &stay_host),
+    );
+    runner.stop();
+    stayer.stop();
+    println!("{}", format_table(&lab.report(), payload.size));
+    let log = lab.log(&leecher, "download");
+    println!(
+        "hit-and-run liar: {} connections, {} bad blocks; staying liar: {} bad blocks\n\
+         downloader's bans:\n{}",
+        runner.connections(),
+        runner.bad_blocks(),
+        stayer.bad_blocks(),
+        log.lines()
+            .filter(|l| l.starts_with("banned"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for host in &honest {
+        assert!(!banned(&lab, host), "{} was banned:\n{log}", host.name);
+    }
+    assert!(
+        runner.connections() >= 2 && runner.bad_blocks() >= 2,
+        "the hit-and-run liar came back and lied again before its ban"
+    );
+    assert!(stayer.bad_blocks() >= 1);
+}

@@ -556,7 +556,8 @@ impl Conn {
                     Arrival::Requested => {
                         self.ctx.shared.downloaded.add(data.len() as u64);
                         self.starved = false;
-                        self.ctx.disk.write_block(block, data).await?;
+                        let from = self.ctx.shared.addr.ip();
+                        self.ctx.disk.write_block_from(block, data, from).await?;
                         self.emit(PeerEvent::Received(block)).await?;
                     }
                     Arrival::Cancelled => {}

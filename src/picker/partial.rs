@@ -21,7 +21,7 @@ pub(super) struct Block {
     /// Where the block stands.
     pub(super) state: State,
     /// The first peer asked (`Requested`) or the sender (`Received`), kept
-    /// for cancels and for blame when the piece fails its hash.
+    /// for cancels.
     pub(super) peer: PeerKey,
 }
 
@@ -131,18 +131,5 @@ impl Partial {
             self.extra.swap_remove(i);
         }
         false
-    }
-
-    /// Every peer that has sent a block of this piece, each once.
-    pub(super) fn senders(&self) -> Vec<PeerKey> {
-        let mut v: Vec<PeerKey> = self
-            .blocks
-            .iter()
-            .filter(|b| b.state == State::Received)
-            .map(|b| b.peer)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
     }
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::metainfo::FileEntry;
+use crate::storage::Layout;
 use std::path::PathBuf;
 
 const K: u32 = BLOCK_LEN;
@@ -450,7 +451,7 @@ impl Received {
 }
 
 #[test]
-fn failed_piece_blames_senders_and_starts_over() {
+fn failed_piece_starts_over() {
     let mut p = Picker::new(2, 2 * K, 4 * K as u64);
     let all = Bitfield::full(2);
     p.peer_bitfield(PeerKey(1), &all);
@@ -475,12 +476,64 @@ fn failed_piece_blames_senders_and_starts_over() {
             ..
         }
     ));
-    assert_eq!(p.piece_failed(piece), vec![PeerKey(1), PeerKey(2)]);
+    p.piece_failed(piece);
     p.check();
     assert_eq!(p.missing(), 2);
     // Blocks of the failed piece can be picked again.
     let c = pick(&mut p, 1, &bf(2, &[piece.0]), 5);
     assert_eq!(c.len(), 2);
+}
+
+/// A peer on parole neither adopts a piece another peer left, nor helps
+/// with one, nor joins the endgame: it opens pieces of its own. Failed
+/// pieces are fetched again first (the torrent hides from a peer those it
+/// took part in, as peer 1's bitfield does here).
+#[test]
+fn a_peer_on_parole_works_alone_and_failed_pieces_go_first() {
+    let mut p = Picker::new(4, 2 * K, 8 * K as u64);
+    let all = Bitfield::full(4);
+    for k in 1..=3 {
+        p.peer_bitfield(PeerKey(k), &all);
+    }
+    // Peer 1 fetches a piece that fails.
+    let a = pick(&mut p, 1, &all, 2);
+    let failed = a[0].piece;
+    for b in &a {
+        p.block_received(PeerKey(1), *b);
+    }
+    p.piece_failed(failed);
+    p.retry_first(failed);
+    p.set_parole(PeerKey(1), true);
+    assert!(p.on_parole(PeerKey(1)));
+    // Peer 2 starts another piece and leaves it half done.
+    let b = pick(&mut p, 2, &bf(4, &[(failed.0 + 1) % 4]), 1);
+    let orphan = b[0].piece;
+    p.block_received(PeerKey(2), b[0]);
+    p.peer_left(PeerKey(2), &bf(4, &[orphan.0]));
+    // The peer on parole opens a new piece: not the orphan (nor the
+    // failed one, which it took part in).
+    let mut not_failed = all.clone();
+    not_failed.set(failed, false);
+    let c = pick(&mut p, 1, &not_failed, 2);
+    assert_eq!(pieces(&c).len(), 1);
+    assert!(c[0].piece != failed && c[0].piece != orphan, "{c:?}");
+    // A peer not on parole takes the orphan, then the failed piece.
+    let d = pick(&mut p, 3, &all, 3);
+    assert_eq!(d[0].piece, orphan);
+    assert_eq!(d[1].piece, failed);
+    assert_eq!(d[2].piece, failed);
+    // The peer on parole does not help with those; it opens the last one.
+    let e = pick(&mut p, 1, &all, 4);
+    assert!(
+        e.iter().all(|x| x.piece != failed && x.piece != orphan),
+        "{e:?}"
+    );
+    // With nothing of its own left, it picks like anyone (endgame here),
+    // so a torrent with only peers on parole still completes.
+    let f = pick(&mut p, 1, &all, 8);
+    assert!(!f.is_empty());
+    p.set_parole(PeerKey(1), false);
+    assert!(!p.on_parole(PeerKey(1)));
 }
 
 #[test]

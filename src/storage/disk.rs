@@ -19,11 +19,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use sha1::{Digest, Sha1};
 use tokio::sync::{mpsc, oneshot};
 
 use super::files::Files;
@@ -80,8 +82,10 @@ pub enum DiskError {
 pub enum DiskEvent {
     /// The piece's hash matched and all of it is written.
     PieceVerified(PieceIndex),
-    /// The piece's hash did not match: blame its senders and fetch it again.
-    PieceFailed(PieceIndex),
+    /// The piece's hash did not match: fetch it again. The evidence says
+    /// who sent each block that was written and what it held, so that the
+    /// sender of a bad block can be found once the piece passes.
+    PieceFailed(PieceIndex, Vec<BlockEvidence>),
     /// Some block of the piece could not be written (an `Error` said why):
     /// fetch it again; nobody is to blame.
     PieceNotStored(PieceIndex),
@@ -90,6 +94,23 @@ pub enum DiskEvent {
     /// A worker reached the barrier with this tag (`Disk::barrier`): every
     /// event it sent before this one was caused by work queued earlier.
     Barrier(u64),
+}
+
+/// The SHA-1 of one block's bytes.
+pub type BlockDigest = [u8; 20];
+
+/// One block of a piece that failed its hash: where the bytes written for
+/// it came from, and their digest, read back from the disk before any
+/// later write could replace them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockEvidence {
+    /// The block's index within its piece.
+    pub block: u32,
+    /// The address of the peer whose copy of the block was written (the
+    /// first to arrive; later copies are dropped).
+    pub from: IpAddr,
+    /// SHA-1 of the bytes written.
+    pub digest: BlockDigest,
 }
 
 /// Tuning of the disk workers; `Default` suits a fast local disk.
@@ -144,8 +165,13 @@ struct Shared {
 
 /// A request to a worker.
 enum Msg {
-    /// Write and hash a block (checked against the grid already).
-    Write { block: BlockRef, data: Bytes },
+    /// Write and hash a block (checked against the grid already) that
+    /// came from `from`.
+    Write {
+        block: BlockRef,
+        data: Bytes,
+        from: Option<IpAddr>,
+    },
     /// Read a range inside a piece and send it back.
     Read {
         block: BlockRef,
@@ -222,6 +248,7 @@ impl Disk {
                 wanted: wanted.clone(),
                 files: Files::new(save_dir.clone(), layout.clone(), options.open_files),
                 pieces: HashMap::new(),
+                origins: HashMap::new(),
                 verified: Bitfield::new(n as u32),
                 budget: budget.clone(),
                 cache: ReadCache::new(options.read_cache),
@@ -267,10 +294,32 @@ impl Disk {
         block: BlockRef,
         data: Bytes,
     ) -> impl Future<Output = Result<(), DiskError>> + Send + 'static {
+        self.write(block, data, None)
+    }
+
+    /// Like [`Disk::write_block`] for a block received from the peer at
+    /// `from`: if its piece fails the hash, the `PieceFailed` event names
+    /// `from` as the sender of this block (when its copy is the one
+    /// written).
+    pub fn write_block_from(
+        &self,
+        block: BlockRef,
+        data: Bytes,
+        from: IpAddr,
+    ) -> impl Future<Output = Result<(), DiskError>> + Send + 'static {
+        self.write(block, data, Some(from))
+    }
+
+    fn write(
+        &self,
+        block: BlockRef,
+        data: Bytes,
+        from: Option<IpAddr>,
+    ) -> impl Future<Output = Result<(), DiskError>> + Send + 'static {
         let queue = self.check_grid(block, data.len()).cloned();
         async move {
             queue?
-                .send(Msg::Write { block, data })
+                .send(Msg::Write { block, data, from })
                 .await
                 .map_err(|_| DiskError::Closed)
         }
@@ -432,6 +481,10 @@ struct Worker {
     files: Files,
     /// Hashing state of this worker's pieces in progress.
     pieces: HashMap<u32, PieceHasher>,
+    /// For each piece in `pieces`, who sent each written block (`None`:
+    /// not written yet, or the writer did not say): the evidence of a
+    /// failed piece. One entry per block of a piece in progress.
+    origins: HashMap<u32, Vec<Option<IpAddr>>>,
     /// Pieces verified since start: later writes to them are dropped so
     /// verified data is never overwritten.
     verified: Bitfield,
@@ -452,7 +505,7 @@ struct Worker {
     /// Messages taken from the queue and not yet handled, last first.
     batch: Vec<Msg>,
     /// Buffer for a run of consecutive blocks written at once.
-    run_buf: Vec<(BlockRef, Bytes)>,
+    run_buf: Vec<(BlockRef, Bytes, Option<IpAddr>)>,
 }
 
 impl Worker {
@@ -470,7 +523,7 @@ impl Worker {
                 return;
             };
             match msg {
-                Msg::Write { block, data } => self.write(block, data),
+                Msg::Write { block, data, from } => self.write(block, data, from),
                 Msg::Read { block, reply } => {
                     let r = self.read(block);
                     if let Err(DiskError::Io { op, path, source }) = &r {
@@ -577,16 +630,16 @@ impl Worker {
 
     /// Handles a write and the writes right behind it in the batch that
     /// continue it (same piece, next offset), as one run.
-    fn write(&mut self, block: BlockRef, data: Bytes) {
+    fn write(&mut self, block: BlockRef, data: Bytes, from: Option<IpAddr>) {
         let mut run = std::mem::take(&mut self.run_buf);
-        run.push((block, data));
+        run.push((block, data, from));
         while let Some(Msg::Write { block: next, .. }) = self.batch.last() {
-            let (last, _) = run[run.len() - 1];
+            let (last, _, _) = run[run.len() - 1];
             if next.piece != last.piece || next.offset != last.offset + last.len {
                 break;
             }
-            if let Some(Msg::Write { block, data }) = self.batch.pop() {
-                run.push((block, data));
+            if let Some(Msg::Write { block, data, from }) = self.batch.pop() {
+                run.push((block, data, from));
             }
         }
         self.write_run(&mut run);
@@ -595,7 +648,7 @@ impl Worker {
     }
 
     /// Writes and hashes consecutive blocks of one piece.
-    fn write_run(&mut self, run: &mut Vec<(BlockRef, Bytes)>) {
+    fn write_run(&mut self, run: &mut Vec<(BlockRef, Bytes, Option<IpAddr>)>) {
         let piece = run[0].0.piece;
         if self.verified.get(piece) || !self.piece_wanted(piece) {
             tracing::debug!(?piece, "dropping writes to a verified or unwanted piece");
@@ -608,9 +661,18 @@ impl Worker {
             .entry(piece.0)
             .or_insert_with(|| PieceHasher::new(piece_len as u32, budget.clone()));
         // Blocks that arrived before are dropped, never written twice.
-        run.retain(|(b, _)| state.mark_seen(b.offset / BLOCK_LEN));
+        run.retain(|(b, _, _)| state.mark_seen(b.offset / BLOCK_LEN));
         if run.is_empty() {
             return;
+        }
+        let origins = self
+            .origins
+            .entry(piece.0)
+            .or_insert_with(|| vec![None; state.num_blocks() as usize]);
+        for (b, _, from) in run.iter() {
+            if let Some(o) = origins.get_mut((b.offset / BLOCK_LEN) as usize) {
+                *o = *from;
+            }
         }
         self.cache.invalidate(piece.0);
         let mut error = None;
@@ -620,7 +682,7 @@ impl Worker {
             while j < run.len() && run[j].0.offset == run[j - 1].0.offset + run[j - 1].0.len {
                 j += 1;
             }
-            let bufs: Vec<&[u8]> = run[i..j].iter().map(|(_, d)| &d[..]).collect();
+            let bufs: Vec<&[u8]> = run[i..j].iter().map(|(_, d, _)| &d[..]).collect();
             let at = piece_start + run[i].0.offset as u64;
             if let Err(e) = self.files.write_all_at(at, &bufs) {
                 state.set_broken();
@@ -630,7 +692,7 @@ impl Worker {
             i = j;
         }
         let files = &mut self.files;
-        for (block, data) in run.drain(..) {
+        for (block, data, _) in run.drain(..) {
             let read_back = |i: u32| {
                 let off = i * BLOCK_LEN;
                 let len = (piece_len as u32 - off).min(BLOCK_LEN);
@@ -647,18 +709,50 @@ impl Worker {
             self.emit(DiskEvent::Error(e));
         }
         if complete {
+            let origins = self.origins.remove(&piece.0).unwrap_or_default();
             if let Some(state) = self.pieces.remove(&piece.0) {
                 let ev = match state.verdict(&self.hashes[piece.as_usize()]) {
                     Verdict::Verified => {
                         self.verified.set(piece, true);
                         DiskEvent::PieceVerified(piece)
                     }
-                    Verdict::HashMismatch => DiskEvent::PieceFailed(piece),
+                    Verdict::HashMismatch => {
+                        DiskEvent::PieceFailed(piece, self.evidence(piece, &origins))
+                    }
                     Verdict::NotStored => DiskEvent::PieceNotStored(piece),
                 };
                 self.emit(ev);
             }
         }
+    }
+
+    /// The evidence of a piece that just failed its hash: each block whose
+    /// sender is known, with the digest of what is on disk for it. Read
+    /// back here, on the piece's own worker before it takes the next
+    /// message, so no later write to the piece can have replaced it. A
+    /// block that cannot be read back is left out.
+    fn evidence(&mut self, piece: PieceIndex, origins: &[Option<IpAddr>]) -> Vec<BlockEvidence> {
+        let (piece_start, piece_len) = self.layout.piece_range(piece);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; BLOCK_LEN as usize];
+        for (b, from) in origins.iter().enumerate() {
+            let Some(from) = *from else { continue };
+            let off = b as u64 * BLOCK_LEN as u64;
+            let len = (piece_len - off).min(BLOCK_LEN as u64) as usize;
+            if self
+                .files
+                .read_at(piece_start + off, &mut buf[..len])
+                .is_err()
+            {
+                continue;
+            }
+            out.push(BlockEvidence {
+                block: b as u32,
+                from,
+                digest: Sha1::digest(&buf[..len]).into(),
+            });
+        }
+        out
     }
 
     fn read(&mut self, block: BlockRef) -> Result<Bytes, DiskError> {

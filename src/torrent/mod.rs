@@ -8,6 +8,7 @@
 
 pub mod choker;
 pub mod peers;
+pub mod smart_ban;
 mod task;
 
 use std::net::SocketAddr;
@@ -25,7 +26,7 @@ use crate::tracker::TrackerStatus;
 use crate::types::{InfoHash, PeerId};
 use crate::wire::Handshake;
 
-pub use peers::PeerSource;
+pub use peers::{BanReason, PeerSource};
 pub(crate) use task::spawn;
 
 /// What a torrent is doing.
@@ -230,6 +231,8 @@ pub(crate) enum TorrentCmd {
     AddPeers(Vec<SocketAddr>, PeerSource),
     /// Snapshot of the connections.
     Peers(oneshot::Sender<Vec<PeerSnapshot>>),
+    /// The banned addresses, oldest first, and why.
+    Banned(oneshot::Sender<Vec<(std::net::IpAddr, BanReason)>>),
     /// Stop transfers, close connections.
     Pause,
     /// Resume after a pause.
@@ -359,6 +362,16 @@ impl TorrentHandle {
     pub async fn peers(&self) -> Vec<PeerSnapshot> {
         let (tx, rx) = oneshot::channel();
         if self.cmds.send(TorrentCmd::Peers(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The addresses banned for sending bad data, oldest ban first, and
+    /// why each was banned.
+    pub async fn banned(&self) -> Vec<(std::net::IpAddr, BanReason)> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmds.send(TorrentCmd::Banned(tx)).await.is_err() {
             return Vec::new();
         }
         rx.await.unwrap_or_default()

@@ -2,8 +2,12 @@
 //! (tracker, DHT, PEX, magnet `x.pe`, the user, or the peer itself dialling
 //! in): de-duplicated by address, with the source recorded, bans, and a
 //! retry backoff so a dead address is not dialled in a tight loop.
+//!
+//! Trust is kept by IP address, not by connection: the strikes against an
+//! address and its ban outlive its connections, so a peer that sends bad
+//! data cannot wipe its record by reconnecting.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -22,6 +26,34 @@ pub const RETRY_BASE: Duration = Duration::from_secs(10);
 /// First retry delay after a refusal (the peer took the connection and hung
 /// up before its handshake); doubles with each further failure.
 pub const REFUSED_RETRY: Duration = Duration::from_secs(2);
+
+/// Most IP addresses whose strikes are remembered; past it, the address
+/// with the fewest strikes is forgotten to make room.
+pub const MAX_STRUCK_IPS: usize = 1024;
+/// Most banned IP addresses remembered; past it, the oldest ban is lifted
+/// to make room (a peer with that many addresses can always find a new
+/// one).
+pub const MAX_BANNED_IPS: usize = 4096;
+
+/// Why an address was banned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BanReason {
+    /// A block it sent differed from the same block of the piece once it
+    /// passed its hash: it sent bad data, whoever else contributed.
+    BadBlock,
+    /// Pieces it alone sent failed their hash too often.
+    Strikes,
+}
+
+impl BanReason {
+    /// A few words for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BanReason::BadBlock => "sent a block that differed from the verified piece",
+            BanReason::Strikes => "sent pieces that failed their hash",
+        }
+    }
+}
 
 /// Where we learnt of a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,8 +119,15 @@ struct KnownPeer {
 pub struct PeerList {
     /// Known addresses.
     peers: HashMap<SocketAddr, KnownPeer>,
-    /// Addresses that sent bad data repeatedly; never dialled or accepted.
-    banned: HashSet<IpAddr>,
+    /// Addresses that sent bad data, and why; never dialled or accepted.
+    /// At most `MAX_BANNED_IPS`.
+    banned: HashMap<IpAddr, BanReason>,
+    /// The keys of `banned`, oldest ban first, for lifting the oldest
+    /// when full.
+    ban_order: VecDeque<IpAddr>,
+    /// Failed pieces each address sent alone. At most `MAX_STRUCK_IPS`
+    /// entries.
+    strikes: HashMap<IpAddr, u32>,
     /// Addresses that turned out to be ourselves (a tracker or the DHT
     /// hands us our own announce); never dialled.
     own: HashSet<SocketAddr>,
@@ -154,7 +193,7 @@ impl PeerList {
 
     /// Learns of an address. Returns whether it was new.
     pub fn add(&mut self, addr: SocketAddr, source: PeerSource, now: Instant) -> bool {
-        if self.banned.contains(&addr.ip())
+        if self.banned.contains_key(&addr.ip())
             || !could_be_a_peer(addr)
             || self.own.contains(&addr)
             || (addr.port() == self.own_port && self.own_port != 0 && addr.ip().is_loopback())
@@ -202,7 +241,7 @@ impl PeerList {
             .filter(|(a, p)| {
                 p.phase == Phase::Idle
                     && p.next_attempt <= now
-                    && !self.banned.contains(&a.ip())
+                    && !self.banned.contains_key(&a.ip())
                     && !(p.seed && self.skip_seeds)
             })
             .map(|(a, p)| {
@@ -230,7 +269,7 @@ impl PeerList {
             .iter()
             .filter(|(a, p)| {
                 p.phase == Phase::Idle
-                    && !self.banned.contains(&a.ip())
+                    && !self.banned.contains_key(&a.ip())
                     && !(p.seed && self.skip_seeds)
             })
             .map(|(_, p)| p.next_attempt)
@@ -309,8 +348,20 @@ impl PeerList {
     }
 
     /// Bans an IP address: it is forgotten and never dialled or accepted.
-    pub fn ban(&mut self, ip: IpAddr) {
-        self.banned.insert(ip);
+    /// Returns whether it was not banned already.
+    pub fn ban(&mut self, ip: IpAddr, reason: BanReason) -> bool {
+        if self.banned.contains_key(&ip) {
+            return false;
+        }
+        while self.banned.len() >= MAX_BANNED_IPS {
+            match self.ban_order.pop_front() {
+                Some(old) => self.banned.remove(&old),
+                None => break,
+            };
+        }
+        self.banned.insert(ip, reason);
+        self.ban_order.push_back(ip);
+        self.strikes.remove(&ip);
         let gone: Vec<SocketAddr> = self
             .peers
             .keys()
@@ -320,11 +371,44 @@ impl PeerList {
         for a in gone {
             self.forget(&a);
         }
+        true
     }
 
     /// Whether an IP address is banned.
     pub fn is_banned(&self, ip: IpAddr) -> bool {
-        self.banned.contains(&ip)
+        self.banned.contains_key(&ip)
+    }
+
+    /// The banned addresses and why, oldest ban first.
+    pub fn banned(&self) -> Vec<(IpAddr, BanReason)> {
+        self.ban_order
+            .iter()
+            .filter_map(|ip| self.banned.get(ip).map(|r| (*ip, *r)))
+            .collect()
+    }
+
+    /// Counts a strike against `ip` (a piece it alone sent failed its
+    /// hash) and returns its strikes so far. Strikes outlive connections.
+    pub fn strike(&mut self, ip: IpAddr) -> u32 {
+        if !self.strikes.contains_key(&ip) && self.strikes.len() >= MAX_STRUCK_IPS {
+            // Forget the address with the fewest strikes.
+            if let Some(least) = self
+                .strikes
+                .iter()
+                .min_by_key(|(_, n)| **n)
+                .map(|(ip, _)| *ip)
+            {
+                self.strikes.remove(&least);
+            }
+        }
+        let n = self.strikes.entry(ip).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Strikes against `ip` so far.
+    pub fn strikes(&self, ip: IpAddr) -> u32 {
+        self.strikes.get(&ip).copied().unwrap_or(0)
     }
 
     /// Number of known addresses.
@@ -516,10 +600,53 @@ mod tests {
         let now = Instant::now();
         let mut l = PeerList::new();
         l.add(a(1), PeerSource::Tracker, now);
-        l.ban(a(1).ip());
+        assert!(l.ban(a(1).ip(), BanReason::BadBlock));
+        assert!(!l.ban(a(1).ip(), BanReason::Strikes), "banned once");
         assert!(l.is_empty());
         assert!(!l.add(a(5), PeerSource::Pex, now));
         assert!(l.is_banned(a(9).ip()));
+        assert_eq!(l.banned(), vec![(a(1).ip(), BanReason::BadBlock)]);
+    }
+
+    fn ip(i: u32) -> IpAddr {
+        IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i))
+    }
+
+    /// Strikes belong to the address, not to a connection: a peer that
+    /// disconnects and comes back (from another port) keeps them.
+    #[test]
+    fn strikes_outlive_connections() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        let first = SocketAddr::new(ip(1), 50_000);
+        l.add_connected(first, PeerSource::Incoming, now);
+        assert_eq!(l.strike(ip(1)), 1);
+        l.remove(first);
+        let again = SocketAddr::new(ip(1), 50_001);
+        l.add_connected(again, PeerSource::Incoming, now);
+        assert_eq!(l.strikes(ip(1)), 1);
+        assert_eq!(l.strike(ip(1)), 2);
+        assert_eq!(l.strikes(ip(2)), 0);
+    }
+
+    /// The strikes and bans an address flood can make are bounded, and a
+    /// flood of one-strike addresses does not wipe a repeat offender's.
+    #[test]
+    fn strikes_and_bans_are_bounded() {
+        let mut l = PeerList::new();
+        l.strike(ip(0));
+        l.strike(ip(0));
+        for i in 1..(2 * MAX_STRUCK_IPS as u32) {
+            l.strike(ip(i));
+        }
+        assert_eq!(l.strikes.len(), MAX_STRUCK_IPS);
+        assert_eq!(l.strikes(ip(0)), 2, "the repeat offender is kept");
+        for i in 0..(MAX_BANNED_IPS as u32 + 10) {
+            l.ban(ip(100_000 + i), BanReason::BadBlock);
+        }
+        assert_eq!(l.banned().len(), MAX_BANNED_IPS);
+        assert!(!l.is_banned(ip(100_000)), "the oldest ban was lifted");
+        assert!(l.is_banned(ip(100_000 + MAX_BANNED_IPS as u32 + 9)));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::choker::{Choker, RECHOKE_INTERVAL, UPLOAD_SLOTS};
 use super::peers::{PeerList, PeerSource};
+use super::smart_ban::SmartBan;
 use super::{
     AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle, TorrentSource, TorrentState, TorrentStats,
 };
@@ -22,11 +23,12 @@ use crate::metainfo::Metainfo;
 use crate::peer::{self, Connected, PeerContext, PeerKey, PeerSetup, PeerShared};
 use crate::picker::{Picker, Priority};
 use crate::rate::Rate;
-use crate::storage::disk::{Disk, DiskEvent};
+use crate::storage::disk::{BlockDigest, Disk, DiskEvent};
 use crate::storage::Layout;
-use crate::types::InfoHash;
+use crate::types::{InfoHash, PieceIndex};
 use crate::wire::Geometry;
 
+mod blame;
 mod check;
 mod commands;
 mod connections;
@@ -44,14 +46,13 @@ use discovery::Discovery;
 
 /// Peer events queued before peer tasks wait for the torrent.
 const PEER_EVENT_QUEUE: usize = 4096;
-/// Trust lost for a failed piece a peer sent alone; banned at `BAN_TRUST`.
-const SOLE_BLAME: i32 = 2;
-/// Trust lost for a failed piece a peer shared in.
-const SHARED_BLAME: i32 = 1;
+/// Failed pieces an address may send alone (strikes) before it is banned.
+/// Not one: a bit flipped on the way (TCP's checksum misses some) should
+/// not ban an honest peer. A failed piece with several senders strikes
+/// nobody; smart ban finds its bad sender once the piece passes.
+const STRIKES_TO_BAN: u32 = 2;
 /// Progress is published at most this often between ticks.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
-/// Trust at or below which a peer is banned.
-const BAN_TRUST: i32 = -4;
 /// How often a busy torrent's tick runs: rates, choking, PEX, dials,
 /// stats.
 const TICK: Duration = Duration::from_secs(1);
@@ -162,8 +163,14 @@ struct Torrent {
     disk_events_tx: mpsc::Sender<DiskEvent>,
     /// Open connections, dials under way, peers waiting for a check.
     conns: Connections,
-    /// Every address we know of.
+    /// Every address we know of, with strikes and bans by IP.
     peer_list: PeerList,
+    /// Who sent each block of the pieces that failed, to find the sender
+    /// of a bad block once its piece passes.
+    smart_ban: SmartBan,
+    /// Digests of the blocks of verified pieces that failed before, being
+    /// read back for `smart_ban`.
+    block_checks: tokio::task::JoinSet<(PieceIndex, Vec<Option<BlockDigest>>)>,
     /// Who gets upload slots.
     choker: Choker<PeerKey>,
     /// When the choker last ran.
@@ -298,6 +305,8 @@ async fn run(
         disk_events_tx,
         conns: Connections::new(events_tx, cancel.child_token()),
         peer_list,
+        smart_ban: SmartBan::new(),
+        block_checks: tokio::task::JoinSet::new(),
         choker: Choker::new(UPLOAD_SLOTS),
         last_rechoke: Instant::now(),
         pex: !info.private,
@@ -347,6 +356,11 @@ async fn run(
                 }
             }
             Some(_) = t.conns.tasks.join_next(), if !t.conns.tasks.is_empty() => {}
+            Some(done) = t.block_checks.join_next(), if !t.block_checks.is_empty() => {
+                if let Ok((piece, good)) = done {
+                    t.on_verified_blocks(piece, good);
+                }
+            }
             Some(done) = async { Some(t.checking.as_mut()?.await) }, if t.checking.is_some() => {
                 t.checking = None;
                 t.finish_check(done);
@@ -608,7 +622,6 @@ impl Torrent {
             peer_interested: false,
             down: Rate::default(),
             up: Rate::default(),
-            trust: 0,
             pex: pex::PeerPex::new(now),
             slot,
             close: self.conns.child_token(),
@@ -617,6 +630,9 @@ impl Torrent {
             useless: false,
             evicted: false,
         };
+        if self.smart_ban.is_suspect(addr.ip()) {
+            self.picker.set_parole(key, true);
+        }
         self.conns.start(conn, ctx, rx, entry);
     }
 

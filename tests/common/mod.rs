@@ -5,6 +5,7 @@ pub mod data;
 pub mod dht;
 pub mod hostile;
 pub mod lab;
+pub mod liar;
 pub mod opentracker;
 pub mod procs;
 pub mod swarm;

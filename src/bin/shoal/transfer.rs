@@ -280,8 +280,18 @@ async fn follow(
     );
     let mut rx = handle.subscribe();
     let mut announced_done = false;
+    let mut bans_shown = 0;
     loop {
         let st = rx.borrow_and_update().clone();
+        if st.banned as usize > bans_shown {
+            // One line per ban, also when the output is not a terminal
+            // (the bar is hidden then, and `println` with it).
+            let banned = handle.banned().await;
+            for (ip, reason) in banned.iter().skip(bans_shown) {
+                bar.suspend(|| println!("banned {ip}: {}", reason.describe()));
+            }
+            bans_shown = banned.len().max(bans_shown);
+        }
         bar.set_length(st.wanted_bytes.max(1));
         bar.set_position(st.have_bytes.min(st.wanted_bytes));
         bar.set_message(st.state.label().to_string());

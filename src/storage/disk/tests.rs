@@ -193,7 +193,7 @@ async fn a_corrupt_block_fails_its_piece_only() {
     assert!(errors.is_empty());
     for ev in evs {
         match ev {
-            DiskEvent::PieceFailed(p) => assert_eq!(p, bad.piece),
+            DiskEvent::PieceFailed(p, _) => assert_eq!(p, bad.piece),
             DiskEvent::PieceVerified(p) => assert_ne!(p, bad.piece),
             other => panic!("{other:?}"),
         }
@@ -204,6 +204,73 @@ async fn a_corrupt_block_fails_its_piece_only() {
     }
     let (evs, _) = verdicts(&mut rx, 1).await;
     assert!(matches!(evs[0], DiskEvent::PieceVerified(p) if p == bad.piece));
+    assert!(disk.shutdown().await.is_empty());
+}
+
+/// A failed piece names, for each block, the peer whose copy was written
+/// (the first to arrive) and the digest of what is on disk, so that the
+/// sender of a bad block can be found, even one that sent it after an
+/// honest peer's copy of another block.
+#[tokio::test]
+async fn a_failed_piece_names_who_sent_each_block() {
+    use std::net::{IpAddr, Ipv4Addr};
+    let fx = fixture(&[("a", 4 * K as u64, false)], 4 * K as u64);
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, mut rx) = fx.spawn(dir.path(), vec![true], DiskOptions::default());
+    let honest = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let liar = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    let late = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
+    let blocks = fx.blocks();
+    let bad = |b: BlockRef| Bytes::from(vec![0x5a; b.len as usize]);
+    disk.write_block_from(blocks[0], fx.data(blocks[0]), honest)
+        .await
+        .unwrap();
+    disk.write_block_from(blocks[1], bad(blocks[1]), liar)
+        .await
+        .unwrap();
+    // A second copy of a block already written is dropped: its sender is
+    // not the one named.
+    disk.write_block_from(blocks[1], fx.data(blocks[1]), late)
+        .await
+        .unwrap();
+    disk.write_block_from(blocks[2], fx.data(blocks[2]), honest)
+        .await
+        .unwrap();
+    // A block whose writer does not say who sent it is left out.
+    disk.write_block(blocks[3], fx.data(blocks[3]))
+        .await
+        .unwrap();
+    let (evs, _) = verdicts(&mut rx, 1).await;
+    let DiskEvent::PieceFailed(p, evidence) = &evs[0] else {
+        panic!("{evs:?}");
+    };
+    assert_eq!(*p, PieceIndex(0));
+    let digest = |d: &[u8]| -> BlockDigest { Sha1::digest(d).into() };
+    let expect = vec![
+        BlockEvidence {
+            block: 0,
+            from: honest,
+            digest: digest(&fx.data(blocks[0])),
+        },
+        BlockEvidence {
+            block: 1,
+            from: liar,
+            digest: digest(&bad(blocks[1])),
+        },
+        BlockEvidence {
+            block: 2,
+            from: honest,
+            digest: digest(&fx.data(blocks[2])),
+        },
+    ];
+    assert_eq!(evidence, &expect);
+    // The piece downloads again and verifies; nothing is kept of the
+    // failed round.
+    for &b in &blocks {
+        disk.write_block_from(b, fx.data(b), honest).await.unwrap();
+    }
+    let (evs, _) = verdicts(&mut rx, 1).await;
+    assert!(matches!(evs[0], DiskEvent::PieceVerified(PieceIndex(0))));
     assert!(disk.shutdown().await.is_empty());
 }
 

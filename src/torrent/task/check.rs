@@ -75,6 +75,8 @@ impl Torrent {
                 self.have.set(p, true);
                 self.have_bytes += self.layout.piece_len(p) as u64;
                 self.picker.we_have(p);
+                // Found good on disk, not downloaded: nothing to compare.
+                self.smart_ban.forget(p.0);
             }
         }
         self.start_disk();

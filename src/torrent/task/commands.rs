@@ -41,6 +41,9 @@ impl Torrent {
             TorrentCmd::Peers(reply) => {
                 let _ = reply.send(self.peer_snapshots());
             }
+            TorrentCmd::Banned(reply) => {
+                let _ = reply.send(self.peer_list.banned());
+            }
             TorrentCmd::Pause => {
                 self.paused = true;
                 if self.downloading() {
@@ -123,6 +126,10 @@ impl MagnetPhase {
         match cmd {
             TorrentCmd::AddPeers(addrs, source) => self.learn(addrs, source),
             TorrentCmd::Peers(reply) => {
+                let _ = reply.send(Vec::new());
+            }
+            // Bans come from pieces, which need the metadata.
+            TorrentCmd::Banned(reply) => {
                 let _ = reply.send(Vec::new());
             }
             TorrentCmd::Metainfo(reply) => {

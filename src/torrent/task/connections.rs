@@ -65,8 +65,6 @@ pub(super) struct PeerEntry {
     pub down: Rate,
     /// Upload rate to it.
     pub up: Rate,
-    /// Falls with failed pieces it contributed to.
-    pub trust: i32,
     /// What PEX told it, and when it may hear more.
     pub pex: PeerPex,
     /// Its place among the session's connections, freed with the entry.

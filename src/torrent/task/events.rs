@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::{PeerSource, Torrent, BAN_TRUST, PUBLISH_INTERVAL, SHARED_BLAME, SOLE_BLAME};
+use super::{PeerSource, Torrent, PUBLISH_INTERVAL};
 use crate::peer::{PeerCmd, PeerEvent, PeerKey};
 use crate::picker::Received;
 use crate::storage::disk::DiskEvent;
@@ -92,9 +92,7 @@ impl Torrent {
             PeerEvent::NeedBlocks(n) => {
                 let mut blocks = Vec::with_capacity(n);
                 if self.state == TorrentState::Downloading {
-                    if let Some(p) = self.conns.get(&key) {
-                        self.picker.pick(key, &p.has, n, &mut blocks);
-                    }
+                    self.pick_for(key, n, &mut blocks);
                 }
                 self.conns.send(key, PeerCmd::Request { asked: n, blocks });
             }
@@ -180,6 +178,9 @@ impl Torrent {
                 self.have.set(piece, true);
                 self.have_bytes += self.layout.piece_len(piece) as u64;
                 self.picker.piece_verified(piece);
+                if self.smart_ban.has_records(piece.0) {
+                    self.check_blocks(piece);
+                }
                 self.resume_dirty();
                 self.conns.broadcast(|| PeerCmd::Have(piece));
                 self.check_complete();
@@ -187,25 +188,10 @@ impl Torrent {
                     self.publish();
                 }
             }
-            DiskEvent::PieceFailed(piece) => {
+            DiskEvent::PieceFailed(piece, evidence) => {
                 self.counters.hash_failures += 1;
-                let blamed = self.picker.piece_failed(piece);
-                let sole = blamed.len() == 1;
-                for key in blamed {
-                    let Some(p) = self.conns.get_mut(&key) else {
-                        continue;
-                    };
-                    p.trust -= if sole { SOLE_BLAME } else { SHARED_BLAME };
-                    let ip = p.shared.addr.ip();
-                    if p.trust <= BAN_TRUST && !self.peer_list.is_banned(ip) {
-                        tracing::info!(%ip, "banning peer after repeated bad pieces");
-                        self.counters.banned += 1;
-                        self.peer_list.ban(ip);
-                        for q in self.conns.values().filter(|q| q.shared.addr.ip() == ip) {
-                            let _ = q.tx.send(PeerCmd::Close);
-                        }
-                    }
-                }
+                self.picker.piece_failed(piece);
+                self.on_piece_failed(piece, &evidence);
             }
             DiskEvent::PieceNotStored(piece) => {
                 // Fetch it again; the error that caused it came separately.
