@@ -678,7 +678,7 @@ mod tests {
             "others still heard"
         );
         // Forgetting its addresses (dead, banned) frees its share.
-        l.ban(addr(0).ip());
+        l.ban(addr(0).ip(), BanReason::Strikes);
         assert!(l.add_from_pex(addr(1000), liar, now));
         assert!(!l.add_from_pex(addr(1001), liar, now));
         let mut later = now;
