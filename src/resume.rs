@@ -743,4 +743,25 @@ mod tests {
         state.remove(&r.info_hash).unwrap();
         assert_eq!(state.load().0.len(), 0);
     }
+
+    #[test]
+    fn an_oversized_record_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        state.save_resume(&sample()).unwrap();
+        // Sparse: the size is seen, no byte of it is read.
+        let big = dir.path().join("torrents/big.resume");
+        fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_RESUME_SIZE + 1)
+            .unwrap();
+        let (stored, errors) = state.load();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            matches!(&errors[0], ResumeError::TooLarge(p) if p == &big),
+            "{}",
+            errors[0]
+        );
+    }
 }
