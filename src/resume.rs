@@ -748,7 +748,9 @@ mod tests {
     fn an_oversized_record_is_refused_unread() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path());
-        state.save_resume(&sample()).unwrap();
+        let mut r = sample();
+        r.magnet = Some(format!("magnet:?xt=urn:btih:{}", r.info_hash.to_hex()));
+        state.save_resume(&r).unwrap();
         // Sparse: the size is seen, no byte of it is read.
         let big = dir.path().join("torrents/big.resume");
         fs::File::create(&big)
