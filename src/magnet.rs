@@ -282,7 +282,8 @@ mod tests {
     /// still be one we can open (found by fuzzing the metainfo parser).
     #[test]
     fn a_torrents_link_leaves_out_trackers_that_are_not_urls() {
-        let torrent = b"d13:announce-listll31:http://127.0.0.1:52261ano/nunceel17:udp://t1:80/annouee\
+        let torrent =
+            b"d13:announce-listll31:http://127.0.0.1:52261ano/nunceel17:udp://t1:80/annouee\
             4:infod6:lengthi3000e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
         let meta = Metainfo::from_bytes(torrent).unwrap();
         let link = Magnet::from_metainfo(&meta);
