@@ -32,9 +32,12 @@ use crate::wire::{
     MAX_EXTENDED_LEN,
 };
 
+/// A fuzz target: takes any bytes, panics only on a defect.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name: the name is the fuzz target's and its corpus
 /// folder's.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("bencode", bencode),
     ("metainfo", metainfo),
     ("magnet", magnet),
