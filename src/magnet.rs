@@ -95,8 +95,7 @@ impl Magnet {
                 }
                 "dn" => display_name = Some(value.into_owned()),
                 "tr" => {
-                    let ok = url::Url::parse(&value).is_ok_and(|u| u.has_host());
-                    if !ok {
+                    if !is_tracker_url(&value) {
                         return Err(MagnetError::BadTracker(value.into_owned()));
                     }
                     if !trackers.iter().any(|t| *t == value) {
@@ -188,11 +187,13 @@ impl Magnet {
     }
 
     /// The magnet link of a torrent: its hash, name and every tracker of
-    /// every tier.
+    /// every tier. A tracker that is not a URL with a host (a torrent may
+    /// name anything) is left out, since [`Magnet::parse`] refuses a link
+    /// holding one.
     pub fn from_metainfo(meta: &Metainfo) -> Magnet {
         let mut trackers: Vec<String> = Vec::new();
         for url in meta.trackers().into_iter().flatten() {
-            if !trackers.contains(&url) {
+            if is_tracker_url(&url) && !trackers.contains(&url) {
                 trackers.push(url);
             }
         }
@@ -204,6 +205,11 @@ impl Magnet {
             select_only: Vec::new(),
         }
     }
+}
+
+/// A `tr` value we accept: a URL with a host.
+fn is_tracker_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| u.has_host())
 }
 
 /// BEP 53: `0,2,4-6` as inclusive ranges; `None` for anything else (an
@@ -270,6 +276,19 @@ mod tests {
         );
         assert_eq!(m.peers, vec!["127.0.0.1:6881", "[::1]:51413"]);
         assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
+    }
+
+    /// A torrent may name a tracker that is no URL; its magnet link must
+    /// still be one we can open (found by fuzzing the metainfo parser).
+    #[test]
+    fn a_torrents_link_leaves_out_trackers_that_are_not_urls() {
+        let torrent =
+            b"d13:announce-listll31:http://127.0.0.1:52261ano/nunceel17:udp://t1:80/annouee\
+            4:infod6:lengthi3000e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+        let meta = Metainfo::from_bytes(torrent).unwrap();
+        let link = Magnet::from_metainfo(&meta);
+        assert_eq!(link.trackers, vec!["udp://t1:80/annou"]);
+        assert_eq!(Magnet::parse(&link.to_uri()).unwrap(), link);
     }
 
     #[test]
