@@ -31,6 +31,16 @@ pub struct Magnet {
 /// Most ranges one `so` parameter may hold; a longer list is refused.
 pub const MAX_SELECT_RANGES: usize = 1024;
 
+/// Longest display name kept, in bytes (the limit of a file name, as a
+/// .torrent's name is cut): a longer `dn` is shortened, not refused.
+pub const MAX_DISPLAY_NAME: usize = 255;
+
+/// Most `tr` kept from one link, as from a .torrent; the rest are ignored.
+pub const MAX_TRACKERS: usize = 1000;
+
+/// Most `x.pe` kept from one link; the rest are ignored.
+pub const MAX_PEERS: usize = 200;
+
 /// Why a magnet link is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MagnetError {
@@ -93,20 +103,24 @@ impl Magnet {
                         return Err(MagnetError::UnsupportedTopic(value.into_owned()));
                     }
                 }
-                "dn" => display_name = Some(value.into_owned()),
+                "dn" => display_name = Some(bounded_name(&value)),
                 "tr" => {
                     if !is_tracker_url(&value) {
                         return Err(MagnetError::BadTracker(value.into_owned()));
                     }
                     if !trackers.iter().any(|t| *t == value) {
-                        trackers.push(value.into_owned());
+                        if trackers.len() < MAX_TRACKERS {
+                            trackers.push(value.into_owned());
+                        }
                     }
                 }
                 "x.pe" => {
                     if !is_host_port(&value) {
                         return Err(MagnetError::BadPeer(value.into_owned()));
                     }
-                    peers.push(value.into_owned());
+                    if peers.len() < MAX_PEERS {
+                        peers.push(value.into_owned());
+                    }
                 }
                 "so" => {
                     select_only = parse_selection(&value)
@@ -208,6 +222,16 @@ impl Magnet {
 }
 
 /// A `tr` value we accept: a URL with a host.
+/// A display name cut to [`MAX_DISPLAY_NAME`] bytes on a character
+/// boundary.
+fn bounded_name(name: &str) -> String {
+    let mut end = name.len().min(MAX_DISPLAY_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
+}
+
 fn is_tracker_url(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| u.has_host())
 }
@@ -326,6 +350,23 @@ mod tests {
     fn hybrid_link_uses_the_v1_hash() {
         let uri = format!("magnet:?xt=urn:btmh:1220abcd&xt=urn:btih:{HEX}");
         assert_eq!(Magnet::parse(&uri).unwrap().info_hash.to_hex(), HEX);
+    }
+
+    #[test]
+    fn long_names_and_lists_are_bounded() {
+        let name = "é".repeat(1000);
+        let tr: String = (0..MAX_TRACKERS + 5)
+            .map(|i| format!("&tr=http://t{i}.example/announce"))
+            .collect();
+        let pe: String = (0..MAX_PEERS + 5)
+            .map(|i| format!("&x.pe=10.0.{}.{}:6881", i / 250, i % 250 + 1))
+            .collect();
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&dn={name}{tr}{pe}")).unwrap();
+        let dn = m.display_name.unwrap();
+        assert!(dn.len() <= MAX_DISPLAY_NAME && dn.len() >= MAX_DISPLAY_NAME - 1);
+        assert!(name.starts_with(&dn));
+        assert_eq!(m.trackers.len(), MAX_TRACKERS);
+        assert_eq!(m.peers.len(), MAX_PEERS);
     }
 
     #[test]
