@@ -108,10 +108,8 @@ impl Magnet {
                     if !is_tracker_url(&value) {
                         return Err(MagnetError::BadTracker(value.into_owned()));
                     }
-                    if !trackers.iter().any(|t| *t == value) {
-                        if trackers.len() < MAX_TRACKERS {
-                            trackers.push(value.into_owned());
-                        }
+                    if trackers.len() < MAX_TRACKERS && !trackers.iter().any(|t| *t == value) {
+                        trackers.push(value.into_owned());
                     }
                 }
                 "x.pe" => {
