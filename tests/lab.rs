@@ -171,7 +171,7 @@ fn start_up_connection_is_not_refused() {
     let mut lab = Lab::new();
     let seeder = lab.host("seeder", Caps::none());
     let leecher = lab.host("leecher", Caps::none());
-    let (_tracker, payload) = clients::tracked(&mut lab, |lab, url| {
+    let (tracker, payload) = clients::tracked(&mut lab, |lab, url| {
         Payload::new(lab, "startup.bin", 128 * MIB, PIECE, &[url], 2)
     });
     let l = leecher.ip;
@@ -217,6 +217,12 @@ fn start_up_connection_is_not_refused() {
     payload.drop_cache();
     lab.start_clock();
     lab.spawn(&seeder, "seed", clients::shoal_seed(&seeder, &payload, &[]));
+    // The downloader learns of the seeder from its first announce only: it
+    // starts once the tracker knows the seeder (which announces before its
+    // check), or a slow start of the seeder would leave it with no peer.
+    lab.run_until("the seeder's first announce", SETUP, |lab| {
+        clients::scrape_peers(lab, &tracker, &payload) >= 1
+    });
     lab.spawn(
         &leecher,
         "download",
