@@ -28,13 +28,27 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// IP protocol numbers, as miniupnpd's rules name them.
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+
 /// `shoal seed` of `payload` on `host`, with port mapping on (the lab's
-/// commands turn it off) and a short lease.
-fn shoal_seed_mapped(host: &common::lab::Host, payload: &Payload) -> Command {
+/// commands turn it off), a short lease, and the DHT on (so that its UDP
+/// port, the listening port's number, is mapped too), joining through
+/// `dht_node` (a lab host; nothing answers there, which does not matter).
+fn shoal_seed_mapped(
+    host: &common::lab::Host,
+    payload: &Payload,
+    dht_node: &common::lab::Host,
+) -> Command {
     let cmd = clients::shoal_seed(host, payload, &[]);
     let mut out = Command::new(cmd.get_program());
-    out.args(cmd.get_args().filter(|a| *a != "--no-port-mapping"))
-        .args(["--port-mapping-lease", &LEASE_SECS.to_string()]);
+    out.args(
+        cmd.get_args()
+            .filter(|a| *a != "--no-port-mapping" && *a != "--no-dht"),
+    )
+    .args(["--port-mapping-lease", &LEASE_SECS.to_string()])
+    .args(["--dht-bootstrap", &format!("{}:{}", dht_node.ip, PORT + 1)]);
     out
 }
 
@@ -71,7 +85,7 @@ fn scenario(opts: IgdOptions, expect_protocol: &[&str]) {
     lab.miniupnpd(&router, &outside, opts);
     let payload = Payload::new(&lab, "mapped.bin", 4 * MIB, 256 * 1024, &[], 11);
     let wan = router.host.ip;
-    let shoal = lab.spawn(&home, "seed", shoal_seed_mapped(&home, &payload));
+    let shoal = lab.spawn(&home, "seed", shoal_seed_mapped(&home, &payload, &outside));
 
     // Mapped, on the router's WAN address, by the expected protocol.
     let line = wait_log(&mut lab, &home, shoal, "seed", "connectable:");
@@ -88,7 +102,17 @@ fn scenario(opts: IgdOptions, expect_protocol: &[&str]) {
         "not mapped with {expect_protocol:?}: {line}"
     );
     assert!(
-        lab.igd_forwards(&router, PORT, home.ip),
+        line.contains("TCP and UDP"),
+        "the DHT's UDP port is not mapped: {line}"
+    );
+    assert!(
+        lab.igd_forwards(&router, UDP, PORT, home.ip),
+        "the router has no rule forwarding UDP {PORT} to {}:\n{}",
+        home.ip,
+        lab.igd_rules(&router)
+    );
+    assert!(
+        lab.igd_forwards(&router, TCP, PORT, home.ip),
         "the router has no rule forwarding {PORT} to {}:\n{}",
         home.ip,
         lab.igd_rules(&router)
@@ -105,7 +129,7 @@ fn scenario(opts: IgdOptions, expect_protocol: &[&str]) {
     let renewed = wait_log(&mut lab, &home, shoal, "seed", "port mapping renewed");
     println!("{renewed}");
     assert!(
-        lab.igd_forwards(&router, PORT, home.ip),
+        lab.igd_forwards(&router, TCP, PORT, home.ip),
         "the mapping is gone after its renewal:\n{}",
         lab.igd_rules(&router)
     );
@@ -118,7 +142,8 @@ fn scenario(opts: IgdOptions, expect_protocol: &[&str]) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(
-        !lab.igd_forwards(&router, PORT, home.ip),
+        !lab.igd_forwards(&router, TCP, PORT, home.ip)
+            && !lab.igd_forwards(&router, UDP, PORT, home.ip),
         "the mapping outlived shoal:\n{}\nshoal's log:\n{}",
         lab.igd_rules(&router),
         lab.log(&home, "seed")

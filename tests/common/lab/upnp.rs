@@ -179,12 +179,15 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Whether miniupnpd's rules forward TCP `port` of the router's WAN
-    /// address to `to`.
-    pub fn igd_forwards(&self, router: &Router, port: u16, to: Ipv4Addr) -> bool {
+    /// Whether miniupnpd's rules forward `port` of the router's WAN
+    /// address to `to`, for IP protocol `proto` (6 TCP, 17 UDP): its dnat
+    /// rules read `@nh,72,8 0x6 th dport P dnat ip to A:P`.
+    pub fn igd_forwards(&self, router: &Router, proto: u8, port: u16, to: Ipv4Addr) -> bool {
         let rules = self.igd_rules(router);
         rules.lines().any(|l| {
-            l.contains(&format!("dport {port}")) && l.contains(&format!("dnat ip to {to}:"))
+            l.contains(&format!("@nh,72,8 {proto:#x} "))
+                && l.contains(&format!("dport {port} "))
+                && l.contains(&format!("dnat ip to {to}:"))
         })
     }
 }
