@@ -177,3 +177,31 @@ fn pcp_or_natpmp_maps_when_upnp_is_off() {
         &["PCP", "NAT-PMP"],
     );
 }
+
+/// Port mapping is off unless asked for, and never runs on a loopback
+/// listening address even when asked for (the tests' sessions send
+/// nothing to a router).
+#[tokio::test]
+async fn off_by_default_and_on_loopback() {
+    use shoal::portmap::PortMapStatus;
+    use shoal::session::{Session, SessionConfig};
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let plain = Session::new(SessionConfig {
+        listen_addr: loopback,
+        ..SessionConfig::default()
+    })
+    .await
+    .expect("session");
+    assert!(!SessionConfig::default().port_mapping);
+    assert_eq!(plain.port_mapping(), PortMapStatus::Off);
+    plain.shutdown().await;
+    let asked = Session::new(SessionConfig {
+        listen_addr: loopback,
+        port_mapping: true,
+        ..SessionConfig::default()
+    })
+    .await
+    .expect("session");
+    assert_eq!(asked.port_mapping(), PortMapStatus::Off);
+    asked.shutdown().await;
+}
