@@ -27,6 +27,9 @@ const SEARCH_TIMEOUT: Duration = Duration::from_secs(3);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long to wait before trying again after no gateway mapped the port.
 const RETRY_AFTER: Duration = Duration::from_secs(120);
+/// How long a mapping under way when the session stops may still take
+/// before it is undone (shutdown waits for it).
+const CANCEL_GRACE: Duration = Duration::from_secs(3);
 /// The name the mapping carries in the router's table.
 const DESCRIPTION: &str = "Shoal";
 
@@ -138,9 +141,20 @@ enum Held {
 async fn run(config: PortMapConfig, status: Arc<Mutex<PortMapStatus>>, cancel: CancellationToken) {
     let set = |s: PortMapStatus| *lock(&status) = s;
     loop {
-        let attempt = tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = map(&config) => r,
+        let attempt = {
+            let mapping = map(&config);
+            tokio::pin!(mapping);
+            tokio::select! {
+                r = &mut mapping => r,
+                _ = cancel.cancelled() => {
+                    // The router may have granted a mapping already: let
+                    // the attempt finish briefly, then undo what it made.
+                    if let Ok(Ok((held, _, _))) = tokio::time::timeout(CANCEL_GRACE, mapping).await {
+                        remove(held).await;
+                    }
+                    return;
+                }
+            }
         };
         let (mut held, external, protocol) = match attempt {
             Ok(x) => x,
