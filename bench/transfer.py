@@ -156,7 +156,7 @@ class Seeder:
         log = os.path.join(logs, "seed-%s.log" % kind)
         p = payload
         if kind == "shoal":
-            argv = [SHOAL, "seed", p.torrent, p.data_dir, "--bind", "127.0.0.1",
+            argv = [SHOAL, "seed", p.torrent, p.data_dir, "--bind", "127.0.0.1", "--no-port-mapping",
                     "--port", str(self.port)]
         elif kind == "libtorrent":
             argv = [PY, LT_CTL, p.torrent, "--save", p.data_dir, "--port", str(self.port),
@@ -221,7 +221,7 @@ def run_pair(seed_kind, leech_kind, payload, tag):
         timeout = max(120, payload.size / (8 * 1e6))
         if leech_kind == "shoal":
             leecher = Proc("Shoal leecher", [SHOAL, "download", payload.torrent, "-o", out,
-                                             "--bind", "127.0.0.1", "--port", "0", "--peer", sp], log)
+                                             "--bind", "127.0.0.1", "--no-port-mapping", "--port", "0", "--peer", sp], log)
         elif leech_kind == "libtorrent":
             leecher = Proc("libtorrent leecher", [PY, LT_CTL, payload.torrent, "--save", out,
                                                   "--port", str(free_port()), "--peer", sp,

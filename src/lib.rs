@@ -16,6 +16,7 @@
 //! - [`tracker`]: HTTP and UDP announces, and the per-torrent announce task.
 //! - [`torrent`]: one task per torrent: picker, choker, peer list, stats.
 //! - [`session`]: the public handle: one listening port, many torrents.
+//! - [`portmap`]: port mapping on the home router (UPnP IGD, PCP, NAT-PMP).
 //! - [`dht`]: the mainline DHT (BEP 5) over the `mainline` crate: lookups, announces, state.
 //! - [`rate`]: byte counters and rates.
 //! - [`resume`]: the state folder: resume records and stored metainfo, written atomically.
@@ -36,6 +37,7 @@ pub mod metadata;
 pub mod metainfo;
 pub mod peer;
 pub mod picker;
+pub mod portmap;
 pub mod rate;
 pub mod resume;
 pub mod session;

@@ -25,6 +25,7 @@ use crate::dht::{Dht, DhtConfig};
 use crate::limit::RateLimits;
 use crate::magnet::Magnet;
 use crate::peer;
+use crate::portmap::PortMapStatus;
 use crate::resume::StateDir;
 use crate::torrent::{self, AddTorrent, TorrentCmd, TorrentEnv, TorrentHandle, TorrentSource};
 use crate::types::{InfoHash, PeerId};
@@ -105,6 +106,15 @@ pub struct SessionConfig {
     /// library; the command line and the desktop app turn it on. Never runs
     /// on a loopback listening address.
     pub lsd: bool,
+    /// Port mapping ([`crate::portmap`]): ask the router, by UPnP IGD or
+    /// PCP / NAT-PMP, to forward our listening port. Off by default in the
+    /// library, so that nothing is sent to a router unless asked to; the
+    /// command line and the desktop app turn it on. Never runs on a
+    /// loopback listening address.
+    pub port_mapping: bool,
+    /// The lease port mappings ask for (`portmap::DEFAULT_LEASE`, 1 h);
+    /// renewed at half of it.
+    pub port_mapping_lease: Duration,
 }
 
 impl Default for SessionConfig {
@@ -124,6 +134,8 @@ impl Default for SessionConfig {
             download_limit: None,
             upload_limit: None,
             lsd: false,
+            port_mapping: false,
+            port_mapping_lease: crate::portmap::DEFAULT_LEASE,
         }
     }
 }
@@ -181,6 +193,8 @@ struct Inner {
     dht_error: Option<String>,
     /// Local peer discovery, if on.
     lsd: Option<crate::lsd::Lsd>,
+    /// Port mapping, if on: its status for the stats.
+    port_map: Option<crate::portmap::PortMap>,
     /// Our peer id.
     peer_id: PeerId,
     /// The port we listen on.
@@ -259,6 +273,27 @@ impl Session {
         } else {
             None
         };
+        // Started before the torrents, so that the mapping is in place
+        // soon; the task removes its mappings when the session ends.
+        let mut port_map_task = None;
+        let port_map = if config.port_mapping && !config.listen_addr.ip().is_loopback() {
+            let udp_port = dht
+                .as_ref()
+                .map(|d| d.local_addr().port())
+                .filter(|p| *p == listen_port);
+            let (pm, task) = crate::portmap::PortMap::start(
+                crate::portmap::PortMapConfig {
+                    tcp_port: listen_port,
+                    udp_port,
+                    lease: config.port_mapping_lease,
+                },
+                cancel.child_token(),
+            );
+            port_map_task = Some(task);
+            Some(pm)
+        } else {
+            None
+        };
         let state = config.state_dir.as_ref().map(StateDir::new);
         let stored = match &state {
             Some(s) => {
@@ -275,6 +310,7 @@ impl Session {
             dht,
             dht_error,
             lsd,
+            port_map,
             peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
             listen_port,
             limits: RateLimits::new(config.download_limit, config.upload_limit),
@@ -292,6 +328,9 @@ impl Session {
             tasks: TaskTracker::new(),
         });
         let session = Session { inner };
+        if let Some(task) = port_map_task {
+            session.inner.tasks.spawn(task);
+        }
         for s in stored {
             let r = s.resume;
             let source = match s.metainfo {
@@ -475,6 +514,15 @@ impl Session {
     /// Why the DHT is not running although the configuration asked for it.
     pub fn dht_error(&self) -> Option<&str> {
         self.inner.dht_error.as_deref()
+    }
+
+    /// What port mapping achieved: [`PortMapStatus::Off`] when it is
+    /// not on.
+    pub fn port_mapping(&self) -> PortMapStatus {
+        self.inner
+            .port_map
+            .as_ref()
+            .map_or(PortMapStatus::Off, |p| p.status())
     }
 
     /// Stops every torrent (telling trackers, flushing files) and waits for

@@ -186,7 +186,14 @@ fn the_open_file_limit_is_raised() {
     cmd.arg("seed")
         .arg(&torrent)
         .arg(tmp.path())
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dht",
+            "--no-port-mapping",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     // SAFETY: only setrlimit, which is async-signal-safe, runs in the child.

@@ -56,7 +56,14 @@ fn download_of_a_bad_torrent_fails_with_one_line() {
         .arg(&torrent)
         .arg("-o")
         .arg(tmp.path())
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dht",
+            "--no-port-mapping",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -85,7 +92,14 @@ fn seed_without_the_content_fails() {
         .arg("seed")
         .arg(&torrent)
         .arg(tmp.path().join("elsewhere"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dht",
+            "--no-port-mapping",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -101,7 +101,7 @@ fn shoal() -> Command {
 
 fn net_args(cmd: &mut Command, port: u16) {
     cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--no-dht", "--no-lsd"]);
+        .args(["--no-dht", "--no-port-mapping", "--no-lsd"]);
 }
 
 struct Fixture {

@@ -354,6 +354,7 @@ fn attacks_on_a_downloading_shoal() {
         "--port",
         &port.to_string(),
         "--no-dht",
+        "--no-port-mapping",
         "--no-lsd",
         "--seed",
         "--peer",
@@ -383,6 +384,7 @@ fn attacks_on_a_seeding_shoal() {
         "--port",
         &port.to_string(),
         "--no-dht",
+        "--no-port-mapping",
         "--no-lsd",
     ]);
     let mut shoal = Shoal::spawn("seeder", tmp.path(), &mut cmd);
@@ -447,6 +449,7 @@ fn metadata_bombs_on_a_magnet_download() {
         "--port",
         "0",
         "--no-dht",
+        "--no-port-mapping",
         "--no-lsd",
         "--seed",
     ]);

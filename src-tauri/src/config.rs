@@ -235,6 +235,9 @@ impl Config {
             // Local peer discovery, as in other desktop clients; the engine
             // runs none on a loopback address (the tests' SHOAL_LISTEN).
             lsd: true,
+            // Ask the router to forward the port, as other desktop
+            // clients do; never on a loopback address (the tests').
+            port_mapping: true,
             ..SessionConfig::default()
         }
     }

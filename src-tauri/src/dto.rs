@@ -115,6 +115,12 @@ pub struct GlobalStats {
     pub dht_error: Option<String>,
     /// The TCP port peers reach us on; `None` if the engine did not start.
     pub listen_port: Option<u16>,
+    /// The router's address and port that peers outside dial, when a
+    /// port mapping is in place (`1.2.3.4:6881`).
+    pub connectable: Option<String>,
+    /// What port mapping did, in words (the status bar's tooltip);
+    /// `None` when it is off.
+    pub port_mapping: Option<String>,
     /// Bytes free for us on the download folder's file system; `None` if
     /// it cannot be told.
     pub free_space: Option<u64>,

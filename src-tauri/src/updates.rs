@@ -18,6 +18,7 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use shoal::limit::to_kib;
 use shoal::magnet::Magnet;
+use shoal::portmap::PortMapStatus;
 use shoal::torrent::{TorrentHandle, TorrentStats};
 use shoal::InfoHash;
 
@@ -89,6 +90,8 @@ async fn gather(
                 dht_nodes: None,
                 dht_error: None,
                 listen_port: None,
+                connectable: None,
+                port_mapping: None,
                 free_space: free_space(&lock(&state.config).download_dir()),
             },
             detail: None,
@@ -148,6 +151,11 @@ async fn gather(
         dht_nodes: dht_state.as_ref().map(|s| s.nodes),
         dht_error: session.dht_error().map(str::to_string),
         listen_port: Some(session.listen_port()),
+        connectable: match session.port_mapping() {
+            PortMapStatus::Mapped { external, .. } => Some(external.to_string()),
+            _ => None,
+        },
+        port_mapping: port_mapping_words(&session.port_mapping()),
         free_space: free_space(&lock(&state.config).download_dir()),
     };
     let dht = dht_open.then(|| match dht_state {
@@ -498,5 +506,19 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(r, vec![other.to_hex()]);
         assert_eq!(done, vec!["t".to_string()]);
+    }
+}
+
+/// The status bar's tooltip on port mapping; `None` when it is off.
+fn port_mapping_words(status: &PortMapStatus) -> Option<String> {
+    match status {
+        PortMapStatus::Off => None,
+        PortMapStatus::Searching => Some("Port mapping: looking for the router".into()),
+        PortMapStatus::Mapped {
+            protocol, external, ..
+        } => Some(format!(
+            "Port mapped with {protocol}: peers reach us at {external}"
+        )),
+        PortMapStatus::Failed(why) => Some(format!("Port mapping failed: {why}")),
     }
 }

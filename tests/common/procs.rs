@@ -306,6 +306,7 @@ pub fn shoal_seed(torrent: &Path, dir: &Path, port: u16, extra: &[&str]) -> Proc
             "--port",
             &port.to_string(),
             "--no-dht",
+            "--no-port-mapping",
         ])
         .args(extra)
         .stdout(Stdio::null())
@@ -325,7 +326,14 @@ pub fn shoal_download(torrent: &Path, dir: &Path, peer: SocketAddr) -> Command {
         .arg(torrent)
         .arg("-o")
         .arg(dir)
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dht",
+            "--no-port-mapping",
+        ])
         .args(["--peer", &peer.to_string()]);
     cmd
 }

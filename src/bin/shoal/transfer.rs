@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use shoal::dht::DhtConfig;
 use shoal::limit::from_kib;
+use shoal::portmap::PortMapStatus;
 use shoal::session::{Session, SessionConfig};
 use shoal::torrent::{AddTorrent, TorrentHandle, TorrentSource, TorrentState};
 use shoal::Magnet;
@@ -38,6 +39,12 @@ pub struct NetArgs {
     /// Do not look for peers on the local network (BEP 14 multicast).
     #[arg(long)]
     pub no_lsd: bool,
+    /// Do not ask the router to forward our port (UPnP IGD, PCP, NAT-PMP).
+    #[arg(long)]
+    pub no_port_mapping: bool,
+    /// Seconds of lease a port mapping asks for; renewed at half of it.
+    #[arg(long, value_name = "SECS", default_value_t = 3600, hide = true)]
+    pub port_mapping_lease: u64,
     /// Keep the torrent's progress in DIR, so that an interrupted download
     /// (even a killed one) resumes where it was.
     #[arg(long, value_name = "DIR")]
@@ -181,6 +188,8 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
         download_limit: net.download_limit.and_then(from_kib),
         upload_limit: net.upload_limit.and_then(from_kib),
         lsd: !net.no_lsd,
+        port_mapping: !net.no_port_mapping,
+        port_mapping_lease: Duration::from_secs(net.port_mapping_lease.max(1)),
         max_session_connections: net.max_connections,
         max_connections: net.max_connections_per_torrent,
         max_connections_per_ip: net.max_connections_per_ip,
@@ -244,11 +253,11 @@ async fn run(
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let retry = net.retry_after.map(Duration::from_secs_f64);
-        follow(&handle, keep_seeding, retry).await
+        follow(&session, &handle, keep_seeding, retry).await
     };
     let outcome = tokio::select! {
         r = work => r,
-        _ = tokio::signal::ctrl_c() => {
+        _ = stop_signal() => {
             eprintln!("stopping");
             Ok(())
         }
@@ -263,6 +272,7 @@ async fn run(
 /// hidden), each change of state is a plain line instead, with the
 /// verified pieces: `downloading: 12 of 40 pieces verified`.
 async fn follow(
+    session: &Session,
     handle: &TorrentHandle,
     keep_seeding: bool,
     retry: Option<Duration>,
@@ -281,7 +291,17 @@ async fn follow(
     let mut rx = handle.subscribe();
     let mut announced_done = false;
     let mut bans_shown = 0;
+    let mut port_map = PortMapStatus::Off;
     loop {
+        let pm = session.port_mapping();
+        if pm != port_map {
+            // One line per change (mapped, renewed, failed), also when the
+            // output is not a terminal.
+            if let Some(line) = port_map_line(&port_map, &pm) {
+                bar.suspend(|| eprintln!("{line}"));
+            }
+            port_map = pm;
+        }
         let st = rx.borrow_and_update().clone();
         if st.banned as usize > bans_shown {
             // One line per ban, also when the output is not a terminal
@@ -305,11 +325,12 @@ async fn follow(
             String::new()
         };
         bar.set_prefix(format!(
-            "down {}/s up {}/s peers {} ({} seeds) {}",
+            "down {}/s up {}/s peers {} ({} seeds) {}{}",
             indicatif::HumanBytes(st.download_rate),
             indicatif::HumanBytes(st.upload_rate),
             st.peers,
             st.seeds,
+            connectable(&port_map),
             eta
         ));
         let label = st.state.label();
@@ -345,8 +366,71 @@ async fn follow(
                 indicatif::HumanBytes(st.have_bytes)
             ));
         }
-        if rx.changed().await.is_err() {
-            bail!("the torrent stopped");
+        // Woken by the torrent's stats, or after a second for the port
+        // mapping's status.
+        tokio::select! {
+            r = rx.changed() => if r.is_err() {
+                bail!("the torrent stopped");
+            },
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM: either stops the session cleanly
+/// (trackers told, port mappings removed, files flushed).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// The status line's word on whether peers outside can dial us.
+fn connectable(pm: &PortMapStatus) -> String {
+    match pm {
+        PortMapStatus::Off => String::new(),
+        PortMapStatus::Searching => "port mapping… ".into(),
+        PortMapStatus::Mapped { external, .. } => format!("connectable at {external} "),
+        PortMapStatus::Failed(_) => "not mapped ".into(),
+    }
+}
+
+/// The line printed when the port mapping's status goes from `old` to `new`.
+fn port_map_line(old: &PortMapStatus, new: &PortMapStatus) -> Option<String> {
+    match (old, new) {
+        (
+            PortMapStatus::Mapped { external: a, .. },
+            PortMapStatus::Mapped {
+                protocol,
+                external,
+                renewals,
+                ..
+            },
+        ) if a == external => Some(format!(
+            "port mapping renewed ({protocol}, {renewals} so far): {external}"
+        )),
+        (
+            _,
+            PortMapStatus::Mapped {
+                protocol,
+                external,
+                udp,
+                ..
+            },
+        ) => Some(format!(
+            "connectable: port mapped with {protocol} at {external}{}",
+            if *udp { " (TCP and UDP)" } else { " (TCP)" }
+        )),
+        (_, PortMapStatus::Failed(why)) => Some(format!("port mapping failed: {why}")),
+        _ => None,
     }
 }

@@ -71,6 +71,7 @@ fn net_args(cmd: &mut Command, host: &Host, peers: &[SocketAddr], port: u16) {
         "--port",
         &port.to_string(),
         "--no-dht",
+        "--no-port-mapping",
         "--no-lsd",
     ]);
     for p in peers {

@@ -30,6 +30,7 @@
 pub mod clients;
 pub mod proc;
 pub mod swarm;
+pub mod upnp;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

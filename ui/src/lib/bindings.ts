@@ -178,6 +178,16 @@ dhtError: string | null,
  */
 listenPort: number | null, 
 /**
+ * The router's address and port that peers outside dial, when a
+ * port mapping is in place (`1.2.3.4:6881`).
+ */
+connectable: string | null, 
+/**
+ * What port mapping did, in words (the status bar's tooltip);
+ * `None` when it is off.
+ */
+portMapping: string | null, 
+/**
  * Bytes free for us on the download folder's file system; `None` if
  * it cannot be told.
  */

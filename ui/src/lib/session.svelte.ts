@@ -21,6 +21,8 @@ export class SessionStore {
     dhtNodes: null,
     dhtError: null,
     listenPort: null,
+    connectable: null,
+    portMapping: null,
     freeSpace: null,
   });
   detail = $state.raw<TorrentDetail | null>(null);
