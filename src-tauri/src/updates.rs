@@ -390,6 +390,20 @@ impl RowDiff {
     }
 }
 
+/// The status bar's tooltip on port mapping; `None` when it is off.
+fn port_mapping_words(status: &PortMapStatus) -> Option<String> {
+    match status {
+        PortMapStatus::Off => None,
+        PortMapStatus::Searching => Some("Port mapping: looking for the router".into()),
+        PortMapStatus::Mapped {
+            protocol, external, ..
+        } => Some(format!(
+            "Port mapped with {protocol}: peers reach us at {external}"
+        )),
+        PortMapStatus::Failed(why) => Some(format!("Port mapping failed: {why}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,19 +520,5 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(r, vec![other.to_hex()]);
         assert_eq!(done, vec!["t".to_string()]);
-    }
-}
-
-/// The status bar's tooltip on port mapping; `None` when it is off.
-fn port_mapping_words(status: &PortMapStatus) -> Option<String> {
-    match status {
-        PortMapStatus::Off => None,
-        PortMapStatus::Searching => Some("Port mapping: looking for the router".into()),
-        PortMapStatus::Mapped {
-            protocol, external, ..
-        } => Some(format!(
-            "Port mapped with {protocol}: peers reach us at {external}"
-        )),
-        PortMapStatus::Failed(why) => Some(format!("Port mapping failed: {why}")),
     }
 }
