@@ -82,12 +82,15 @@ pub fn http_scrape_request(announce: &str, info_hash: &InfoHash) -> Result<Strin
 
 /// One HTTP scrape, bounded in time and size like an announce.
 async fn http_scrape(announce: &str, info_hash: &InfoHash) -> Result<ScrapeCounts, TrackerError> {
-    let full = http_scrape_request(announce, info_hash)?;
-    let parsed = reqwest::Url::parse(&full).map_err(|e| TrackerError::InvalidUrl {
+    let invalid = |e: url::ParseError| TrackerError::InvalidUrl {
         url: announce.to_owned(),
         reason: e.to_string(),
-    })?;
-    super::ssrf::check_url(&parsed)?;
+    };
+    let full = http_scrape_request(announce, info_hash)?;
+    // The URL the user gave passes the same rules as for an announce; the
+    // path and parameters we change are ours.
+    super::ssrf::check_url(&reqwest::Url::parse(announce).map_err(invalid)?)?;
+    let parsed = reqwest::Url::parse(&full).map_err(invalid)?;
     let body = tokio::time::timeout(HTTP_TIMEOUT, super::http::get_limited(parsed))
         .await
         .map_err(|_| TrackerError::Timeout(HTTP_TIMEOUT))??;
