@@ -99,6 +99,8 @@ pub(crate) fn spawn(
         peers: 0,
         seeds: 0,
         known_peers: 0,
+        swarm_seeders: None,
+        swarm_leechers: None,
         hash_failures: 0,
         banned: 0,
         complete: false,
