@@ -219,7 +219,7 @@ async fn counts_before_any_peer(url_of: impl Fn(u16) -> String) {
 
     let session = Session::new(config()).await.unwrap();
     let h = session
-        .add_torrent(AddTorrent::new(meta.clone(), &tmp.path().join("dl")))
+        .add_torrent(AddTorrent::new(meta.clone(), tmp.path().join("dl")))
         .unwrap();
     let mut stats = h.subscribe();
     let seen = bounded(
