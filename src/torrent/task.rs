@@ -602,6 +602,7 @@ impl Torrent {
             listen_port: self.env.listen_port,
             metadata: Some(self.meta.info_bytes.clone()),
             pex: self.pex,
+            upload_only: self.picker.is_complete(),
             download_limit: LimitChain::new(vec![
                 self.limits.download.clone(),
                 self.env.limits.download.clone(),
@@ -631,6 +632,7 @@ impl Torrent {
             moved: 0,
             useless: false,
             evicted: false,
+            upload_only: false,
         };
         if self.smart_ban.is_suspect(addr.ip()) {
             self.picker.set_parole(key, true);
