@@ -167,3 +167,59 @@ async fn two_upload_only_peers_do_not_stay_connected() {
     );
     seeder.shutdown().await;
 }
+
+/// libtorrent sees a Shoal that finished a partial selection as upload-only,
+/// though that Shoal lacks the skipped file's pieces: once it has taken
+/// what that Shoal has, libtorrent leaves it as an "uninteresting
+/// upload-only peer" (without BEP 21 it would stay, not interested).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libtorrent_sees_a_finished_selection_as_upload_only() {
+    use common::procs::{Libtorrent, LtOptions};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (content, meta, skip) = content(&tmp.path().join("src"));
+    let seeder = Session::new(config()).await.unwrap();
+    common::swarm::seeding(&seeder, &meta, content.parent().unwrap()).await;
+    let seed_addr = SocketAddr::from(([127, 0, 0, 1], seeder.listen_port()));
+
+    let partial = Session::new(config()).await.unwrap();
+    let mut add = AddTorrent::new(meta.clone(), tmp.path().join("partial"));
+    add.file_priorities = vec![Priority::Normal; meta.info.files.len()];
+    add.file_priorities[skip] = Priority::Skip;
+    add.peers = vec![seed_addr];
+    let h = partial.add_torrent(add).unwrap();
+    tokio::time::timeout(LIMIT, h.wait_complete())
+        .await
+        .expect("selection completes in time")
+        .expect("selection completes");
+    // The seeder has left: libtorrent meets only the partial Shoal.
+    seeder.shutdown().await;
+    assert!(h.stats().pieces_have < meta.info.num_pieces());
+
+    let torrent = tmp.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_bytes()).unwrap();
+    let partial_addr = SocketAddr::from(([127, 0, 0, 1], partial.listen_port()));
+    let lt_dir = tmp.path().join("lt");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut lt = Libtorrent::start(
+            torrent.to_str().unwrap(),
+            &lt_dir,
+            LtOptions {
+                peers: vec![partial_addr],
+                stay: true,
+                report_peers: true,
+                ..Default::default()
+            },
+        );
+        let seen = std::cell::RefCell::new(Vec::new());
+        let last = lt.wait_line(LIMIT, |l| {
+            seen.borrow_mut().push(l.to_owned());
+            l.contains("peer_disconnected") && l.contains("upload")
+        });
+        format!("{last}\n{}", seen.borrow().join("\n"))
+    })
+    .await
+    .unwrap();
+    assert!(line.contains("uninteresting upload-only peer"), "{line}");
+    partial.shutdown().await;
+}
