@@ -18,7 +18,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 export npm_config_update_notifier := false
 
-.PHONY: setup ui run lint test test-ui test-rust bench
+.PHONY: setup ui run lint test test-ui test-rust bench fuzz
 
 setup:
 	bash scripts/setup.sh
@@ -73,6 +73,41 @@ bench: setup
 	$(CARGO) bench --bench swarm
 	# Transfers: Shoal against libtorrent, aria2 and Transmission (bench/README.md)
 	/usr/bin/python3 bench/transfer.py
+
+# Coverage-guided fuzzing of every parser (fuzz/, cargo-fuzz and libFuzzer on
+# the nightly toolchain, both installed here when missing): each target runs
+# for FUZZ_SECONDS, one after another, and the first crash stops the run
+# (its input is in fuzz/artifacts/<target>/). The corpus of the repository,
+# fuzz/corpus/<target>/, is read; new inputs go to fuzz/target/new-corpus/.
+# `make fuzz-merge` then adds to the repository's corpora only the new inputs
+# that reach code the corpora miss. `make test` replays the corpora
+# (tests/fuzz_corpus.rs). FUZZ_FLAGS passes options to `cargo fuzz run`
+# (AddressSanitizer by default; `--sanitizer none` runs without).
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS ?=
+FUZZ_TARGETS ?= $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
+FUZZ_BIN := fuzz/target/x86_64-unknown-linux-gnu/release
+
+.PHONY: fuzz-tools fuzz-merge
+fuzz-tools:
+	rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+fuzz: fuzz-tools
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/target/new-corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(CARGO) +nightly fuzz run $(FUZZ_FLAGS) $$t fuzz/target/new-corpus/$$t fuzz/corpus/$$t \
+			-- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1; \
+	done
+
+# Edges, not hit counts (-use_counters=0), keep the corpora small.
+fuzz-merge: fuzz-tools
+	for t in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz build $(FUZZ_FLAGS) $$t; \
+		mkdir -p fuzz/target/new-corpus/$$t; \
+		$(FUZZ_BIN)/$$t -merge=1 -use_counters=0 fuzz/corpus/$$t fuzz/target/new-corpus/$$t; \
+	done
 
 # Micro-benchmarks of the disk workers and the piece picker (release mode).
 .PHONY: bench-parts

@@ -26,6 +26,8 @@ pub mod bitfield;
 pub mod create;
 pub mod dht;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hash;
 pub mod limit;
 pub mod lsd;

@@ -31,6 +31,16 @@ pub struct Magnet {
 /// Most ranges one `so` parameter may hold; a longer list is refused.
 pub const MAX_SELECT_RANGES: usize = 1024;
 
+/// Longest display name kept, in bytes (the limit of a file name, as a
+/// .torrent's name is cut): a longer `dn` is shortened, not refused.
+pub const MAX_DISPLAY_NAME: usize = 255;
+
+/// Most `tr` kept from one link, as from a .torrent; the rest are ignored.
+pub const MAX_TRACKERS: usize = 1000;
+
+/// Most `x.pe` kept from one link; the rest are ignored.
+pub const MAX_PEERS: usize = 200;
+
 /// Why a magnet link is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MagnetError {
@@ -93,13 +103,12 @@ impl Magnet {
                         return Err(MagnetError::UnsupportedTopic(value.into_owned()));
                     }
                 }
-                "dn" => display_name = Some(value.into_owned()),
+                "dn" => display_name = Some(bounded_name(&value)),
                 "tr" => {
-                    let ok = url::Url::parse(&value).is_ok_and(|u| u.has_host());
-                    if !ok {
+                    if !is_tracker_url(&value) {
                         return Err(MagnetError::BadTracker(value.into_owned()));
                     }
-                    if !trackers.iter().any(|t| *t == value) {
+                    if trackers.len() < MAX_TRACKERS && !trackers.iter().any(|t| *t == value) {
                         trackers.push(value.into_owned());
                     }
                 }
@@ -107,7 +116,9 @@ impl Magnet {
                     if !is_host_port(&value) {
                         return Err(MagnetError::BadPeer(value.into_owned()));
                     }
-                    peers.push(value.into_owned());
+                    if peers.len() < MAX_PEERS {
+                        peers.push(value.into_owned());
+                    }
                 }
                 "so" => {
                     select_only = parse_selection(&value)
@@ -188,11 +199,13 @@ impl Magnet {
     }
 
     /// The magnet link of a torrent: its hash, name and every tracker of
-    /// every tier.
+    /// every tier. A tracker that is not a URL with a host (a torrent may
+    /// name anything) is left out, since [`Magnet::parse`] refuses a link
+    /// holding one.
     pub fn from_metainfo(meta: &Metainfo) -> Magnet {
         let mut trackers: Vec<String> = Vec::new();
         for url in meta.trackers().into_iter().flatten() {
-            if !trackers.contains(&url) {
+            if is_tracker_url(&url) && !trackers.contains(&url) {
                 trackers.push(url);
             }
         }
@@ -204,6 +217,21 @@ impl Magnet {
             select_only: Vec::new(),
         }
     }
+}
+
+/// A `tr` value we accept: a URL with a host.
+/// A display name cut to [`MAX_DISPLAY_NAME`] bytes on a character
+/// boundary.
+fn bounded_name(name: &str) -> String {
+    let mut end = name.len().min(MAX_DISPLAY_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
+}
+
+fn is_tracker_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| u.has_host())
 }
 
 /// BEP 53: `0,2,4-6` as inclusive ranges; `None` for anything else (an
@@ -272,6 +300,19 @@ mod tests {
         assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
     }
 
+    /// A torrent may name a tracker that is no URL; its magnet link must
+    /// still be one we can open (found by fuzzing the metainfo parser).
+    #[test]
+    fn a_torrents_link_leaves_out_trackers_that_are_not_urls() {
+        let torrent =
+            b"d13:announce-listll31:http://127.0.0.1:52261ano/nunceel17:udp://t1:80/annouee\
+            4:infod6:lengthi3000e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+        let meta = Metainfo::from_bytes(torrent).unwrap();
+        let link = Magnet::from_metainfo(&meta);
+        assert_eq!(link.trackers, vec!["udp://t1:80/annou"]);
+        assert_eq!(Magnet::parse(&link.to_uri()).unwrap(), link);
+    }
+
     #[test]
     fn file_selection() {
         let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=0,2,4-6")).unwrap();
@@ -307,6 +348,23 @@ mod tests {
     fn hybrid_link_uses_the_v1_hash() {
         let uri = format!("magnet:?xt=urn:btmh:1220abcd&xt=urn:btih:{HEX}");
         assert_eq!(Magnet::parse(&uri).unwrap().info_hash.to_hex(), HEX);
+    }
+
+    #[test]
+    fn long_names_and_lists_are_bounded() {
+        let name = "é".repeat(1000);
+        let tr: String = (0..MAX_TRACKERS + 5)
+            .map(|i| format!("&tr=http://t{i}.example/announce"))
+            .collect();
+        let pe: String = (0..MAX_PEERS + 5)
+            .map(|i| format!("&x.pe=10.0.{}.{}:6881", i / 250, i % 250 + 1))
+            .collect();
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&dn={name}{tr}{pe}")).unwrap();
+        let dn = m.display_name.unwrap();
+        assert!(dn.len() <= MAX_DISPLAY_NAME && dn.len() >= MAX_DISPLAY_NAME - 1);
+        assert!(name.starts_with(&dn));
+        assert_eq!(m.trackers.len(), MAX_TRACKERS);
+        assert_eq!(m.peers.len(), MAX_PEERS);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod handshake;
 pub mod message;
 pub mod metadata;
 pub mod pex;
-mod scan;
+pub(crate) mod scan;
 
 pub use codec::{Geometry, PeerCodec, MAX_BITFIELD_LEN, MAX_EXTENDED_LEN};
 pub use extension::{
