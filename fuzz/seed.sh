@@ -18,7 +18,7 @@ C=$PWD/fuzz/corpus
 SHOAL=$PWD/target/debug/shoal
 PY=/usr/bin/python3 # python3-libtorrent is installed for the system python only
 TARGETS=(bencode metainfo magnet wire_stream extension_handshake ut_metadata ut_pex
-    http_tracker udp_tracker resume)
+    http_tracker udp_tracker tracker_scrape resume)
 
 cargo build -q -p shoal --bin shoal
 for t in "${TARGETS[@]}"; do mkdir -p "$C/$t"; done
@@ -115,6 +115,9 @@ curl -s --max-time 5 -o "$C/http_tracker/opentracker-stopped" \
 curl -s --max-time 5 -o "$C/http_tracker/opentracker-not-served" \
     "$tracker?info_hash=%01%02%03%04%05%06%07%08%09%0a%0b%0c%0d%0e%0f%10%11%12%13%14&peer_id=-XX0000-000000000009&port=6009&left=1&compact=1"
 curl -s --max-time 5 -o "$C/http_tracker/opentracker-scrape" "http://127.0.0.1:$port/scrape?info_hash=$ih"
+cp "$C/http_tracker/opentracker-scrape" "$C/tracker_scrape/opentracker-scrape"
+curl -s --max-time 5 -o "$C/tracker_scrape/opentracker-scrape-unknown" \
+    "http://127.0.0.1:$port/scrape?info_hash=%01%02%03%04%05%06%07%08%09%0a%0b%0c%0d%0e%0f%10%11%12%13%14"
 $PY - "$port" "$hash" "$C/udp_tracker" <<'EOF'
 # BEP 15 by hand: connect, announce (served and not served), a bad request.
 import os, socket, struct, sys
@@ -242,6 +245,12 @@ lit ut_pex/all-keys 'd5:added6:\x7f\x00\x00\x01\x1a\xe17:added.f1:\x016:added618
 lit http_tracker/dict-peers 'd8:intervali1800e12:min intervali60e5:peersld2:ip9:127.0.0.17:peer id20:-XX0000-0000000000014:porti6881eee6:peers618:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1a\xe1e'
 lit http_tracker/failure 'd14:failure reason12:not this onee'
 lit http_tracker/warning 'd8:completei5e10:incompletei3e8:intervali5e5:peers0:15:warning message4:slow10:tracker id3:abce'
+lit tracker_scrape/entry 'd5:filesd20:aaaaaaaaaaaaaaaaaaaad8:completei5e10:downloadedi50e10:incompletei10eeee'
+lit tracker_scrape/two-entries 'd5:filesd20:aaaaaaaaaaaaaaaaaaaad8:completei1e10:incompletei2ee20:bbbbbbbbbbbbbbbbbbbbd8:completei7e10:incompletei8eeee'
+lit tracker_scrape/failure 'd14:failure reason9:forbiddene'
+lit tracker_scrape/no-counts 'd5:filesd20:aaaaaaaaaaaaaaaaaaaad10:downloadedi3eeee'
+lit tracker_scrape/udp-body '\x00\x00\x00\x03\x00\x00\x01\x00\x00\x00\x00\x07'
+lit udp_tracker/scrape '\x00\x00\x00\x02\x00\x00\x00\x09\x00\x00\x00\x03\x00\x00\x01\x00\x00\x00\x00\x07'
 lit udp_tracker/error '\x00\x00\x00\x03\x00\x00\x00\x07no such torrent'
 lit udp_tracker/announce-v6 '\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x07\x08\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1a\xe1'
 # wire_stream: the first byte picks the geometry (low 2 bits), a leading

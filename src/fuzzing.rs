@@ -23,7 +23,8 @@ use crate::bencode;
 use crate::magnet::Magnet;
 use crate::metainfo::{Metainfo, MAX_METAINFO_LEN, MAX_PIECE_LEN};
 use crate::resume::Resume;
-use crate::tracker::{http, udp, MAX_INTERVAL, MIN_INTERVAL_FLOOR};
+use crate::tracker::{http, scrape, udp, MAX_INTERVAL, MIN_INTERVAL_FLOOR};
+use crate::types::InfoHash;
 use crate::types::PieceIndex;
 use crate::wire::extension::{LOCAL_UT_METADATA_ID, LOCAL_UT_PEX_ID};
 use crate::wire::pex::{MAX_PEX_ADDED, MAX_PEX_DROPPED};
@@ -47,6 +48,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ut_pex", ut_pex),
     ("http_tracker", http_tracker),
     ("udp_tracker", udp_tracker),
+    ("tracker_scrape", tracker_scrape),
     ("resume", resume),
 ];
 
@@ -362,6 +364,30 @@ pub fn udp_tracker(data: &[u8]) {
         if let udp::UdpResponse::Announce { peers, .. } = &response {
             assert_eq!(peers.len(), (data.len() - 20) / entry);
         }
+    }
+}
+
+/// A scrape answer (BEP 48): as an HTTP body, for a fixed info hash and for
+/// the hash of the first entry when the body starts like one (so real
+/// answers reach the entry's counts), and as the body of a UDP scrape
+/// answer, which must be whole 12-byte entries when accepted.
+pub fn tracker_scrape(data: &[u8]) {
+    let mut hashes = vec![InfoHash([b'a'; 20])];
+    if let Some(h) = data
+        .strip_prefix(b"d5:filesd20:")
+        .and_then(|rest| rest.get(..20))
+        .and_then(|h| <[u8; 20]>::try_from(h).ok())
+    {
+        hashes.push(InfoHash(h));
+    }
+    for hash in &hashes {
+        let _ = scrape::parse_http(data, hash);
+    }
+    if scrape::decode_udp_body(data).is_ok() {
+        assert!(
+            data.len() >= 12 && data.len() % 12 == 0,
+            "partial UDP entry accepted"
+        );
     }
 }
 

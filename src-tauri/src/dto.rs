@@ -84,6 +84,11 @@ pub struct TorrentRow {
     pub seeds: usize,
     /// Addresses known.
     pub known_peers: usize,
+    /// Seeders in the swarm by the trackers (the largest count any gave),
+    /// shown before any peer is connected.
+    pub swarm_seeds: Option<u32>,
+    /// Leechers in the swarm by the trackers, likewise.
+    pub swarm_leechers: Option<u32>,
     /// Payload bytes received this session.
     pub downloaded: u64,
     /// Payload bytes sent this session.
@@ -259,6 +264,12 @@ pub struct TrackerRow {
     pub seeders: Option<u32>,
     /// Leechers it reported.
     pub leechers: Option<u32>,
+    /// Finished downloads it reported (scrape).
+    pub completed: Option<u32>,
+    /// Seconds since the epoch of its last good scrape.
+    pub last_scrape: Option<u64>,
+    /// Why its last scrape failed, if it did.
+    pub scrape_error: Option<String>,
     /// Last error or warning.
     pub message: Option<String>,
 }
@@ -610,6 +621,9 @@ impl From<shoal::tracker::announcer::TrackerStatus> for TrackerRow {
             peers: t.peers,
             seeders: t.seeders,
             leechers: t.leechers,
+            completed: t.completed,
+            last_scrape: t.last_scrape.and_then(epoch_secs),
+            scrape_error: t.scrape_error,
             message: t.message,
         }
     }
@@ -706,6 +720,8 @@ impl TorrentRow {
             peers: s.peers,
             seeds: s.seeds,
             known_peers: s.known_peers,
+            swarm_seeds: s.swarm_seeders,
+            swarm_leechers: s.swarm_leechers,
             downloaded: s.total_downloaded,
             uploaded: s.total_uploaded,
             ratio,

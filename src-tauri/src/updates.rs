@@ -427,6 +427,8 @@ mod tests {
             peers: 1,
             seeds: 1,
             known_peers: 1,
+            swarm_seeders: Some(12),
+            swarm_leechers: None,
             hash_failures: 0,
             banned: 0,
             complete,
@@ -445,6 +447,7 @@ mod tests {
         assert_eq!(r.eta_secs, Some(8));
         assert_eq!(r.ratio, 0.0);
         assert_eq!(r.state, RowState::Downloading);
+        assert_eq!((r.swarm_seeds, r.swarm_leechers), (Some(12), None));
         let mut s = stats(1000, true, TorrentState::Seeding);
         s.total_downloaded = 0;
         s.total_uploaded = 500;

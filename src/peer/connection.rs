@@ -389,11 +389,18 @@ impl Conn {
             let bits = Bytes::copy_from_slice(self.have.as_bytes());
             self.send(Message::Bitfield(bits))?;
         }
+        self.send_extended_handshake()
+    }
+
+    /// Sends our extension handshake, if the peer speaks the extension
+    /// protocol; again when we become upload-only (BEP 21).
+    fn send_extended_handshake(&mut self) -> Result<(), PeerError> {
         if self.extensions {
             let mut hs = ExtendedHandshake::ours(self.ctx.pex);
             hs.p = Some(self.ctx.listen_port);
             hs.reqq = Some(OUR_REQQ as u32);
             hs.metadata_size = self.ctx.metadata.as_ref().map(|m| m.len() as u64);
+            hs.upload_only = self.ctx.upload_only.then_some(true);
             self.send(Message::Extended {
                 id: 0,
                 payload: hs.encode(),
@@ -481,6 +488,12 @@ impl Conn {
                         id,
                         payload: msg.encode(),
                     })?;
+                }
+            }
+            PeerCmd::UploadOnly(on) => {
+                if on != self.ctx.upload_only {
+                    self.ctx.upload_only = on;
+                    self.send_extended_handshake()?;
                 }
             }
             PeerCmd::Close => {}
@@ -593,6 +606,7 @@ impl Conn {
                     self.emit(PeerEvent::Extended {
                         client,
                         listen_port: hs.p,
+                        upload_only: hs.upload_only == Some(true),
                     })
                     .await?;
                 }

@@ -48,6 +48,9 @@ pub enum PeerCmd {
     Interested(bool),
     /// Send this peer exchange message (if the peer speaks ut_pex).
     Pex(crate::wire::PexMessage),
+    /// We became upload-only (`true`, every wanted piece is ours) or want
+    /// pieces again: tell the peer in a new extension handshake (BEP 21).
+    UploadOnly(bool),
     /// Close the connection.
     Close,
 }
@@ -61,6 +64,8 @@ pub enum PeerEvent {
         client: String,
         /// The port it listens on, if it said.
         listen_port: Option<u16>,
+        /// It only uploads (BEP 21 `upload_only`).
+        upload_only: bool,
     },
     /// The peer's pieces (from `Bitfield`, `HaveAll` or `HaveNone`). Some
     /// clients send more than one (aria2 follows have-none with a
@@ -132,6 +137,9 @@ pub struct PeerContext {
     pub metadata: Option<bytes::Bytes>,
     /// Whether to speak ut_pex (off for private torrents).
     pub pex: bool,
+    /// Whether we only upload (BEP 21: every wanted piece is ours) when the
+    /// connection opens; later changes come as `PeerCmd::UploadOnly`.
+    pub upload_only: bool,
     /// What received blocks pass through: the torrent's download limit,
     /// then the session's.
     pub download_limit: crate::limit::LimitChain,

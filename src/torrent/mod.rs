@@ -97,6 +97,11 @@ pub struct TorrentStats {
     pub seeds: usize,
     /// Addresses known.
     pub known_peers: usize,
+    /// Seeders in the swarm by the trackers (announce answers and scrapes),
+    /// the largest any tracker reported; known before any peer connects.
+    pub swarm_seeders: Option<u32>,
+    /// Leechers in the swarm by the trackers, likewise.
+    pub swarm_leechers: Option<u32>,
     /// Pieces that failed their hash check.
     pub hash_failures: u32,
     /// Peers banned for bad data.

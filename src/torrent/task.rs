@@ -99,6 +99,8 @@ pub(crate) fn spawn(
         peers: 0,
         seeds: 0,
         known_peers: 0,
+        swarm_seeders: None,
+        swarm_leechers: None,
         hash_failures: 0,
         banned: 0,
         complete: false,
@@ -600,6 +602,7 @@ impl Torrent {
             listen_port: self.env.listen_port,
             metadata: Some(self.meta.info_bytes.clone()),
             pex: self.pex,
+            upload_only: self.picker.is_complete(),
             download_limit: LimitChain::new(vec![
                 self.limits.download.clone(),
                 self.env.limits.download.clone(),
@@ -629,6 +632,7 @@ impl Torrent {
             moved: 0,
             useless: false,
             evicted: false,
+            upload_only: false,
         };
         if self.smart_ban.is_suspect(addr.ip()) {
             self.picker.set_parole(key, true);

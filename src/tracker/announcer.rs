@@ -17,6 +17,11 @@
 //! after [`RETRY_BASE`], doubling up to [`RETRY_MAX`]. Each failure is logged
 //! as a warning and shown in [`TrackerStatus`].
 //!
+//! Scrapes (BEP 48): each tier's first tracker is scraped when the task
+//! starts, so the swarm's counts are known before any peer connects, and
+//! again after [`SCRAPE_INTERVAL`] or the tracker's announce interval,
+//! whichever is longer. A failed scrape is shown but changes nothing else.
+//!
 //! Events: `started` to each tracker before anything else, `completed` once
 //! per tier when [`AnnouncerHandle::completed`] is called, `stopped` at
 //! shutdown to every tracker that may know us (bounded by [`STOPPED_TIMEOUT`]).
@@ -37,6 +42,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::scrape::ScrapeCounts;
 use super::{
     http, scheme_of, AnnounceRequest, AnnounceResponse, Event, TrackerError, MAX_INTERVAL,
 };
@@ -51,6 +57,10 @@ pub const RETRY_MAX: Duration = Duration::from_secs(30 * 60);
 
 /// How long shutdown waits for the `stopped` announces.
 pub const STOPPED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The shortest time between two scrapes of a tier; longer when the
+/// tracker's announce interval is.
+pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(30 * 60);
 
 /// How many peers we ask each tracker for.
 pub const DEFAULT_NUMWANT: u32 = 200;
@@ -100,6 +110,12 @@ pub struct TrackerStatus {
     pub seeders: Option<u32>,
     /// Leechers in the swarm, by its last answer.
     pub leechers: Option<u32>,
+    /// Finished downloads it has seen, by its last scrape.
+    pub completed: Option<u32>,
+    /// When it last answered a scrape.
+    pub last_scrape: Option<SystemTime>,
+    /// Why its last scrape failed, if it did.
+    pub scrape_error: Option<String>,
     /// The last error, or the tracker's warning message when it works.
     pub message: Option<String>,
 }
@@ -176,6 +192,8 @@ impl Announcer {
                     failures: 0,
                     completed_pending: false,
                     update_pending: false,
+                    scrape_next: Some(now),
+                    scrape_in_flight: false,
                 }
             })
             .collect();
@@ -210,6 +228,17 @@ impl AnnouncerHandle {
     /// Every tracker's status, in the torrent's order.
     pub fn status(&self) -> Vec<TrackerStatus> {
         self.status_rx.borrow().clone()
+    }
+
+    /// The swarm's seeders and leechers by the trackers: the largest
+    /// counts any tracker reported (trackers of different tiers see
+    /// different parts of the swarm; the largest is the best lower bound).
+    pub fn swarm_counts(&self) -> (Option<u32>, Option<u32>) {
+        let status = self.status_rx.borrow();
+        (
+            status.iter().filter_map(|t| t.seeders).max(),
+            status.iter().filter_map(|t| t.leechers).max(),
+        )
     }
 
     /// A receiver that sees each change of the status.
@@ -295,6 +324,11 @@ struct Tier {
     /// Its trackers should hear our new `left` at once (after a check):
     /// cleared by the next announce, which carries it.
     update_pending: bool,
+    /// When its first tracker is next scraped; `None` when it cannot be
+    /// (no `announce` in its URL).
+    scrape_next: Option<Instant>,
+    /// A scrape of it is in flight.
+    scrape_in_flight: bool,
 }
 
 /// One tracker and what we know of it.
@@ -312,6 +346,9 @@ struct Tracker {
     last_success: Option<Instant>,
     /// Its `min interval`, if it gave one.
     min_interval: Option<Duration>,
+    /// Its announce interval, once it answered; scrapes are no more
+    /// frequent.
+    interval: Option<Duration>,
     /// Its `tracker id`, echoed to HTTP trackers.
     tracker_id: Option<Vec<u8>>,
 }
@@ -328,6 +365,9 @@ impl Tracker {
                 peers: 0,
                 seeders: None,
                 leechers: None,
+                completed: None,
+                last_scrape: None,
+                scrape_error: None,
                 message: None,
             },
             position,
@@ -335,6 +375,7 @@ impl Tracker {
             needs_stop: false,
             last_success: None,
             min_interval: None,
+            interval: None,
             tracker_id: None,
         }
     }
@@ -360,12 +401,29 @@ struct Outcome {
 
 type AnnounceFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
+/// What a finished scrape reports back to the task.
+struct ScrapeOutcome {
+    /// Which tier it was for.
+    tier: usize,
+    /// Which tracker: by URL, since the tier may reorder its trackers while
+    /// the scrape is in flight.
+    url: String,
+    /// The counts, or the error.
+    result: Result<ScrapeCounts, TrackerError>,
+}
+
+type ScrapeFuture = Pin<Box<dyn Future<Output = ScrapeOutcome> + Send>>;
+
 impl Announcer {
     async fn run(mut self) {
         let mut in_flight: FuturesUnordered<AnnounceFuture> = FuturesUnordered::new();
+        let mut scrapes: FuturesUnordered<ScrapeFuture> = FuturesUnordered::new();
         loop {
             for future in self.launch_due() {
                 in_flight.push(future);
+            }
+            for future in self.launch_scrapes_due() {
+                scrapes.push(future);
             }
             self.publish();
             let wake = self
@@ -373,6 +431,12 @@ impl Announcer {
                 .iter()
                 .filter(|t| t.in_flight.is_none())
                 .map(|t| t.next)
+                .chain(
+                    self.tiers
+                        .iter()
+                        .filter(|t| !t.scrape_in_flight)
+                        .filter_map(|t| t.scrape_next),
+                )
                 .min();
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
@@ -382,10 +446,14 @@ impl Announcer {
                         in_flight.push(future);
                     }
                 }
+                Some(outcome) = scrapes.next(), if !scrapes.is_empty() => {
+                    self.on_scrape(outcome);
+                }
                 _ = sleep_until(wake) => {}
             }
         }
         drop(in_flight);
+        drop(scrapes);
         self.send_stopped().await;
         self.publish();
     }
@@ -498,6 +566,7 @@ impl Announcer {
                 tracker.started = true;
                 tracker.last_success = Some(now);
                 tracker.min_interval = response.min_interval;
+                tracker.interval = Some(response.interval);
                 if tracker_id.is_some() {
                     tracker.tracker_id = tracker_id;
                 }
@@ -505,8 +574,9 @@ impl Announcer {
                 status.state = TrackerState::Working;
                 status.last_announce = Some(SystemTime::now());
                 status.peers = u32::try_from(response.peers.len()).unwrap_or(u32::MAX);
-                status.seeders = response.seeders;
-                status.leechers = response.leechers;
+                // An answer without counts leaves those of a scrape.
+                status.seeders = response.seeders.or(status.seeders);
+                status.leechers = response.leechers.or(status.leechers);
                 status.message = response.warning.clone();
                 if let Some(w) = &response.warning {
                     tracing::warn!(tracker = %status.url, warning = %w, "tracker warning");
@@ -677,5 +747,6 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+mod scraping;
 #[cfg(test)]
 mod tests;

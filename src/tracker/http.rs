@@ -292,6 +292,15 @@ async fn fetch(client: &reqwest::Client, url: reqwest::Url) -> Result<HttpAnnoun
     parse_response(&body)
 }
 
+/// Sends a GET to a tracker (a scrape) with the shared client, and returns
+/// the status and the body, read within [`MAX_RESPONSE_LEN`]. The caller
+/// bounds the time.
+pub(super) async fn get_limited(url: reqwest::Url) -> Result<(u16, Vec<u8>), TrackerError> {
+    let resp = client()?.get(url).send().await.map_err(http_error)?;
+    let status = resp.status().as_u16();
+    Ok((status, read_limited(resp).await?))
+}
+
 /// Reads the body chunk by chunk, failing as soon as it passes the limit.
 async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, TrackerError> {
     let too_big = TrackerError::TooBig {

@@ -4,6 +4,7 @@
 //!
 //! - [`http`]: HTTP and HTTPS trackers (BEP 3, compact peers per BEP 23, `peers6`).
 //! - [`udp`]: UDP trackers (BEP 15).
+//! - [`scrape`]: swarm counts without joining (BEP 48), over HTTP(S) and UDP.
 //! - [`ssrf`]: what keeps tracker URLs from reaching services on this machine.
 //! - [`announcer`]: the per-torrent task that decides when to announce to
 //!   which tracker of which tier (BEP 12), with backoff and a status for display.
@@ -14,6 +15,7 @@
 
 pub mod announcer;
 pub mod http;
+pub mod scrape;
 pub mod ssrf;
 pub mod udp;
 
@@ -150,6 +152,10 @@ pub enum TrackerError {
         /// Which rule it breaks.
         reason: String,
     },
+    /// The tracker cannot be scraped: its URL's last path part does not
+    /// start with `announce` (BEP 48).
+    #[error("tracker {0:?} does not support scrape (no `announce` in its URL's last path part)")]
+    NoScrape(String),
     /// The tracker's host name resolved to no address.
     #[error("tracker host {0:?} has no address")]
     NoAddress(String),

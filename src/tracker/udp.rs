@@ -1,4 +1,5 @@
-//! UDP tracker announces (BEP 15): the connect and announce packets, the
+//! UDP tracker announces (BEP 15) and scrapes: the connect, announce and
+//! scrape exchanges (the scrape packets themselves are in [`super::scrape`]), the
 //! connection id cache (an id is good for one minute), transaction ids that
 //! must match, retransmission after 15 * 2^n seconds for a few rounds under an
 //! overall deadline, and error packets surfaced as [`TrackerError::Failure`].
@@ -14,7 +15,9 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use super::http::{compact_peers_v4, compact_peers_v6};
+use super::scrape::{self, ScrapeCounts, ACTION_SCRAPE};
 use super::{clamp_interval, AnnounceRequest, AnnounceResponse, TrackerError};
+use crate::types::InfoHash;
 
 /// The magic constant that opens a connect request.
 pub const PROTOCOL_ID: u64 = 0x0417_2710_1980;
@@ -108,6 +111,13 @@ pub enum UdpResponse {
         /// The peers.
         peers: Vec<SocketAddr>,
     },
+    /// The answer to a scrape for one info hash.
+    Scrape {
+        /// The transaction id we sent.
+        transaction_id: u32,
+        /// The counts of the (first and only) hash asked for.
+        counts: ScrapeCounts,
+    },
     /// The tracker refused a request.
     Error {
         /// The transaction id we sent.
@@ -123,6 +133,7 @@ impl UdpResponse {
         match self {
             UdpResponse::Connect { transaction_id, .. }
             | UdpResponse::Announce { transaction_id, .. }
+            | UdpResponse::Scrape { transaction_id, .. }
             | UdpResponse::Error { transaction_id, .. } => *transaction_id,
         }
     }
@@ -204,6 +215,10 @@ pub fn decode_response(buf: &[u8], ipv6: bool) -> Result<UdpResponse, TrackerErr
                 peers,
             })
         }
+        ACTION_SCRAPE => Ok(UdpResponse::Scrape {
+            transaction_id,
+            counts: scrape::decode_udp_body(&buf[8..])?,
+        }),
         ACTION_ERROR => Ok(UdpResponse::Error {
             transaction_id,
             message: String::from_utf8_lossy(&buf[8..]).into_owned(),
@@ -220,6 +235,57 @@ async fn run(
     req: &AnnounceRequest,
     timeouts: &UdpTimeouts,
 ) -> Result<AnnounceResponse, TrackerError> {
+    let packet = |connection_id, tid| encode_announce(connection_id, tid, req).to_vec();
+    match transact(url, timeouts, &packet).await? {
+        UdpResponse::Announce {
+            interval,
+            leechers,
+            seeders,
+            peers,
+            ..
+        } => Ok(AnnounceResponse {
+            interval: clamp_interval(Some(i64::from(interval))),
+            min_interval: None,
+            peers,
+            seeders: Some(seeders),
+            leechers: Some(leechers),
+            warning: None,
+        }),
+        _ => Err(TrackerError::Malformed(
+            "scrape response to an announce".into(),
+        )),
+    }
+}
+
+/// Scrapes the UDP tracker at `url` for `info_hash` (BEP 48 over BEP 15's
+/// action 2), with the given timeouts.
+pub async fn scrape_with(
+    url: &str,
+    info_hash: &InfoHash,
+    timeouts: &UdpTimeouts,
+) -> Result<ScrapeCounts, TrackerError> {
+    let packet = |connection_id, tid| scrape::encode_udp(connection_id, tid, info_hash).to_vec();
+    let deadline = Instant::now() + timeouts.overall;
+    match tokio::time::timeout_at(deadline, transact(url, timeouts, &packet))
+        .await
+        .map_err(|_| TrackerError::Timeout(timeouts.overall))??
+    {
+        UdpResponse::Scrape { counts, .. } => Ok(counts),
+        _ => Err(TrackerError::Malformed(
+            "announce response to a scrape".into(),
+        )),
+    }
+}
+
+/// One request after a connect (or with a cached connection id): `packet`
+/// builds it from the connection id and a transaction id. Returns the
+/// tracker's answer, which is an announce or scrape answer; an error packet
+/// becomes [`TrackerError::Failure`].
+async fn transact(
+    url: &str,
+    timeouts: &UdpTimeouts,
+    packet: &(dyn Fn(u64, u32) -> Vec<u8> + Sync),
+) -> Result<UdpResponse, TrackerError> {
     let started = Instant::now();
     let addr = resolve(url).await?;
     let local: SocketAddr = match addr {
@@ -255,9 +321,9 @@ async fn run(
                     Some(UdpResponse::Error { message, .. }) => {
                         return Err(TrackerError::Failure(message))
                     }
-                    Some(UdpResponse::Announce { .. }) => {
+                    Some(_) => {
                         return Err(TrackerError::Malformed(
-                            "announce response to a connect request".into(),
+                            "announce or scrape response to a connect request".into(),
                         ))
                     }
                 }
@@ -267,24 +333,16 @@ async fn run(
             return Err(TrackerError::Timeout(started.elapsed()));
         };
         let tid = rand::random();
-        let packet = encode_announce(connection_id, tid, req);
-        match exchange(&sock, &packet, tid, wait, &mut buf, ipv6).await {
-            Ok(Some(UdpResponse::Announce {
-                interval,
-                leechers,
-                seeders,
-                peers,
-                ..
-            })) => {
-                return Ok(AnnounceResponse {
-                    interval: clamp_interval(Some(i64::from(interval))),
-                    min_interval: None,
-                    peers,
-                    seeders: Some(seeders),
-                    leechers: Some(leechers),
-                    warning: None,
-                })
-            }
+        match exchange(
+            &sock,
+            &packet(connection_id, tid),
+            tid,
+            wait,
+            &mut buf,
+            ipv6,
+        )
+        .await
+        {
             // Silence may mean the tracker no longer knows our connection
             // id; get a fresh one on the next round.
             Ok(None) => forget_connection_id(addr),
@@ -295,9 +353,10 @@ async fn run(
             Ok(Some(UdpResponse::Connect { .. })) => {
                 forget_connection_id(addr);
                 return Err(TrackerError::Malformed(
-                    "connect response to an announce".into(),
+                    "connect response to an announce or scrape".into(),
                 ));
             }
+            Ok(Some(answer)) => return Ok(answer),
             Err(e) => {
                 forget_connection_id(addr);
                 return Err(e);

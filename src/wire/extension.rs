@@ -59,6 +59,9 @@ pub struct ExtendedHandshake {
     pub metadata_size: Option<u64>,
     /// Our address as the sender sees it.
     pub yourip: Option<IpAddr>,
+    /// BEP 21: the sender only uploads (it has every piece it wants, or
+    /// shares without downloading). `None` when it did not say.
+    pub upload_only: Option<bool>,
 }
 
 impl ExtendedHandshake {
@@ -96,6 +99,8 @@ impl ExtendedHandshake {
             #[serde(skip_serializing_if = "Option::is_none")]
             reqq: Option<u32>,
             #[serde(skip_serializing_if = "Option::is_none")]
+            upload_only: Option<u8>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             v: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             yourip: Option<serde_bytes::ByteBuf>,
@@ -105,6 +110,7 @@ impl ExtendedHandshake {
             metadata_size: self.metadata_size,
             p: self.p,
             reqq: self.reqq,
+            upload_only: self.upload_only.map(u8::from),
             v: self.v.as_deref(),
             yourip: self.yourip.map(|ip| {
                 serde_bytes::ByteBuf::from(match ip {
@@ -160,6 +166,7 @@ impl ExtendedHandshake {
                 .map(|o| IpAddr::V6(Ipv6Addr::from(o))),
             _ => None,
         });
+        let upload_only = scan::int(&dict, "upload_only").map(|u| u != 0);
         Ok(ExtendedHandshake {
             m,
             v,
@@ -167,6 +174,7 @@ impl ExtendedHandshake {
             reqq,
             metadata_size,
             yourip,
+            upload_only,
         })
     }
 }
@@ -190,6 +198,30 @@ mod tests {
                4:reqqi2000e1:v11:Shoal 0.1.06:yourip4:\x7f\x00\x00\x01e"[..]
         );
         assert_eq!(ExtendedHandshake::decode(&bytes).unwrap(), hs);
+    }
+
+    #[test]
+    fn upload_only_is_sent_and_read() {
+        let mut hs = ExtendedHandshake::ours(false);
+        hs.v = None;
+        hs.upload_only = Some(true);
+        assert_eq!(
+            &hs.encode()[..],
+            &b"d1:md11:ut_metadatai1ee11:upload_onlyi1ee"[..]
+        );
+        for (payload, expected) in [
+            (&b"d11:upload_onlyi1ee"[..], Some(true)),
+            (&b"d11:upload_onlyi2ee"[..], Some(true)),
+            (&b"d11:upload_onlyi0ee"[..], Some(false)),
+            (&b"d11:upload_only1:1e"[..], None),
+            (&b"de"[..], None),
+        ] {
+            assert_eq!(
+                ExtendedHandshake::decode(payload).unwrap().upload_only,
+                expected,
+                "{payload:?}"
+            );
+        }
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub struct LtOptions {
     pub dht_bootstrap: Vec<SocketAddr>,
     /// Bytes per second it sends at most.
     pub upload_limit: Option<u64>,
+    /// Print why each peer disconnected.
+    pub report_peers: bool,
 }
 
 impl Libtorrent {
@@ -146,6 +148,9 @@ impl Libtorrent {
         }
         if opts.stay {
             args.push("--stay".into());
+        }
+        if opts.report_peers {
+            args.push("--report-peers".into());
         }
         if let Some(l) = opts.upload_limit {
             args.extend(["--upload-limit".to_string(), l.to_string()]);
@@ -206,6 +211,22 @@ impl Libtorrent {
                     last = line;
                 }
                 Err(_) => panic!("libtorrent did not finish within {limit:?}; last status: {last}"),
+            }
+        }
+    }
+
+    /// Waits for a status line that `pred` accepts and returns it; panics
+    /// on its error or after `limit`.
+    pub fn wait_line(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        let mut last = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.peer.lines.recv_timeout(left) {
+                Ok(line) if pred(&line) => return line,
+                Ok(line) if line.contains("\"error\"") => panic!("libtorrent failed: {line}"),
+                Ok(line) => last = line,
+                Err(_) => panic!("no such libtorrent status within {limit:?}; last: {last}"),
             }
         }
     }

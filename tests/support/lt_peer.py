@@ -6,7 +6,8 @@ Seeds or downloads one torrent (a .torrent file or a magnet link) over TCP on
 DHT, LSD (unless --lsd), UPnP, NAT-PMP and uTP off, and prints one JSON line per second with
 its progress, so the caller can follow it:
 
-    {"progress": 0.5, "state": "downloading", "peers": 1, "down": 123, "up": 0}
+    {"progress": 0.5, "state": "downloading", "peers": 1, "down": 123, "up": 0,
+     "upload_only_peers": 0, ...}
 
 It prints {"done": true, ...} when the download is complete and, unless
 --stay is given, exits 0 then. It exits 1 on an error.
@@ -15,7 +16,8 @@ With --dht-bootstrap the DHT is on, joined through the given nodes only, with
 the checks that keep a node off loopback and same-IP nodes relaxed (a test
 network runs every node on 127.0.0.1). --wait-dht waits until the DHT has
 nodes before adding the torrent and prints {"dht_ready_ms": ...}.
---report-dht prints {"dht_peers": n, "t_ms": ...} for every DHT reply that
+--report-peers prints {"peer_disconnected": ..., "reason": ...} for every
+peer that leaves. --report-dht prints {"dht_peers": n, "t_ms": ...} for every DHT reply that
 carries peers and {"dht_first_peer_ms": ...} for the first one, the times
 counted from adding the torrent. A magnet prints {"metadata_ms": ...} when
 its metadata arrives, counted the same way.
@@ -71,6 +73,7 @@ def main():
     ap.add_argument("--dht-log", action="store_true", help="print libtorrent's DHT log to stderr")
     ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes per second sent, 0: no limit")
+    ap.add_argument("--report-peers", action="store_true", help="print why each peer disconnected")
     ap.add_argument("--lsd", action="store_true", help="local peer discovery on (only inside the lab)")
     args = ap.parse_args()
 
@@ -93,6 +96,8 @@ def main():
     }
     if args.dht_log:
         settings["alert_mask"] |= lt.alert.category_t.dht_log_notification
+    if args.report_peers:
+        settings["alert_mask"] |= lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification
     if dht:
         settings["dht_bootstrap_nodes"] = ",".join(args.dht_bootstrap)
         settings["dht_restrict_routing_ips"] = False
@@ -171,6 +176,8 @@ def main():
             if isinstance(a, lt.torrent_error_alert):
                 print(json.dumps({"error": a.message()}), flush=True)
                 return 1
+            if args.report_peers and isinstance(a, lt.peer_disconnected_alert):
+                print(json.dumps({"peer_disconnected": str(a.endpoint), "reason": a.error.message()}), flush=True)
             if isinstance(a, lt.metadata_received_alert):
                 t_ms = (time.monotonic() - added) * 1000
                 print(json.dumps({"metadata_ms": t_ms}), flush=True)
@@ -193,6 +200,10 @@ def main():
             "has_metadata": s.has_metadata,
             "total_download": s.total_payload_download,
             "total_upload": s.total_payload_upload,
+            # Peers that said they only upload (BEP 21 `upload_only`).
+            "upload_only_peers": sum(
+                1 for p in h.get_peer_info() if p.flags & lt.peer_info.upload_only
+            ),
         }
         if s.is_seeding and not done_reported:
             line["done"] = True

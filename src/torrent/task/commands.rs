@@ -75,6 +75,9 @@ impl Torrent {
                 }
                 if self.state == TorrentState::Seeding && !self.picker.is_complete() {
                     self.state = TorrentState::Downloading;
+                    for p in self.conns.values() {
+                        let _ = p.tx.send(crate::peer::PeerCmd::UploadOnly(false));
+                    }
                 }
                 self.update_interest();
                 self.check_complete();

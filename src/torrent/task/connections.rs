@@ -79,6 +79,9 @@ pub(super) struct PeerEntry {
     pub useless: bool,
     /// Closed for a newcomer; no longer counted against the limit.
     pub evicted: bool,
+    /// It said it only uploads (BEP 21): when we only upload too, the
+    /// connection is of no use to either side.
+    pub upload_only: bool,
 }
 
 /// Every connection of one torrent. Owned by the torrent task.

@@ -109,6 +109,13 @@ impl Discovery {
         self.lsd = None;
     }
 
+    /// The swarm's seeders and leechers by the trackers, if any said.
+    pub(super) fn swarm_counts(&self) -> (Option<u32>, Option<u32>) {
+        self.announcer
+            .as_ref()
+            .map_or((None, None), |a| a.swarm_counts())
+    }
+
     /// Tracker statuses for the Trackers tab.
     pub(super) fn tracker_status(&self) -> Vec<crate::tracker::TrackerStatus> {
         self.announcer

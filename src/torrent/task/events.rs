@@ -23,12 +23,26 @@ impl Torrent {
             PeerEvent::Extended {
                 client,
                 listen_port,
+                upload_only,
             } => {
+                let we_only_upload = self.picker.is_complete();
                 if let Some(p) = self.conns.get_mut(&key) {
                     p.client = client;
                     if let (None, Some(port)) = (p.listen_addr, listen_port) {
                         if port != 0 {
                             p.listen_addr = Some(SocketAddr::new(p.shared.addr.ip(), port));
+                        }
+                    }
+                    p.upload_only = upload_only;
+                    if upload_only {
+                        // BEP 21: for dialling, an upload-only peer is a
+                        // seed (it may lack pieces it does not want, but
+                        // it will not take any from us).
+                        self.peer_list
+                            .mark_seed(p.listen_addr.unwrap_or(p.shared.addr));
+                        if we_only_upload {
+                            tracing::debug!(peer = %p.shared.addr, "both sides only upload; closing");
+                            let _ = p.tx.send(PeerCmd::Close);
                         }
                     }
                 }
@@ -222,10 +236,14 @@ impl Torrent {
             }
             self.update_interest();
             self.resume_soon();
-            // Two seeds have nothing to say to each other.
+            // Two seeds have nothing to say to each other, nor two peers
+            // that only upload (BEP 21); the others hear that we only
+            // upload now.
             for p in self.conns.values() {
-                if p.has.is_full() {
+                if p.has.is_full() || p.upload_only {
                     let _ = p.tx.send(PeerCmd::Close);
+                } else {
+                    let _ = p.tx.send(PeerCmd::UploadOnly(true));
                 }
             }
             self.publish();

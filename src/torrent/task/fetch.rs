@@ -206,6 +206,7 @@ impl MagnetPhase {
     fn publish(&self, stats: &watch::Sender<TorrentStats>) {
         stats.send_modify(|s| {
             s.known_peers = self.peers.len();
+            (s.swarm_seeders, s.swarm_leechers) = self.discovery.swarm_counts();
             s.state = if self.paused {
                 TorrentState::Paused
             } else {

@@ -48,6 +48,7 @@ impl Torrent {
         let wanted_bytes = self.picker.wanted_remaining_bytes() + have_bytes;
         let seeds = self.conns.seeds();
         let complete = self.picker.is_complete();
+        let (swarm_seeders, swarm_leechers) = self.discovery.swarm_counts();
         let stats = TorrentStats {
             name: self.meta.info.name.clone(),
             state: self.state.clone(),
@@ -65,6 +66,8 @@ impl Torrent {
             peers: self.conns.len(),
             seeds,
             known_peers: self.peer_list.len(),
+            swarm_seeders,
+            swarm_leechers,
             hash_failures: self.counters.hash_failures,
             banned: self.counters.banned,
             sequential: self.sequential,

@@ -32,6 +32,8 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
       peers: 20 + (i % 30),
       seeds: 5 + (i % 7),
       knownPeers: 200,
+      swarmSeeds: 40,
+      swarmLeechers: 120,
       downloaded: have,
       uploaded: have / 4,
       ratio: 0.25,

@@ -124,6 +124,15 @@ seeds: number,
  */
 knownPeers: number, 
 /**
+ * Seeders in the swarm by the trackers (the largest count any gave),
+ * shown before any peer is connected.
+ */
+swarmSeeds: number | null, 
+/**
+ * Leechers in the swarm by the trackers, likewise.
+ */
+swarmLeechers: number | null, 
+/**
  * Payload bytes received this session.
  */
 downloaded: number, 
@@ -434,6 +443,18 @@ seeders: number | null,
  * Leechers it reported.
  */
 leechers: number | null, 
+/**
+ * Finished downloads it reported (scrape).
+ */
+completed: number | null, 
+/**
+ * Seconds since the epoch of its last good scrape.
+ */
+lastScrape: number | null, 
+/**
+ * Why its last scrape failed, if it did.
+ */
+scrapeError: string | null, 
 /**
  * Last error or warning.
  */

@@ -13,6 +13,8 @@ import {
   MAX_INLINE_NAME,
   peerFlags,
   plainName,
+  swarmPeers,
+  withSwarm,
   plainText,
 } from './format';
 
@@ -162,5 +164,19 @@ describe('names from torrents', () => {
     expect(cut.endsWith('\u2026')).toBe(true);
     expect(inlineName('short')).toBe('short');
     expect(inlineName('abcdef', 3)).toBe('abc\u2026');
+  });
+});
+
+describe('swarm counts', () => {
+  it('shows the trackers\' count beside the connected one', () => {
+    expect(withSwarm(0, 12)).toBe('0 (12)');
+    expect(withSwarm(3, 0)).toBe('3 (0)');
+    expect(withSwarm(3, null)).toBe('3');
+    expect(withSwarm(3, undefined)).toBe('3');
+  });
+  it('counts seeders and leechers as peers when either is known', () => {
+    expect(swarmPeers(12, 30)).toBe(42);
+    expect(swarmPeers(null, 30)).toBe(30);
+    expect(swarmPeers(null, null)).toBe(null);
   });
 });

@@ -55,6 +55,19 @@ export function formatCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
+/**
+ * A connected count with the swarm's count by the trackers in parentheses,
+ * as "3 (12)"; the count alone when no tracker said.
+ */
+export function withSwarm(connected: number, swarm: number | null | undefined): string {
+  return swarm === null || swarm === undefined ? `${connected}` : `${connected} (${swarm})`;
+}
+
+/** The swarm's peers (seeders and leechers) by the trackers, if either is known. */
+export function swarmPeers(seeds: number | null, leechers: number | null): number | null {
+  return seeds === null && leechers === null ? null : (seeds ?? 0) + (leechers ?? 0);
+}
+
 /** Seconds since the Unix epoch as "YYYY-MM-DD HH:MM UTC"; "\u2013" if unknown. */
 export function formatDate(epochSeconds: number | null | undefined): string {
   if (epochSeconds === null || epochSeconds === undefined || !Number.isFinite(epochSeconds)) {

@@ -20,6 +20,8 @@ function row(p: Partial<TorrentRow> & { id: string }): TorrentRow {
     peers: 0,
     seeds: 0,
     knownPeers: 0,
+    swarmSeeds: null,
+    swarmLeechers: null,
     downloaded: 0,
     uploaded: 0,
     ratio: 0,

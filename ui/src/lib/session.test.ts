@@ -21,6 +21,8 @@ function row(id: string, order: number, downloadRate = 0): TorrentRow {
     peers: 0,
     seeds: 0,
     knownPeers: 0,
+    swarmSeeds: null,
+    swarmLeechers: null,
     downloaded: 0,
     uploaded: 0,
     ratio: 0,
