@@ -183,7 +183,7 @@ async fn fetch_inner(
 }
 
 async fn send(
-    framed: &mut Framed<tokio::net::TcpStream, PeerCodec>,
+    framed: &mut Framed<crate::peer::PeerStream, PeerCodec>,
     msg: Message,
 ) -> Result<(), MetadataError> {
     framed
@@ -193,7 +193,7 @@ async fn send(
 }
 
 async fn next(
-    framed: &mut Framed<tokio::net::TcpStream, PeerCodec>,
+    framed: &mut Framed<crate::peer::PeerStream, PeerCodec>,
 ) -> Result<Message, MetadataError> {
     match framed.next().await {
         Some(Ok(m)) => Ok(m),

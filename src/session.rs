@@ -562,7 +562,7 @@ async fn accept_loop(
             // off for seconds. One host cannot fill the cap: it has at most
             // `max_handshakes_per_ip` of the places.
             r = listener.accept(), if pending.len() < MAX_PENDING_INCOMING => {
-                let (mut stream, addr) = match r {
+                let (stream, addr) = match r {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::debug!("accept failed: {e}");
@@ -585,6 +585,9 @@ async fn accept_loop(
                     }
                 };
                 drop(session);
+                // Small messages (requests, haves) must not wait for Nagle.
+                let _ = stream.set_nodelay(true);
+                let mut stream = peer::PeerStream::from(stream);
                 let inner = inner.clone();
                 pending.spawn(async move {
                     let hs = peer::read_incoming(&mut stream).await;

@@ -31,7 +31,6 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_util::codec::{Decoder, Encoder};
@@ -173,9 +172,9 @@ struct Conn {
     /// Commands from the torrent.
     cmds: mpsc::UnboundedReceiver<PeerCmd>,
     /// Read half of the socket.
-    reader: OwnedReadHalf,
+    reader: super::PeerReader,
     /// Write half of the socket.
-    writer: OwnedWriteHalf,
+    writer: super::PeerWriter,
     /// Frames and checks messages.
     codec: PeerCodec,
     /// Bytes read and not yet decoded.

@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use super::stream::PeerStream;
 use super::PeerError;
 use crate::types::{InfoHash, PeerId};
 use crate::wire::Handshake;
@@ -19,8 +20,8 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// An open connection whose handshakes are done both ways.
 #[derive(Debug)]
 pub struct Connected {
-    /// The socket.
-    pub stream: TcpStream,
+    /// What carries the connection.
+    pub stream: PeerStream,
     /// The peer's address.
     pub addr: SocketAddr,
     /// The peer's handshake.
@@ -40,10 +41,11 @@ pub struct PeerSetup {
 
 /// Dials `addr` and exchanges handshakes.
 pub async fn connect(addr: SocketAddr, setup: PeerSetup) -> Result<Connected, PeerError> {
-    let mut stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+    let stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| PeerError::Timeout("the TCP connection"))??;
     stream.set_nodelay(true)?;
+    let mut stream = PeerStream::from(stream);
     stream
         .write_all(&Handshake::new(setup.info_hash, setup.our_id).encode())
         .await?;
@@ -64,14 +66,13 @@ pub async fn connect(addr: SocketAddr, setup: PeerSetup) -> Result<Connected, Pe
 
 /// Reads the handshake of a peer that dialled us; the caller finds the
 /// torrent by its info hash and then calls [`accept`].
-pub async fn read_incoming(stream: &mut TcpStream) -> Result<Handshake, PeerError> {
-    stream.set_nodelay(true)?;
+pub async fn read_incoming(stream: &mut PeerStream) -> Result<Handshake, PeerError> {
     read_handshake(stream).await
 }
 
 /// Answers an incoming peer whose handshake named our torrent.
 pub async fn accept(
-    mut stream: TcpStream,
+    mut stream: PeerStream,
     addr: SocketAddr,
     handshake: Handshake,
     setup: PeerSetup,
@@ -92,7 +93,7 @@ pub async fn accept(
     })
 }
 
-async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerError> {
+async fn read_handshake(stream: &mut PeerStream) -> Result<Handshake, PeerError> {
     let mut buf = [0u8; Handshake::LEN];
     timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut buf))
         .await

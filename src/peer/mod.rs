@@ -11,6 +11,7 @@ mod dial;
 mod flood;
 pub mod pipeline;
 mod slots;
+mod stream;
 mod upload;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 pub use connection::{run, PeerError};
 pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
 pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
+pub use stream::{PeerReader, PeerStream, PeerWriter, Transport};
 
 /// A connection's id within its torrent, handed out by the torrent task.
 pub use crate::picker::PeerKey;

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::limit::RateLimits;
@@ -231,7 +230,12 @@ impl AddTorrent {
 #[derive(Debug)]
 pub(crate) enum TorrentCmd {
     /// A peer dialled us and named this torrent; it holds its session slot.
-    Incoming(TcpStream, SocketAddr, Handshake, crate::peer::Slot),
+    Incoming(
+        crate::peer::PeerStream,
+        SocketAddr,
+        Handshake,
+        crate::peer::Slot,
+    ),
     /// Dial these addresses.
     AddPeers(Vec<SocketAddr>, PeerSource),
     /// Snapshot of the connections.

@@ -511,7 +511,7 @@ impl Torrent {
     /// one has been useless long enough, or is closed.
     fn on_incoming(
         &mut self,
-        stream: tokio::net::TcpStream,
+        stream: crate::peer::PeerStream,
         addr: SocketAddr,
         hs: crate::wire::Handshake,
         slot: peer::Slot,

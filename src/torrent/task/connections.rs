@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -232,7 +231,7 @@ impl Connections {
     /// Answers a peer that dialled us.
     pub fn answer(
         &mut self,
-        stream: TcpStream,
+        stream: crate::peer::PeerStream,
         addr: SocketAddr,
         hs: Handshake,
         setup: PeerSetup,
