@@ -37,6 +37,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 use super::dial::Connected;
+use super::fast::{allowed_fast_set, ALLOWED_FAST_KEEP, ALLOWED_FAST_SEND, SUGGEST_KEEP};
 use super::flood::FloodGuard;
 use super::pipeline::{Arrival, Pipeline};
 use super::upload::{Pushed, UploadQueue, OUR_REQQ};
@@ -45,7 +46,7 @@ use crate::bitfield::Bitfield;
 use crate::limit::ChainTicket;
 use crate::rate::Rate;
 use crate::storage::disk::DiskError;
-use crate::types::BlockRef;
+use crate::types::{BlockRef, PieceIndex};
 use crate::wire::{
     ExtendedHandshake, Message, MetadataMessage, PeerCodec, PexMessage, WireError,
     LOCAL_UT_METADATA_ID, LOCAL_UT_PEX_ID, METADATA_PIECE_LEN, UT_METADATA, UT_PEX,
@@ -219,6 +220,17 @@ struct Conn {
     /// Counts the messages that cost the peer nothing and us work
     /// (`flood.rs`), to drop a peer that floods them.
     flood: FloodGuard,
+    /// The pieces the peer may fetch while we choke it (BEP 6), granted
+    /// once its first bitfield shows it has little to trade.
+    allowed_out: Vec<PieceIndex>,
+    /// Whether we have looked at the peer's first bitfield for that.
+    allowed_decided: bool,
+    /// The pieces the peer lets us fetch while it chokes us, as far as
+    /// `ALLOWED_FAST_KEEP`.
+    allowed_in: Vec<PieceIndex>,
+    /// The pieces the peer suggested lately, newest last, as far as
+    /// `SUGGEST_KEEP`, so repeats are not passed on.
+    suggested: Vec<PieceIndex>,
 }
 
 impl Conn {
@@ -254,6 +266,10 @@ impl Conn {
             rate: Rate::default(),
             download_debt: None,
             flood: FloodGuard::default(),
+            allowed_out: Vec::new(),
+            allowed_decided: false,
+            allowed_in: Vec::new(),
+            suggested: Vec::new(),
         }
     }
 
@@ -348,7 +364,7 @@ impl Conn {
         data: Result<Bytes, DiskError>,
     ) -> Result<(), PeerError> {
         let data = data?;
-        if self.am_choking {
+        if self.am_choking && !self.allowed_out.contains(&block.piece) {
             if self.fast {
                 self.send(Message::RejectRequest(block))?;
             }
@@ -389,6 +405,32 @@ impl Conn {
             self.send(Message::Bitfield(bits))?;
         }
         self.send_extended_handshake()
+    }
+
+    /// Grants a peer whose first bitfield shows fewer pieces than the set
+    /// its allowed fast set (BEP 6), and tells it the pieces of the set we
+    /// have; a peer with pieces to trade earns its unchoke instead.
+    fn grant_allowed_fast(&mut self, peer_pieces: u32) -> Result<(), PeerError> {
+        if !self.fast || std::mem::replace(&mut self.allowed_decided, true) {
+            return Ok(());
+        }
+        if peer_pieces as usize >= ALLOWED_FAST_SEND {
+            return Ok(());
+        }
+        let num = self.ctx.geometry.num_pieces();
+        self.allowed_out = allowed_fast_set(
+            self.ctx.shared.addr.ip(),
+            &self.ctx.info_hash,
+            num,
+            ALLOWED_FAST_SEND,
+        );
+        for i in 0..self.allowed_out.len() {
+            let p = self.allowed_out[i];
+            if self.have.get(p) {
+                self.send(Message::AllowedFast(p))?;
+            }
+        }
+        Ok(())
     }
 
     /// Sends our extension handshake, if the peer speaks the extension
@@ -453,6 +495,9 @@ impl Conn {
             PeerCmd::Have(p) => {
                 self.have.set(p, true);
                 self.send(Message::Have(p))?;
+                if self.allowed_out.contains(&p) {
+                    self.send(Message::AllowedFast(p))?;
+                }
             }
             PeerCmd::Choke(choke) => {
                 if choke != self.am_choking {
@@ -460,7 +505,8 @@ impl Conn {
                     self.flood.served();
                     if choke {
                         self.send(Message::Choke)?;
-                        let dropped = self.uploads.clear();
+                        let allowed = &self.allowed_out;
+                        let dropped = self.uploads.clear_except(|b| allowed.contains(&b.piece));
                         if self.fast {
                             for b in dropped {
                                 self.send(Message::RejectRequest(b))?;
@@ -527,6 +573,7 @@ impl Conn {
             Message::Bitfield(bits) => {
                 let bf = Bitfield::from_bytes(&bits, self.ctx.geometry.num_pieces())
                     .map_err(|_| PeerError::Protocol("malformed bitfield"))?;
+                self.grant_allowed_fast(bf.count_ones())?;
                 self.emit(PeerEvent::Bitfield(bf)).await?;
             }
             Message::HaveAll | Message::HaveNone if !self.fast => {
@@ -535,12 +582,14 @@ impl Conn {
                 ));
             }
             Message::HaveAll => {
+                self.allowed_decided = true;
                 self.emit(PeerEvent::Bitfield(Bitfield::full(
                     self.ctx.geometry.num_pieces(),
                 )))
                 .await?
             }
             Message::HaveNone => {
+                self.grant_allowed_fast(0)?;
                 self.emit(PeerEvent::Bitfield(Bitfield::new(
                     self.ctx.geometry.num_pieces(),
                 )))
@@ -589,8 +638,22 @@ impl Conn {
                 }
             }
             Message::AllowedFast(p) => {
-                if self.fast {
+                let fresh = !self.allowed_in.contains(&p);
+                if self.fast && fresh && self.allowed_in.len() < ALLOWED_FAST_KEEP {
+                    self.allowed_in.push(p);
+                    self.starved = false;
                     self.emit(PeerEvent::AllowedFast(p)).await?;
+                }
+            }
+            Message::SuggestPiece(p) => {
+                // Advice: repeats and floods cost one lookup each.
+                if self.fast && !self.suggested.contains(&p) {
+                    if self.suggested.len() >= SUGGEST_KEEP {
+                        self.suggested.remove(0);
+                    }
+                    self.suggested.push(p);
+                    self.starved = false;
+                    self.emit(PeerEvent::Suggest(p)).await?;
                 }
             }
             Message::Extended { id: 0, payload } => {
@@ -630,7 +693,7 @@ impl Conn {
                     }
                 }
             }
-            Message::Extended { .. } | Message::Port(_) | Message::SuggestPiece(_) => {}
+            Message::Extended { .. } | Message::Port(_) => {}
         }
         Ok(())
     }
@@ -680,7 +743,8 @@ impl Conn {
     /// Validates and queues a request from the peer.
     fn on_request(&mut self, b: BlockRef) -> Result<(), PeerError> {
         self.flood.request();
-        let allowed = !self.am_choking && self.have.get(b.piece);
+        let allowed =
+            self.have.get(b.piece) && (!self.am_choking || self.allowed_out.contains(&b.piece));
         if allowed {
             match self.uploads.push(b) {
                 Pushed::New => return Ok(()),
@@ -731,7 +795,9 @@ impl Conn {
 
     /// Asks the picker for work when the pipeline has room.
     async fn ask_for_blocks(&mut self) -> Result<(), PeerError> {
-        if !self.am_interested || self.peer_choking || self.starved {
+        // Choked, we may still fetch the pieces the peer allows (BEP 6).
+        let choked = self.peer_choking && self.allowed_in.is_empty();
+        if !self.am_interested || choked || self.starved {
             return Ok(());
         }
         let n = self.pipeline.wanted();

@@ -8,6 +8,7 @@
 pub mod client;
 mod connection;
 mod dial;
+mod fast;
 mod flood;
 pub mod pipeline;
 mod slots;
@@ -23,6 +24,7 @@ use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 
 pub use connection::{run, PeerError};
 pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
+pub use fast::{ALLOWED_FAST_KEEP, SUGGEST_KEEP};
 pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
 pub use stream::{PeerReader, PeerStream, PeerWriter, Transport};
 
@@ -81,6 +83,8 @@ pub enum PeerEvent {
     Interested(bool),
     /// The peer allows us to fetch this piece while choked (BEP 6).
     AllowedFast(PieceIndex),
+    /// The peer suggests we fetch this piece (BEP 6).
+    Suggest(PieceIndex),
     /// The pipeline has room for this many more blocks.
     NeedBlocks(usize),
     /// Addresses the peer told us of through PEX (BEP 11).

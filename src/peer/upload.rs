@@ -76,11 +76,34 @@ impl UploadQueue {
         }
     }
 
-    /// Drops every request and staged block (we choked the peer).
+    /// Drops every request and staged block.
+    #[cfg(test)]
     pub fn clear(&mut self) -> Vec<BlockRef> {
-        self.refund();
-        let staged = self.staged.drain(..).map(|(b, _)| b);
-        staged.chain(self.queue.drain(..)).collect()
+        self.clear_except(|_| false)
+    }
+
+    /// Drops every request and staged block but those `keep` names (we
+    /// choked the peer; the pieces of its allowed fast set stay).
+    pub fn clear_except(&mut self, keep: impl Fn(&BlockRef) -> bool) -> Vec<BlockRef> {
+        let mut dropped = Vec::new();
+        if self.staged.front().is_some_and(|(b, _)| !keep(b)) {
+            self.refund();
+        }
+        self.staged.retain(|(b, _)| {
+            let k = keep(b);
+            if !k {
+                dropped.push(*b);
+            }
+            k
+        });
+        self.queue.retain(|b| {
+            let k = keep(b);
+            if !k {
+                dropped.push(*b);
+            }
+            k
+        });
+        dropped
     }
 
     /// Holds a block read from the disk until the limit lets it pass.

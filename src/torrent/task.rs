@@ -633,6 +633,8 @@ impl Torrent {
             useless: false,
             evicted: false,
             upload_only: false,
+            allowed_fast: Vec::new(),
+            suggested: Vec::new(),
         };
         if self.smart_ban.is_suspect(addr.ip()) {
             self.picker.set_parole(key, true);

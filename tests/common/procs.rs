@@ -131,6 +131,11 @@ pub struct LtOptions {
     pub upload_limit: Option<u64>,
     /// Print why each peer disconnected.
     pub report_peers: bool,
+    /// Unchoke nobody, loopback peers included.
+    pub unchoke_nobody: bool,
+    /// libtorrent settings, `name=value` (an integer, true or false), set
+    /// after the script's own.
+    pub settings: Vec<String>,
 }
 
 impl Libtorrent {
@@ -154,6 +159,12 @@ impl Libtorrent {
         }
         if let Some(l) = opts.upload_limit {
             args.extend(["--upload-limit".to_string(), l.to_string()]);
+        }
+        if opts.unchoke_nobody {
+            args.push("--unchoke-nobody".into());
+        }
+        for s in &opts.settings {
+            args.extend(["--set".to_string(), s.clone()]);
         }
         Libtorrent {
             peer: LtPeer::start(Path::new(source), save, free_port(), &args),

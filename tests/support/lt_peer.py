@@ -75,6 +75,10 @@ def main():
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes per second sent, 0: no limit")
     ap.add_argument("--report-peers", action="store_true", help="print why each peer disconnected")
     ap.add_argument("--lsd", action="store_true", help="local peer discovery on (only inside the lab)")
+    ap.add_argument("--unchoke-nobody", action="store_true",
+                    help="no unchoke slots, loopback peers included (BEP 6 allowed fast only)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a libtorrent setting (an integer, true or false), after the others")
     args = ap.parse_args()
 
     dht = bool(args.dht_bootstrap)
@@ -110,6 +114,11 @@ def main():
         settings["dht_block_ratelimit"] = 1000000
         settings["dht_block_timeout"] = 1
         settings["dht_upload_rate_limit"] = 1000000000
+    for kv in args.set:
+        name, _, value = kv.partition("=")
+        settings[name] = {"true": True, "false": False}.get(value.lower(), None)
+        if settings[name] is None:
+            settings[name] = int(value)
     ses = lt.session(settings)
     if args.upload_limit:
         # Peers on loopback are in libtorrent's "local" class, which the
@@ -118,6 +127,13 @@ def main():
             c = ses.get_peer_class(cid)
             c["upload_limit"] = args.upload_limit
             ses.set_peer_class(cid, c)
+    if args.unchoke_nobody:
+        # Peers on loopback are in the "local" class, which by default is
+        # unchoked whatever the slots.
+        ses.apply_settings({"unchoke_slots_limit": 0, "num_optimistic_unchoke_slots": 0})
+        c = ses.get_peer_class(ses.local_peer_class_id)
+        c["ignore_unchoke_slots"] = False
+        ses.set_peer_class(ses.local_peer_class_id, c)
     wait_alerts = alert_waiter(ses)
     t0 = time.monotonic()
 

@@ -77,11 +77,32 @@ impl Torrent {
     /// that a failed piece is fetched again from someone else when anyone
     /// else has it (which lets it pass and name its bad sender); failing
     /// that, it gets what any peer would.
+    ///
+    /// A peer that chokes us is asked only for the pieces it allows
+    /// (BEP 6); one that suggested pieces is asked for those first.
     pub(super) fn pick_for(&mut self, key: PeerKey, n: usize, out: &mut Vec<BlockRef>) {
+        let Some(p) = self.conns.get_mut(&key) else {
+            return;
+        };
+        if p.peer_choking {
+            self.picker
+                .pick_allowed_fast(key, &p.has, &p.allowed_fast, n, out);
+            return;
+        }
+        let ip = p.shared.addr.ip();
+        if !p.suggested.is_empty() && !self.smart_ban.is_suspect(ip) {
+            let picker = &self.picker;
+            p.suggested.retain(|&s| picker.is_needed(s));
+            self.picker
+                .pick_allowed_fast(key, &p.has, &p.suggested, n, out);
+            if out.len() >= n {
+                return;
+            }
+        }
         let Some(p) = self.conns.get(&key) else {
             return;
         };
-        let ip = p.shared.addr.ip();
+        let n = n - out.len();
         if self.smart_ban.is_suspect(ip) {
             let mut has = p.has.clone();
             for piece in self.smart_ban.pieces_of(ip) {

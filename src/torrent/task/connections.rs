@@ -78,6 +78,11 @@ pub(super) struct PeerEntry {
     pub useless: bool,
     /// Closed for a newcomer; no longer counted against the limit.
     pub evicted: bool,
+    /// The pieces it lets us fetch while it chokes us (BEP 6; its task
+    /// keeps at most `ALLOWED_FAST_KEEP`).
+    pub allowed_fast: Vec<crate::types::PieceIndex>,
+    /// The pieces it suggested and we still need, oldest first (BEP 6).
+    pub suggested: Vec<crate::types::PieceIndex>,
     /// It said it only uploads (BEP 21): when we only upload too, the
     /// connection is of no use to either side.
     pub upload_only: bool,

@@ -102,7 +102,24 @@ impl Torrent {
                     }
                 }
             }
-            PeerEvent::AllowedFast(_) => {}
+            PeerEvent::AllowedFast(piece) => {
+                if let Some(p) = self.conns.get_mut(&key) {
+                    if !p.allowed_fast.contains(&piece) {
+                        p.allowed_fast.push(piece);
+                    }
+                }
+            }
+            PeerEvent::Suggest(piece) => {
+                let needed = self.picker.is_needed(piece) && !self.have.get(piece);
+                if let (true, Some(p)) = (needed, self.conns.get_mut(&key)) {
+                    if !p.suggested.contains(&piece) {
+                        if p.suggested.len() >= crate::peer::SUGGEST_KEEP {
+                            p.suggested.remove(0);
+                        }
+                        p.suggested.push(piece);
+                    }
+                }
+            }
             PeerEvent::NeedBlocks(n) => {
                 let mut blocks = Vec::with_capacity(n);
                 if self.state == TorrentState::Downloading {
