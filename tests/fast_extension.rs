@@ -2,7 +2,8 @@
 //! a seeding Shoal grants a newcomer it chokes its allowed fast set and
 //! serves it; a downloading Shoal fetches the allowed pieces of a peer
 //! that chokes it (a scripted peer, and a libtorrent seeder with no
-//! unchoke slots), and fetches suggested pieces first.
+//! unchoke slots), and fetches suggested pieces first; a seeding Shoal
+//! points a joining peer to its rarest pieces.
 
 mod common;
 
@@ -115,6 +116,45 @@ fn a_choked_newcomer_is_granted_and_served_its_allowed_fast_set() {
             _ => {}
         }
     }
+}
+
+/// Reads messages until `n` suggested pieces have come.
+fn suggestions(a: &mut Attacker, n: usize) -> BTreeSet<u32> {
+    let mut got = BTreeSet::new();
+    let deadline = Instant::now() + LIMIT;
+    while got.len() < n {
+        assert!(Instant::now() < deadline, "suggested only {got:?}");
+        let (msg, body) = a.read_msg().expect("the seeder's messages");
+        if msg == Some(SUGGEST_PIECE) {
+            got.insert(u32_at(&body, 0));
+        }
+    }
+    got
+}
+
+#[test]
+fn a_joining_peer_is_pointed_to_the_rarest_pieces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, torrent, meta) = payload(tmp.path());
+    let port = free_port();
+    let _seeder = procs::shoal_seed(&torrent, &src, port, &["--no-lsd"]);
+    let seeder = SocketAddr::from(([127, 0, 0, 1], port));
+    let ih = meta.info_hash.0;
+
+    // A has every piece but 5 and 9: those two are what it is pointed to.
+    let mut a = Attacker::dial(Ipv4Addr::new(127, 0, 7, 10), seeder, &ih, false).unwrap();
+    let mut bits = vec![0xffu8; 300usize.div_ceil(8)];
+    bits[300 / 8] = 0xf0; // pieces 296..300; the spare bits stay clear
+    bits[0] &= !(0x80 >> 5);
+    bits[1] &= !(0x80 >> 1);
+    a.send(id::BITFIELD, &bits).unwrap();
+    assert_eq!(suggestions(&mut a, 2), BTreeSet::from([5, 9]));
+
+    // B has nothing: 5 and 9, which no other peer has, come first.
+    let mut b = Attacker::dial(Ipv4Addr::new(127, 0, 8, 10), seeder, &ih, false).unwrap();
+    b.send(HAVE_NONE, &[]).unwrap();
+    let got = suggestions(&mut b, 4);
+    assert!(got.contains(&5) && got.contains(&9), "suggested {got:?}");
 }
 
 /// A scripted seeder that has every piece and a downloading Shoal that

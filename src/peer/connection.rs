@@ -541,6 +541,11 @@ impl Conn {
                     self.send_extended_handshake()?;
                 }
             }
+            PeerCmd::Suggest(p) => {
+                if self.fast {
+                    self.send(Message::SuggestPiece(p))?;
+                }
+            }
             PeerCmd::Close => {}
         }
         Ok(())

@@ -18,6 +18,8 @@ pub const ALLOWED_FAST_SEND: usize = 10;
 pub const ALLOWED_FAST_KEEP: usize = 32;
 /// How many suggested pieces we keep per peer, newest first.
 pub const SUGGEST_KEEP: usize = 16;
+/// How many of our rarest pieces we suggest to a peer that joins.
+pub const SUGGEST_SEND: usize = 4;
 
 /// The BEP 6 allowed fast set of `k` pieces for `ip` in a torrent of
 /// `num_pieces` pieces. IPv4 addresses are taken as their /24, as the BEP

@@ -24,7 +24,7 @@ use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 
 pub use connection::{run, PeerError};
 pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
-pub use fast::{ALLOWED_FAST_KEEP, SUGGEST_KEEP};
+pub use fast::{ALLOWED_FAST_KEEP, SUGGEST_KEEP, SUGGEST_SEND};
 pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
 pub use stream::{PeerReader, PeerStream, PeerWriter, Transport};
 
@@ -55,6 +55,9 @@ pub enum PeerCmd {
     /// We became upload-only (`true`, every wanted piece is ours) or want
     /// pieces again: tell the peer in a new extension handshake (BEP 21).
     UploadOnly(bool),
+    /// Suggest the peer fetch this piece (BEP 6; sent only if the peer
+    /// speaks the fast extension).
+    Suggest(PieceIndex),
     /// Close the connection.
     Close,
 }

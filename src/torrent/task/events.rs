@@ -63,6 +63,7 @@ impl Torrent {
                 if p.has.none() {
                     self.picker.peer_bitfield(key, &bf);
                     p.has = bf;
+                    self.suggest_rare(key);
                 } else {
                     for piece in bf.iter_ones() {
                         if p.has.set(piece, true) {
@@ -264,6 +265,38 @@ impl Torrent {
                 }
             }
             self.publish();
+        }
+    }
+
+    /// Suggests to a peer whose pieces we just learnt the pieces of ours
+    /// it lacks that the fewest of our other connections have (BEP 6), so
+    /// that what is rare here spreads first. Ties are broken at random, so
+    /// that peers joining together are not all sent to the same pieces.
+    fn suggest_rare(&mut self, key: PeerKey) {
+        let Some(p) = self.conns.get(&key) else {
+            return;
+        };
+        let mut rare: Vec<(usize, u32, crate::types::PieceIndex)> = self
+            .have
+            .iter_ones()
+            .filter(|&i| !p.has.get(i))
+            .map(|i| {
+                let copies = self
+                    .conns
+                    .iter()
+                    .filter(|(k, other)| **k != key && other.has.get(i))
+                    .count();
+                (copies, rand::random::<u32>(), i)
+            })
+            .collect();
+        let n = crate::peer::SUGGEST_SEND;
+        if rare.len() > n {
+            rare.select_nth_unstable(n);
+            rare.truncate(n);
+        }
+        rare.sort_unstable();
+        for (_, _, piece) in rare {
+            self.conns.send(key, PeerCmd::Suggest(piece));
         }
     }
 }
