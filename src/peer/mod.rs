@@ -9,6 +9,7 @@ pub mod client;
 mod connection;
 mod dial;
 mod flood;
+mod listen;
 pub mod pipeline;
 mod slots;
 mod upload;
@@ -22,6 +23,8 @@ use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 
 pub use connection::{run, PeerError};
 pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
+pub use listen::Listeners;
+pub use slots::host_key;
 pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
 
 /// A connection's id within its torrent, handed out by the torrent task.

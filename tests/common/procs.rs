@@ -2,7 +2,7 @@
 //! tests/support/lt_peer.py), Transmission and aria2 — each owned by a guard
 //! that stops the process it started, by PID, when dropped.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -131,6 +131,8 @@ pub struct LtOptions {
     pub upload_limit: Option<u64>,
     /// Print why each peer disconnected.
     pub report_peers: bool,
+    /// Addresses to listen on instead of 127.0.0.1 (such as `::1`).
+    pub listen: Vec<IpAddr>,
 }
 
 impl Libtorrent {
@@ -154,6 +156,10 @@ impl Libtorrent {
         }
         if let Some(l) = opts.upload_limit {
             args.extend(["--upload-limit".to_string(), l.to_string()]);
+        }
+        if !opts.listen.is_empty() {
+            let list: Vec<String> = opts.listen.iter().map(|a| a.to_string()).collect();
+            args.extend(["--listen".to_string(), list.join(",")]);
         }
         Libtorrent {
             peer: LtPeer::start(Path::new(source), save, free_port(), &args),
