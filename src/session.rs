@@ -206,6 +206,8 @@ struct Inner {
     listen_port: u16,
     /// The addresses we listen on (one per family with IPv6 on).
     listen_addrs: Vec<SocketAddr>,
+    /// Our global IPv6 address for trackers, read once at start.
+    announce_ipv6: Option<std::net::Ipv6Addr>,
     /// Settings.
     config: SessionConfig,
     /// The session-wide limits every connection of every torrent passes
@@ -237,6 +239,7 @@ impl Session {
             .await
             .map_err(listen_err)?;
         let listen_addrs = listener.local_addrs().map_err(listen_err)?;
+        let announce_ipv6 = listener.announce_ipv6();
         // `local_addrs` always holds the configured address.
         let listen_port = listen_addrs[0].port();
         let mut dht_error = None;
@@ -318,6 +321,7 @@ impl Session {
             peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
             listen_port,
             listen_addrs,
+            announce_ipv6,
             limits: RateLimits::new(config.download_limit, config.upload_limit),
             slots: peer::Slots::new(peer::SlotLimits {
                 total: config.max_session_connections,
@@ -415,6 +419,7 @@ impl Session {
         let env = TorrentEnv {
             peer_id: self.inner.peer_id,
             listen_port: self.inner.listen_port,
+            announce_ipv6: self.inner.announce_ipv6,
             max_connections: self.inner.config.max_connections,
             max_half_open: self.inner.config.max_half_open,
             dht: self.inner.dht.clone(),

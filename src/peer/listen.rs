@@ -85,6 +85,64 @@ impl Listeners {
     }
 }
 
+impl Listeners {
+    /// The IPv6 address to name to trackers (BEP 7 `ipv6=`): the one we
+    /// listen on if it is global, or, listening on `[::]`, the first
+    /// global unicast address of the machine's interfaces. `None` on
+    /// loopback and where the machine has no global IPv6 address.
+    pub fn announce_ipv6(&self) -> Option<Ipv6Addr> {
+        let ip = self
+            .local_addrs()
+            .ok()?
+            .into_iter()
+            .find_map(|a| match a.ip() {
+                IpAddr::V6(v6) => Some(v6),
+                IpAddr::V4(_) => None,
+            })?;
+        if ip.is_unspecified() {
+            interface_ipv6().into_iter().find(|a| is_global_unicast(*a))
+        } else {
+            Some(ip).filter(|a| is_global_unicast(*a))
+        }
+    }
+}
+
+/// Whether `ip` is in 2000::/3, the global unicast block (no loopback,
+/// link-local, unique-local, mapped or documentation address).
+fn is_global_unicast(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    let documentation = first == 0x2001 && ip.segments()[1] == 0x0db8;
+    first & 0xe000 == 0x2000 && !documentation
+}
+
+/// The IPv6 addresses of the machine's interfaces, read from the kernel
+/// (nothing is sent anywhere).
+fn interface_ipv6() -> Vec<Ipv6Addr> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet
+        // freed; `ifa_addr` is null or points at a sockaddr whose family
+        // tells its type, and AF_INET6 means a sockaddr_in6.
+        unsafe {
+            let addr = (*cur).ifa_addr;
+            if !addr.is_null() && i32::from((*addr).sa_family) == libc::AF_INET6 {
+                let sin6 = &*(addr as *const libc::sockaddr_in6);
+                out.push(Ipv6Addr::from(sin6.sin6_addr.s6_addr));
+            }
+            cur = (*cur).ifa_next;
+        }
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    out
+}
+
 /// The IPv6 address that goes with an IPv4 listening address.
 fn counterpart(ip: IpAddr) -> Option<IpAddr> {
     match ip {
@@ -135,6 +193,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(l.local_addrs().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn only_global_unicast_addresses_are_announced() {
+        let g = |t: &str| is_global_unicast(t.parse().unwrap());
+        assert!(g("2a01:4f8::1"));
+        for local in [
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:1.2.3.4",
+            "2001:db8::1",
+            "ff02::1",
+        ] {
+            assert!(!g(local), "{local}");
+        }
+        // The machine's own list is read without error (whatever it holds).
+        let _ = interface_ipv6();
+    }
+
+    #[tokio::test]
+    async fn a_loopback_session_names_no_ipv6_address_to_trackers() {
+        let l = Listeners::bind("127.0.0.1:0".parse().unwrap(), true)
+            .await
+            .unwrap();
+        assert_eq!(l.announce_ipv6(), None);
     }
 
     #[test]
