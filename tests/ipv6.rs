@@ -322,3 +322,58 @@ async fn we_tell_libtorrent_of_ipv6_peers_by_pex() {
     drop(seeder);
     b.shutdown().await;
 }
+
+/// A tracker on `[::1]` (see tests/common/tracker6.rs) hands out our
+/// seeder in `peers6` over HTTP; the leecher dials it there and
+/// completes. Over UDP to the same tracker on `[::1]`, an announce goes
+/// out and is answered (its swarm counts us).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracker_on_ipv6_hands_out_ipv6_peers() {
+    use shoal::tracker::{self, AnnounceRequest, Event};
+    let tracker = tokio::task::spawn_blocking(common::tracker6::Tracker6::start)
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let content = data::multi_file_folder(&src, "content");
+    let opts = CreateOptions {
+        piece_length: Some(32 * 1024),
+        trackers: vec![vec![tracker.http_url()]],
+        ..Default::default()
+    };
+    let meta = create_torrent(&content, &opts, |_, _| {}).unwrap();
+    let seed = Session::new(slow_config()).await.unwrap();
+    common::swarm::seeding(&seed, &meta, &src).await;
+    let leech = Session::new(config()).await.unwrap();
+    let dst = tmp.path().join("dst");
+    let h = leech
+        .add_torrent(AddTorrent::new(meta.clone(), &dst))
+        .unwrap();
+    let p = wait_peer(&h, "the seeder, named by the tracker", |p| {
+        p.addr == v6(seed.listen_port())
+    })
+    .await;
+    assert_eq!(p.source, PeerSource::Tracker, "{p:?}");
+    common::swarm::complete(&h, LIMIT).await;
+    data::assert_same_tree(&src.join("content"), &dst.join("content"));
+
+    let req = AnnounceRequest {
+        info_hash: meta.info_hash,
+        peer_id: shoal::PeerId::generate(),
+        port: 1,
+        uploaded: 0,
+        downloaded: 0,
+        left: 1,
+        event: Event::Started,
+        numwant: Some(50),
+        key: 1,
+        ipv6: None,
+    };
+    let udp = tokio::time::timeout(LIMIT, tracker::announce(&tracker.udp_url(), &req))
+        .await
+        .expect("the UDP announce ends")
+        .expect("the UDP tracker on [::1] answers");
+    assert!(udp.seeders.unwrap_or(0) >= 1, "{udp:?}");
+    leech.shutdown().await;
+    seed.shutdown().await;
+}
