@@ -377,3 +377,21 @@ async fn a_tracker_on_ipv6_hands_out_ipv6_peers() {
     leech.shutdown().await;
     seed.shutdown().await;
 }
+
+/// `shoal seed --bind 127.0.0.1` listens on `[::1]` too, on the same
+/// port; with `--no-ipv6` it does not.
+#[test]
+fn the_command_line_listens_on_ipv6_unless_told_not_to() {
+    use common::procs::{free_port, shoal_seed};
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, torrent, _) = fixture(tmp.path());
+    let port = free_port();
+    let seed = shoal_seed(&torrent, &src, port, &[]);
+    std::net::TcpStream::connect(v6(port)).expect("shoal seed listens on [::1]");
+    drop(seed);
+    let port = free_port();
+    let seed = shoal_seed(&torrent, &src, port, &["--no-ipv6"]);
+    let refused = std::net::TcpStream::connect(v6(port)).expect_err("nothing on [::1]");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    drop(seed);
+}
