@@ -85,7 +85,7 @@ async fn wait_peer(
 ) -> PeerSnapshot {
     tokio::time::timeout(LIMIT, async {
         loop {
-            if let Some(p) = h.peers().await.into_iter().find(|p| pred(p)) {
+            if let Some(p) = h.peers().await.into_iter().find(&pred) {
                 return p;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
