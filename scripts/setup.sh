@@ -73,3 +73,12 @@ if ! cargo install --list | grep -q '^tauri-driver v2\.'; then
   echo "setup: installing tauri-driver 2.x"
   cargo install tauri-driver --locked --version '^2' </dev/null
 fi
+
+# A tracker that listens on IPv6 for tests/ipv6.rs (Debian's opentracker is
+# built IPv4-only): the bittorrent-tracker package, pinned by its lock file.
+# Its native WebRTC add-on is for the client side and is neither built nor
+# loaded (server.mjs imports only the server).
+if [ ! -d tests/support/tracker6/node_modules/bittorrent-tracker ]; then
+  echo "setup: installing the IPv6 test tracker (npm)"
+  (cd tests/support/tracker6 && npm ci --ignore-scripts --omit=optional --no-audit --no-fund </dev/null)
+fi

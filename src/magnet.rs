@@ -163,23 +163,32 @@ impl Magnet {
     }
 
     /// Formats the link: `xt` with the hash in hex, then `dn`, every `tr`
-    /// and every `x.pe`, each form-encoded.
+    /// and every `x.pe`, each form-encoded (an `x.pe` of the `host:port`
+    /// form, `[::1]:6881` included, as is).
     pub fn to_uri(&self) -> String {
         let mut s = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
-        let mut param = |key: &str, value: &str| {
+        let param = |s: &mut String, key: &str, value: &str| {
             s.push('&');
             s.push_str(key);
             s.push('=');
             s.extend(form_urlencoded::byte_serialize(value.as_bytes()));
         };
         if let Some(dn) = &self.display_name {
-            param("dn", dn);
+            param(&mut s, "dn", dn);
         }
         for tr in &self.trackers {
-            param("tr", tr);
+            param(&mut s, "tr", tr);
         }
         for pe in &self.peers {
-            param("x.pe", pe);
+            // Written as is when it is `host:port`: its characters need no
+            // escape in a query, and libtorrent reads `x.pe` without
+            // unescaping it, so `%5B%3A%3A1%5D%3A6881` would be lost to it.
+            if is_host_port(pe) {
+                s.push_str("&x.pe=");
+                s.push_str(pe);
+            } else {
+                param(&mut s, "x.pe", pe);
+            }
         }
         if !self.select_only.is_empty() {
             let list: Vec<String> = self
@@ -193,7 +202,7 @@ impl Magnet {
                     }
                 })
                 .collect();
-            param("so", &list.join(","));
+            param(&mut s, "so", &list.join(","));
         }
         s
     }
@@ -282,6 +291,21 @@ mod tests {
     use super::*;
 
     const HEX: &str = "c9e15763f722f23e98a29decdfae341b98d53056";
+
+    #[test]
+    fn ipv6_peers_are_read_and_written_bracketed() {
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&x.pe=[::1]:6881")).unwrap();
+        assert_eq!(m.peers, vec!["[::1]:6881"]);
+        let uri = m.to_uri();
+        assert!(uri.ends_with("&x.pe=[::1]:6881"), "{uri}");
+        assert_eq!(Magnet::parse(&uri).unwrap(), m);
+        // A peer set by hand that is not host:port is escaped.
+        let odd = Magnet {
+            peers: vec!["a b&c".into()],
+            ..m
+        };
+        assert!(odd.to_uri().ends_with("&x.pe=a+b%26c"), "{}", odd.to_uri());
+    }
 
     #[test]
     fn parses_a_full_link() {

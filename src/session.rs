@@ -1,4 +1,5 @@
-//! The public handle on the engine: one listening port shared by every
+//! The public handle on the engine: one listening port (on IPv4 and
+//! IPv6, [`peer::Listeners`]) shared by every
 //! torrent, the table of torrents, and an awaited shutdown.
 //!
 //! Incoming connections are accepted here, their handshake read (with a
@@ -16,7 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -63,6 +63,10 @@ pub const DEFAULT_RESUME_INTERVAL: Duration = Duration::from_secs(30);
 pub struct SessionConfig {
     /// Where to listen for peers. Port 0 picks a free one.
     pub listen_addr: SocketAddr,
+    /// Also listen on IPv6, on the same port: `[::]` beside `0.0.0.0`,
+    /// `[::1]` beside `127.0.0.1` (see [`peer::Listeners`]). Off by default
+    /// in the library; the command line and the desktop app turn it on.
+    pub ipv6: bool,
     /// Our peer id; a fresh one when `None`.
     pub peer_id: Option<PeerId>,
     /// Connections per torrent (`DEFAULT_MAX_CONNECTIONS`, 50).
@@ -121,6 +125,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             listen_addr: SocketAddr::from(([0, 0, 0, 0], 6881)),
+            ipv6: false,
             peer_id: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_session_connections: DEFAULT_MAX_SESSION_CONNECTIONS,
@@ -199,6 +204,10 @@ struct Inner {
     peer_id: PeerId,
     /// The port we listen on.
     listen_port: u16,
+    /// The addresses we listen on (one per family with IPv6 on).
+    listen_addrs: Vec<SocketAddr>,
+    /// Our global IPv6 address for trackers, read once at start.
+    announce_ipv6: Option<std::net::Ipv6Addr>,
     /// Settings.
     config: SessionConfig,
     /// The session-wide limits every connection of every torrent passes
@@ -222,19 +231,17 @@ impl Session {
     /// Opens the listening port and starts the session.
     pub async fn new(config: SessionConfig) -> Result<Session, SessionError> {
         raise_open_file_limit();
-        let listener = TcpListener::bind(config.listen_addr)
+        let listen_err = |source| SessionError::Listen {
+            addr: config.listen_addr,
+            source,
+        };
+        let listener = peer::Listeners::bind(config.listen_addr, config.ipv6)
             .await
-            .map_err(|source| SessionError::Listen {
-                addr: config.listen_addr,
-                source,
-            })?;
-        let listen_port = listener
-            .local_addr()
-            .map_err(|source| SessionError::Listen {
-                addr: config.listen_addr,
-                source,
-            })?
-            .port();
+            .map_err(listen_err)?;
+        let listen_addrs = listener.local_addrs().map_err(listen_err)?;
+        let announce_ipv6 = listener.announce_ipv6();
+        // `local_addrs` always holds the configured address.
+        let listen_port = listen_addrs[0].port();
         let mut dht_error = None;
         let dht = match &config.dht {
             Some(c) => {
@@ -313,6 +320,8 @@ impl Session {
             port_map,
             peer_id: config.peer_id.unwrap_or_else(PeerId::generate),
             listen_port,
+            listen_addrs,
+            announce_ipv6,
             limits: RateLimits::new(config.download_limit, config.upload_limit),
             slots: peer::Slots::new(peer::SlotLimits {
                 total: config.max_session_connections,
@@ -385,6 +394,12 @@ impl Session {
         self.inner.listen_port
     }
 
+    /// The addresses we listen on: the configured one, and its IPv6
+    /// counterpart when IPv6 is on and could be bound.
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        self.inner.listen_addrs.clone()
+    }
+
     /// Our peer id.
     pub fn peer_id(&self) -> PeerId {
         self.inner.peer_id
@@ -404,6 +419,7 @@ impl Session {
         let env = TorrentEnv {
             peer_id: self.inner.peer_id,
             listen_port: self.inner.listen_port,
+            announce_ipv6: self.inner.announce_ipv6,
             max_connections: self.inner.config.max_connections,
             max_half_open: self.inner.config.max_half_open,
             dht: self.inner.dht.clone(),
@@ -546,7 +562,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    listener: peer::Listeners,
     inner: std::sync::Weak<Inner>,
     cancel: CancellationToken,
 ) {

@@ -33,6 +33,7 @@ fn request(hash: InfoHash, port: u16, left: u64, event: Event) -> AnnounceReques
         event,
         numwant: Some(50),
         key: rand::random(),
+        ipv6: None,
     }
 }
 

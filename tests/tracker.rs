@@ -36,6 +36,7 @@ fn request(hash: InfoHash, port: u16, event: Event) -> AnnounceRequest {
         event,
         numwant: Some(50),
         key: rand::random(),
+        ipv6: None,
     }
 }
 

@@ -405,6 +405,7 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
         download_dir: s.download_dir.display().to_string(),
         listen_port: s.listen_port,
         dht_enabled: s.dht_enabled,
+        ipv6_enabled: s.ipv6_enabled,
         download_limit_kib: s.download_limit_kib,
         upload_limit_kib: s.upload_limit_kib,
         add_without_asking: s.add_without_asking,
@@ -412,7 +413,7 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
 }
 
 /// Saves the settings. The rate limits apply at once, the download folder
-/// to the next torrent added; the port and the DHT to the next start, which the returned
+/// to the next torrent added; the port, the DHT and IPv6 to the next start, which the returned
 /// sentence says when they changed.
 #[tauri::command]
 pub fn save_settings(
@@ -428,6 +429,7 @@ pub fn save_settings(
         download_dir: PathBuf::from(settings.download_dir.trim()),
         listen_port: settings.listen_port,
         dht_enabled: settings.dht_enabled,
+        ipv6_enabled: settings.ipv6_enabled,
         download_limit_kib: settings.download_limit_kib,
         upload_limit_kib: settings.upload_limit_kib,
         add_without_asking: settings.add_without_asking,
@@ -437,14 +439,15 @@ pub fn save_settings(
         reason: e.to_string(),
     })?;
     let restart = config.settings.listen_port != new.listen_port
-        || config.settings.dht_enabled != new.dht_enabled;
+        || config.settings.dht_enabled != new.dht_enabled
+        || config.settings.ipv6_enabled != new.ipv6_enabled;
     if let Some(s) = &state.session {
         let (down, up) = new.rate_limits();
         s.set_rate_limits(down, up);
     }
     config.settings = new;
     Ok(if restart {
-        "Settings saved. The port and DHT changes take effect when Shoal restarts.".into()
+        "Settings saved. The port, DHT and IPv6 changes take effect when Shoal restarts.".into()
     } else {
         "Settings saved.".into()
     })

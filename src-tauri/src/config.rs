@@ -75,6 +75,9 @@ pub struct Settings {
     pub listen_port: u16,
     /// Whether to join the public mainline DHT.
     pub dht_enabled: bool,
+    /// Whether to listen on IPv6 too (`[::]` beside `0.0.0.0`, same port),
+    /// so that IPv6 peers can dial us.
+    pub ipv6_enabled: bool,
     /// Download limit of the whole session in KiB/s (0: none).
     pub download_limit_kib: u64,
     /// Upload limit of the whole session in KiB/s (0: none).
@@ -101,6 +104,7 @@ impl Default for Settings {
             download_dir: default_download_dir(),
             listen_port: DEFAULT_PORT,
             dht_enabled: true,
+            ipv6_enabled: true,
             download_limit_kib: 0,
             upload_limit_kib: 0,
             add_without_asking: false,
@@ -228,6 +232,9 @@ impl Config {
     pub fn session_config(&self) -> SessionConfig {
         SessionConfig {
             listen_addr: self.listen_addr(),
+            // `[::1]` beside the tests' `127.0.0.1` (SHOAL_LISTEN): still
+            // loopback.
+            ipv6: self.settings.ipv6_enabled,
             dht: self.dht(),
             state_dir: Some(self.paths.state_dir()),
             download_limit: self.settings.rate_limits().0,
@@ -335,6 +342,7 @@ mod tests {
             download_dir: "/x".into(),
             listen_port: 5000,
             dht_enabled: false,
+            ipv6_enabled: false,
             download_limit_kib: 1,
             upload_limit_kib: 2,
             add_without_asking: true,

@@ -198,7 +198,8 @@ pub struct PieceMap {
 #[derive(Debug, Clone, Serialize, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PeerRow {
-    /// `ip:port`: the row's key.
+    /// `ip:port`, or `[ipv6]:port`: the row's key. An IPv4 peer on a
+    /// dual-stack socket is written as IPv4.
     pub addr: String,
     /// Client name and version from the peer id.
     pub client: String,
@@ -396,6 +397,8 @@ pub struct SettingsDto {
     pub listen_port: u16,
     /// Join the DHT.
     pub dht_enabled: bool,
+    /// Listen on IPv6 too.
+    pub ipv6_enabled: bool,
     /// KiB/s, 0 for none (stored, not yet enforced).
     pub download_limit_kib: u64,
     /// KiB/s, 0 for none (stored, not yet enforced).
@@ -561,7 +564,7 @@ pub struct DhtNodeRow {
 impl From<PeerSnapshot> for PeerRow {
     fn from(p: PeerSnapshot) -> Self {
         PeerRow {
-            addr: p.addr.to_string(),
+            addr: std::net::SocketAddr::new(p.addr.ip().to_canonical(), p.addr.port()).to_string(),
             client: p.client,
             source: p.source.into(),
             incoming: p.incoming,

@@ -10,6 +10,7 @@ mod connection;
 mod dial;
 mod fast;
 mod flood;
+mod listen;
 pub mod pipeline;
 mod slots;
 mod stream;
@@ -25,6 +26,8 @@ use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 pub use connection::{run, PeerError};
 pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
 pub use fast::{ALLOWED_FAST_KEEP, SUGGEST_KEEP, SUGGEST_SEND};
+pub use listen::Listeners;
+pub use slots::host_key;
 pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
 pub use stream::{PeerReader, PeerStream, PeerWriter, Transport};
 

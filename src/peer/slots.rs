@@ -101,8 +101,7 @@ impl Slots {
     /// A slot for a connection we dial to `ip`. With `evict`, a full
     /// session closes a useless connection to make room.
     pub fn outgoing(&self, ip: IpAddr, evict: bool) -> Result<Slot, Refusal> {
-        // An IPv4 peer on a dual-stack socket is one host either way.
-        let ip = ip.to_canonical();
+        let ip = host_key(ip);
         let mut s = lock(&self.state);
         self.take(&mut s, ip, evict)
     }
@@ -111,7 +110,7 @@ impl Slots {
     /// handshake is being read (drop it once read). A full session closes
     /// a useless connection to make room.
     pub fn incoming(&self, ip: IpAddr) -> Result<(Slot, Pending), Refusal> {
-        let ip = ip.to_canonical();
+        let ip = host_key(ip);
         let mut s = lock(&self.state);
         let per = s.by_ip.get(&ip).copied().unwrap_or_default();
         if per.pending >= self.limits.pending_per_ip {
@@ -231,6 +230,23 @@ impl Drop for Pending {
     }
 }
 
+/// The key an address's slots are counted under. An IPv4 peer on a
+/// dual-stack socket (`::ffff:a.b.c.d`) is one host either way. An IPv6
+/// address counts under its /64: one subscriber or one LAN gets a /64 and
+/// picks addresses within it at will (privacy addresses, or any number of
+/// them), so counting each address alone would let one host take every
+/// slot; a /64 is then held to the per-address limit as a NAT's one IPv4
+/// address is.
+pub fn host_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !u128::from(u64::MAX);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
+
 fn release_ip(s: &mut State, ip: IpAddr, f: impl FnOnce(&mut PerIp)) {
     if let Some(p) = s.by_ip.get_mut(&ip) {
         f(p);
@@ -297,6 +313,21 @@ mod tests {
             v6 => v6,
         };
         assert_eq!(s.incoming(mapped).unwrap_err(), Refusal::PerIp);
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64_bit_prefix() {
+        let s = slots(10, 2);
+        let v6 = |t: &str| t.parse::<IpAddr>().unwrap();
+        let _a = s.outgoing(v6("2001:db8:1:2::1"), false).unwrap();
+        let _b = s.incoming(v6("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).unwrap();
+        // A third address of the same /64 is the same host.
+        assert_eq!(
+            s.outgoing(v6("2001:db8:1:2::3"), false).unwrap_err(),
+            Refusal::PerIp
+        );
+        // The neighbouring /64 is another.
+        assert!(s.outgoing(v6("2001:db8:1:3::1"), false).is_ok());
     }
 
     #[test]

@@ -299,6 +299,8 @@ pub(crate) struct TorrentEnv {
     pub peer_id: PeerId,
     /// The port we listen on.
     pub listen_port: u16,
+    /// Our global IPv6 address, named to HTTP trackers (BEP 7 `ipv6=`).
+    pub announce_ipv6: Option<std::net::Ipv6Addr>,
     /// Most connections for this torrent.
     pub max_connections: usize,
     /// Most dials under way at once.

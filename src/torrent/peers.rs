@@ -167,6 +167,10 @@ impl PeerList {
     /// unless that peer already named `MAX_PEX_PER_TELLER` listed
     /// addresses. Returns whether it was new.
     pub fn add_from_pex(&mut self, addr: SocketAddr, teller: IpAddr, now: Instant) -> bool {
+        // An IPv6 sender counts by its /64, as the connection limits count
+        // it: otherwise it would get a fresh share from each of its
+        // addresses.
+        let teller = crate::peer::host_key(teller);
         let told = self.pex_tellers.get(&teller).copied().unwrap_or(0);
         if told >= MAX_PEX_PER_TELLER || !self.add(addr, PeerSource::Pex, now) {
             return false;
@@ -690,6 +694,20 @@ mod tests {
         }
         assert!(l.is_empty());
         assert!(l.pex_tellers.is_empty(), "counts follow the list");
+    }
+
+    #[test]
+    fn an_ipv6_pex_sender_has_one_share_for_its_64() {
+        let now = Instant::now();
+        let mut l = PeerList::new();
+        let addr = |i: usize| SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 6881));
+        let teller = |n: u16| IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, n]);
+        let taken = (0..1000)
+            .filter(|i| l.add_from_pex(addr(*i), teller(*i as u16), now))
+            .count();
+        assert_eq!(taken, MAX_PEX_PER_TELLER);
+        let neighbour = IpAddr::from([0x2001, 0xdb8, 1, 3, 0, 0, 0, 1]);
+        assert!(l.add_from_pex(addr(5000), neighbour, now));
     }
 
     #[test]

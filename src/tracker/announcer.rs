@@ -28,7 +28,7 @@
 //! Events go out at once: `min interval` throttles regular and forced
 //! re-announces ([`AnnouncerHandle::announce_now`]), not news of a change.
 
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -130,6 +130,8 @@ pub struct Announcer {
     peer_id: PeerId,
     /// Our listening port.
     port: u16,
+    /// Our global IPv6 address, for BEP 7's `ipv6=`.
+    ipv6: Option<Ipv6Addr>,
     /// BEP 7 key, fixed for the life of the task.
     key: u32,
     /// The torrent's transfer totals, read when an announce is sent.
@@ -156,6 +158,18 @@ pub struct AnnouncerHandle {
     task: Option<JoinHandle<()>>,
 }
 
+/// Who we are to trackers.
+#[derive(Debug, Clone, Copy)]
+pub struct Us {
+    /// Our peer id.
+    pub peer_id: PeerId,
+    /// The TCP port peers reach us on.
+    pub port: u16,
+    /// Our global IPv6 address, sent as `ipv6=` (see
+    /// [`AnnounceRequest::ipv6`]).
+    pub ipv6: Option<Ipv6Addr>,
+}
+
 impl Announcer {
     /// Starts announcing `info_hash` to the trackers in `tiers` (the
     /// torrent's announce-list, or a single tier with its `announce`).
@@ -171,6 +185,28 @@ impl Announcer {
         peers_tx: mpsc::Sender<Vec<SocketAddr>>,
         cancel: CancellationToken,
     ) -> AnnouncerHandle {
+        let us = Us {
+            peer_id,
+            port,
+            ipv6: None,
+        };
+        Self::spawn_as(tiers, info_hash, us, stats, peers_tx, cancel)
+    }
+
+    /// [`Announcer::spawn`] with every fact about us that announces carry.
+    pub fn spawn_as(
+        tiers: Vec<Vec<String>>,
+        info_hash: InfoHash,
+        us: Us,
+        stats: watch::Receiver<TransferStats>,
+        peers_tx: mpsc::Sender<Vec<SocketAddr>>,
+        cancel: CancellationToken,
+    ) -> AnnouncerHandle {
+        let Us {
+            peer_id,
+            port,
+            ipv6,
+        } = us;
         let mut rng = rand::thread_rng();
         let now = Instant::now();
         let mut tiers: Vec<Tier> = tiers
@@ -206,6 +242,7 @@ impl Announcer {
             info_hash,
             peer_id,
             port,
+            ipv6,
             key: rand::random(),
             stats,
             peers_tx,
@@ -498,6 +535,7 @@ impl Announcer {
             event,
             numwant: Some(DEFAULT_NUMWANT),
             key: self.key,
+            ipv6: self.ipv6,
         };
         let url = tracker.status.url.clone();
         let tracker_id = tracker.tracker_id.clone();
@@ -666,6 +704,7 @@ impl Announcer {
                     event: Event::Stopped,
                     numwant: Some(0),
                     key: self.key,
+                    ipv6: self.ipv6,
                 };
                 let url = tracker.status.url.clone();
                 let tracker_id = tracker.tracker_id.clone();

@@ -101,6 +101,10 @@ pub fn announce_url(base: &str, req: &AnnounceRequest, tracker_id: Option<&[u8]>
     if let Some(n) = req.numwant {
         url.push_str(&format!("&numwant={n}"));
     }
+    if let Some(ip) = req.ipv6 {
+        url.push_str("&ipv6=");
+        url.push_str(&percent_encode(ip.to_string().as_bytes()));
+    }
     if let Some(id) = tracker_id {
         url.push_str("&trackerid=");
         url.push_str(&percent_encode(id));
@@ -373,6 +377,7 @@ mod tests {
             event: Event::Started,
             numwant: Some(50),
             key: 0xdeadbeef,
+            ipv6: None,
         }
     }
 
@@ -383,6 +388,15 @@ mod tests {
             percent_encode(&[0, b' ', b'%', b'+', 0xff]),
             "%00%20%25%2B%FF"
         );
+    }
+
+    #[test]
+    fn announce_url_names_our_ipv6_address() {
+        let mut req = request();
+        req.ipv6 = Some("2001:db8::1".parse().unwrap());
+        let url = announce_url("http://t.example/announce", &req, None);
+        assert!(url.ends_with("&ipv6=2001%3Adb8%3A%3A1"), "{url}");
+        assert!(!announce_url("http://t/a", &request(), None).contains("ipv6"));
     }
 
     #[test]

@@ -72,6 +72,12 @@ pub struct AnnounceRequest {
     /// A random number fixed for the session (BEP 7 `key`), so a tracker can
     /// recognise us after our IP address changes.
     pub key: u32,
+    /// Our global IPv6 address, sent as BEP 7's `ipv6=` to HTTP trackers
+    /// so that a tracker we reach over IPv4 can hand out our IPv6 address
+    /// too (and one we reach over IPv6 our IPv4 one, which it sees).
+    /// `None` when we do not listen on every IPv6 address or have no
+    /// global one. UDP announces have no field for it (BEP 15).
+    pub ipv6: Option<std::net::Ipv6Addr>,
 }
 
 /// The `event` of an announce (BEP 3).
@@ -260,6 +266,7 @@ mod tests {
             event: Event::Started,
             numwant: None,
             key: 0,
+            ipv6: None,
         };
         assert!(matches!(
             announce("wss://tracker.example/announce", &req).await,

@@ -482,6 +482,7 @@ mod tests {
             event: Event::Started,
             numwant: None,
             key: 0xcafebabe,
+            ipv6: None,
         };
         let p = encode_announce(0x1122334455667788, 7, &req);
         let mut expected = vec![
@@ -627,6 +628,7 @@ mod tests {
             event: Event::None,
             numwant: None,
             key: 0,
+            ipv6: None,
         };
         let timeouts = UdpTimeouts {
             retry_base: Duration::from_millis(50),
@@ -691,6 +693,7 @@ mod tests {
             event: Event::None,
             numwant: None,
             key: 0,
+            ipv6: None,
         };
         let result = announce(&url, &req).await;
         assert!(

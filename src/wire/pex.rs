@@ -259,6 +259,34 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_peers_share_the_caps_with_ipv4_ones() {
+        let v4: Vec<SocketAddr> = (0..40u16)
+            .map(|i| SocketAddr::from(([10, 0, 0, i as u8], 1000 + i)))
+            .collect();
+        let v6: Vec<SocketAddr> = (0..40u16)
+            .map(|i| SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, i], 2000 + i)))
+            .collect();
+        let mut compact4 = Vec::new();
+        let mut compact6 = Vec::new();
+        for a in v4.iter().chain(&v6) {
+            put_compact(a, &mut compact4, &mut compact6);
+        }
+        let mut payload = BytesMut::new();
+        payload.put_slice(b"d5:added");
+        put_string(&mut payload, &compact4);
+        payload.put_slice(b"6:added6");
+        put_string(&mut payload, &compact6);
+        payload.put_slice(b"8:dropped6");
+        put_string(&mut payload, &compact6);
+        payload.put_u8(b'e');
+        let msg = PexMessage::decode(&payload).unwrap();
+        assert_eq!(msg.added.len(), MAX_PEX_ADDED, "both families together");
+        assert_eq!(msg.added[..40], v4[..]);
+        assert_eq!(msg.added[40..], v6[..MAX_PEX_ADDED - 40]);
+        assert_eq!(msg.dropped, v6);
+    }
+
+    #[test]
     fn excess_peers_are_ignored_both_ways() {
         let many: Vec<SocketAddr> = (0..120u16)
             .map(|i| SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 1000 + i)))

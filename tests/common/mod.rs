@@ -11,6 +11,7 @@ pub mod procs;
 pub mod swarm;
 pub mod tmpfs;
 pub mod tools;
+pub mod tracker6;
 
 /// Logs to the test's output when `RUST_LOG` is set.
 pub fn init_tracing() {

@@ -2,7 +2,7 @@
 //! tests/support/lt_peer.py), Transmission and aria2 — each owned by a guard
 //! that stops the process it started, by PID, when dropped.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -136,6 +136,8 @@ pub struct LtOptions {
     /// libtorrent settings, `name=value` (an integer, true or false), set
     /// after the script's own.
     pub settings: Vec<String>,
+    /// Addresses to listen on instead of 127.0.0.1 (such as `::1`).
+    pub listen: Vec<IpAddr>,
 }
 
 impl Libtorrent {
@@ -165,6 +167,10 @@ impl Libtorrent {
         }
         for s in &opts.settings {
             args.extend(["--set".to_string(), s.clone()]);
+        }
+        if !opts.listen.is_empty() {
+            let list: Vec<String> = opts.listen.iter().map(|a| a.to_string()).collect();
+            args.extend(["--listen".to_string(), list.join(",")]);
         }
         Libtorrent {
             peer: LtPeer::start(Path::new(source), save, free_port(), &args),

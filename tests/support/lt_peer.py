@@ -56,6 +56,12 @@ def alert_waiter(ses):
     return wait
 
 
+def endpoint(text):
+    """(host, port) from HOST:PORT or [IPv6]:PORT."""
+    host, port = text.rsplit(":", 1)
+    return (host.strip("[]"), int(port))
+
+
 def main():
     # `kill -USR1 PID` prints where a stuck peer is.
     faulthandler.register(signal.SIGUSR1)
@@ -63,7 +69,8 @@ def main():
     ap.add_argument("source", help=".torrent file or magnet link")
     ap.add_argument("--save", required=True, help="save folder")
     ap.add_argument("--port", type=int, required=True, help="listen port")
-    ap.add_argument("--listen", default="127.0.0.1", help="address to listen on")
+    ap.add_argument("--listen", default="127.0.0.1",
+                    help="address to listen on; several separated by commas (::1 for IPv6)")
     ap.add_argument("--peer", action="append", default=[], help="HOST:PORT to dial")
     ap.add_argument("--stay", action="store_true", help="keep seeding after completion")
     ap.add_argument("--seed", action="store_true", help="the data is complete: seed it")
@@ -83,7 +90,9 @@ def main():
 
     dht = bool(args.dht_bootstrap)
     settings = {
-        "listen_interfaces": "%s:%d" % (args.listen, args.port),
+        "listen_interfaces": ",".join(
+            ("[%s]:%d" if ":" in a else "%s:%d") % (a, args.port) for a in args.listen.split(",")
+        ),
         "enable_dht": dht,
         "enable_lsd": args.lsd,
         "enable_upnp": False,
@@ -176,8 +185,7 @@ def main():
     added = time.monotonic()
     h = ses.add_torrent(params)
     for p in args.peer:
-        host, port = p.rsplit(":", 1)
-        h.connect_peer((host, int(port)))
+        h.connect_peer(endpoint(p))
 
     start = time.monotonic()
     next_status = start
@@ -232,8 +240,7 @@ def main():
         # Peers we were told of are dialled again if they dropped.
         if s.num_peers == 0:
             for p in args.peer:
-                host, port = p.rsplit(":", 1)
-                h.connect_peer((host, int(port)))
+                h.connect_peer(endpoint(p))
     print(json.dumps({"error": "timed out"}), flush=True)
     return 1
 

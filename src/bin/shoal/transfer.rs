@@ -36,6 +36,11 @@ pub struct NetArgs {
     /// Do not use the DHT.
     #[arg(long)]
     pub no_dht: bool,
+    /// Listen on IPv4 only: without this, the IPv6 counterpart of --bind
+    /// (`[::]` for 0.0.0.0, `[::1]` for 127.0.0.1) is listened on too, on
+    /// the same port.
+    #[arg(long)]
+    pub no_ipv6: bool,
     /// Do not look for peers on the local network (BEP 14 multicast).
     #[arg(long)]
     pub no_lsd: bool,
@@ -182,6 +187,7 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
     }
     let config = SessionConfig {
         listen_addr: SocketAddr::new(net.bind, net.port),
+        ipv6: !net.no_ipv6,
         dht,
         state_dir: net.state_dir.clone(),
         resume_interval: Duration::from_secs_f64(net.resume_interval),

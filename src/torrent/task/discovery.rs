@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dht::DhtAnnouncer;
 use crate::torrent::TorrentEnv;
-use crate::tracker::announcer::{Announcer, AnnouncerHandle, TransferStats};
+use crate::tracker::announcer::{Announcer, AnnouncerHandle, TransferStats, Us};
 use crate::types::InfoHash;
 
 /// Peers from trackers, the DHT and local peer discovery, and the tasks
@@ -58,11 +58,14 @@ impl Discovery {
         let (dht_tx, dht_peers) = mpsc::channel(64);
         let (lsd_tx, lsd_peers) = mpsc::channel(64);
         let announcer = (!tiers.is_empty()).then(|| {
-            Announcer::spawn(
+            Announcer::spawn_as(
                 tiers,
                 info_hash,
-                env.peer_id,
-                env.listen_port,
+                Us {
+                    peer_id: env.peer_id,
+                    port: env.listen_port,
+                    ipv6: env.announce_ipv6,
+                },
                 transfer_rx,
                 tracker_tx,
                 cancel.child_token(),

@@ -316,7 +316,8 @@ export type PeerSource = "tracker" | "dht" | "lsd" | "pex" | "magnet" | "manual"
  */
 export type PeerRow = { 
 /**
- * `ip:port`: the row's key.
+ * `ip:port`, or `[ipv6]:port`: the row's key. An IPv4 peer on a
+ * dual-stack socket is written as IPv4.
  */
 addr: string, 
 /**
@@ -659,6 +660,10 @@ listenPort: number,
  * Join the DHT.
  */
 dhtEnabled: boolean, 
+/**
+ * Listen on IPv6 too.
+ */
+ipv6Enabled: boolean, 
 /**
  * KiB/s, 0 for none (stored, not yet enforced).
  */
