@@ -22,6 +22,7 @@ use crate::metainfo::Metainfo;
 use crate::peer::PeerSetup;
 use crate::picker::Priority;
 use crate::torrent::peers::{PeerList, PeerSource};
+use crate::torrent::diagnosis::{diagnose, Facts, PeerFact, Phase};
 use crate::torrent::{TorrentCmd, TorrentEnv, TorrentState, TorrentStats};
 
 /// Peers asked for the metadata at once.
@@ -52,6 +53,10 @@ pub(super) struct MagnetPhase {
     pub(super) priorities: Vec<Priority>,
     /// The requests under way.
     fetches: Fetches,
+    /// Session-wide facts, for the diagnosis (the DHT, port mapping).
+    env: TorrentEnv,
+    /// Addresses the DHT gave, for the diagnosis; passed on to the torrent.
+    pub(super) dht_peers: u32,
 }
 
 impl MagnetPhase {
@@ -89,6 +94,8 @@ impl MagnetPhase {
             paused,
             priorities,
             fetches: Fetches::default(),
+            env: env.clone(),
+            dht_peers: 0,
         }
     }
 
@@ -122,7 +129,10 @@ impl MagnetPhase {
                     self.publish(stats);
                 }
                 Some(addrs) = self.discovery.tracker_peers.recv() => self.learn(addrs, PeerSource::Tracker),
-                Some(addrs) = self.discovery.dht_peers.recv() => self.learn(addrs, PeerSource::Dht),
+                Some(addrs) = self.discovery.dht_peers.recv() => {
+                    self.dht_peers = self.dht_peers.saturating_add(addrs.len() as u32);
+                    self.learn(addrs, PeerSource::Dht)
+                }
                 Some(addrs) = self.discovery.lsd_peers.recv() => self.learn(addrs, PeerSource::Lsd),
                 Some((addr, result)) = self.fetches.next(), if !self.fetches.is_empty() => {
                     match result.map(Metainfo::from_info_bytes) {
@@ -204,7 +214,29 @@ impl MagnetPhase {
     }
 
     fn publish(&self, stats: &watch::Sender<TorrentStats>) {
+        let (trackers, dht, port) =
+            super::diagnose::discovery_facts(&self.discovery, &self.env, false, self.dht_peers);
+        let mut facts = Facts::starting(if self.paused {
+            Phase::Paused
+        } else {
+            Phase::FetchingMetadata
+        });
+        facts.known_peers = self.peers.len();
+        // Each request is a connection being asked for the metadata.
+        facts.peers = vec![
+            PeerFact {
+                choking: false,
+                has_needed: true,
+                rate: 0,
+            };
+            self.fetches.len()
+        ];
+        facts.trackers = trackers;
+        facts.dht = dht;
+        facts.port = port;
+        let diagnosis = diagnose(&facts);
         stats.send_modify(|s| {
+            s.diagnosis = diagnosis;
             s.known_peers = self.peers.len();
             (s.swarm_seeders, s.swarm_leechers) = self.discovery.swarm_counts();
             s.state = if self.paused {
