@@ -435,7 +435,13 @@ fn pieces_missing(f: &Facts, n: usize) -> Diagnosis {
             .missing_ranges
             .iter()
             .take(MAX_RANGES)
-            .map(|&(a, b)| if a == b { format!("{a}") } else { format!("{a}-{b}") })
+            .map(|&(a, b)| {
+                if a == b {
+                    format!("{a}")
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
             .collect();
         let more = if f.missing_ranges.len() > MAX_RANGES {
             ", …"
@@ -501,7 +507,11 @@ fn discovery_words(f: &Facts) -> String {
         if failing.is_empty() && working == 0 {
             parts.push(format!(
                 "Waiting for {} to answer.",
-                if n == 1 { "the tracker" } else { "the trackers" }
+                if n == 1 {
+                    "the tracker"
+                } else {
+                    "the trackers"
+                }
             ));
         }
     }

@@ -45,7 +45,12 @@ pub fn asks_why(line: &str) -> bool {
 /// The diagnosis as printed: a title with the cause's label, the evidence
 /// and the fix, each on a line of its own.
 pub fn format(d: &Diagnosis) -> String {
-    let mut s = format!("why: {} [{}]\n  {}", d.cause.title(), d.cause.label(), d.evidence);
+    let mut s = format!(
+        "why: {} [{}]\n  {}",
+        d.cause.title(),
+        d.cause.label(),
+        d.evidence
+    );
     if !d.fix.is_empty() {
         s.push_str(&format!("\n  fix: {}", d.fix));
     }

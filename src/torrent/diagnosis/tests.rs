@@ -74,7 +74,11 @@ fn no_peers_names_each_failing_tracker_and_the_dht() {
             .contains("1 of 2 trackers failing (http://a/announce: connection refused)"),
         "{d}"
     );
-    assert!(d.evidence.contains("1 of 2 trackers answered with no peers"), "{d}");
+    assert!(
+        d.evidence
+            .contains("1 of 2 trackers answered with no peers"),
+        "{d}"
+    );
     assert!(d.evidence.contains("The DHT is off."), "{d}");
     assert!(d.fix.contains("Turn on the DHT"), "{d}");
 }
@@ -86,7 +90,10 @@ fn no_peers_with_a_dht_that_failed_or_found_nothing() {
     f.dht = DhtFact::Failed("address in use".into());
     let d = diagnose(&f);
     assert!(d.evidence.contains("The torrent has no tracker."), "{d}");
-    assert!(d.evidence.contains("could not start: address in use"), "{d}");
+    assert!(
+        d.evidence.contains("could not start: address in use"),
+        "{d}"
+    );
     f.dht = DhtFact::Running { peers: 0 };
     let d = diagnose(&f);
     assert_eq!(d.cause, Cause::NoPeers);
@@ -103,7 +110,10 @@ fn known_peers_that_fail_every_dial_are_unreachable() {
     let d = diagnose(&f);
     assert_eq!(d.cause, Cause::PeersUnreachable);
     assert!(d.evidence.contains("3 peers known; 7 dials failed"), "{d}");
-    assert!(d.evidence.contains("(5) with \"connection refused\""), "{d}");
+    assert!(
+        d.evidence.contains("(5) with \"connection refused\""),
+        "{d}"
+    );
     assert!(d.evidence.contains("No peer has dialled us"), "{d}");
 }
 
@@ -134,7 +144,10 @@ fn every_useful_peer_choking_is_choked() {
     ];
     let d = diagnose(&f);
     assert_eq!(d.cause, Cause::Choked);
-    assert!(d.evidence.contains("All 1 connected peer with pieces"), "{d}");
+    assert!(
+        d.evidence.contains("All 1 connected peer with pieces"),
+        "{d}"
+    );
 }
 
 #[test]
@@ -196,7 +209,10 @@ fn never_dialled_with_failed_dials_is_not_connectable() {
     let d = diagnose(&f);
     assert_eq!(d.cause, Cause::NotConnectable);
     assert!(d.evidence.contains("3 of our dials failed"), "{d}");
-    assert!(d.evidence.contains("Port mapping failed: no gateway found"), "{d}");
+    assert!(
+        d.evidence.contains("Port mapping failed: no gateway found"),
+        "{d}"
+    );
     // One peer that dialled us proves we are connectable.
     f.incoming = 1;
     assert_eq!(diagnose(&f).cause, Cause::Fine);

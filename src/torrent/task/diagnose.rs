@@ -268,7 +268,10 @@ mod tests {
             short_error("connection: Connection refused (os error 111)"),
             "connection: Connection refused"
         );
-        assert_eq!(short_error("timed out waiting for connect"), "timed out waiting for connect");
+        assert_eq!(
+            short_error("timed out waiting for connect"),
+            "timed out waiting for connect"
+        );
     }
 
     #[test]

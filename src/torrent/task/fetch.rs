@@ -21,8 +21,8 @@ use crate::metadata::{self, MetadataError};
 use crate::metainfo::Metainfo;
 use crate::peer::PeerSetup;
 use crate::picker::Priority;
-use crate::torrent::peers::{PeerList, PeerSource};
 use crate::torrent::diagnosis::{diagnose, Facts, PeerFact, Phase};
+use crate::torrent::peers::{PeerList, PeerSource};
 use crate::torrent::{TorrentCmd, TorrentEnv, TorrentState, TorrentStats};
 
 /// Peers asked for the metadata at once.
