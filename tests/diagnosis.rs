@@ -396,3 +396,48 @@ fn wait_line(lines: &mpsc::Receiver<String>, pred: impl Fn(&str) -> bool) -> Str
         }
     }
 }
+
+/// A disk slower than the peer: `shoal download` whose disk workers pause
+/// 30 ms on each write (the `write` stall point) from a fast seeder of
+/// ours. Asked with `w`, it blames the disk.
+#[test]
+fn a_slow_disk_is_the_bottleneck() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, meta) = content(tmp.path(), &[("a.bin", 64 << 20)]);
+    let torrent = tmp.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_bytes()).unwrap();
+    let seed_port = free_port();
+    let _seed = common::procs::shoal_seed(&torrent, &src, seed_port, &["--no-lsd"]);
+    let mut cmd =
+        common::procs::shoal_download(&torrent, &tmp.path().join("leech"), local(seed_port));
+    cmd.args(["--no-lsd", "--why-after", "600"])
+        .env("SHOAL_TEST_STALL", "write:30")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut shoal = Proc::spawn("shoal download", &mut cmd);
+    let mut stdin = shoal.stdin();
+    let lines = read_lines(shoal.stdout());
+
+    // Ask every second until the answer is the disk (the first seconds
+    // are connecting).
+    let deadline = std::time::Instant::now() + LIMIT;
+    let evidence = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the disk is never blamed"
+        );
+        writeln!(stdin, "w").unwrap();
+        stdin.flush().unwrap();
+        let title = wait_line(&lines, |l| l.starts_with("why: "));
+        let evidence = wait_line(&lines, |_| true);
+        if title.ends_with("[disk]") {
+            break evidence;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    println!("{evidence}");
+    assert!(evidence.contains("The disk write queue is"), "{evidence}");
+    assert!(evidence.contains("% full"), "{evidence}");
+    shoal.stop();
+}

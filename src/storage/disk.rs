@@ -662,6 +662,7 @@ impl Worker {
 
     /// Writes and hashes consecutive blocks of one piece.
     fn write_run(&mut self, run: &mut Vec<(BlockRef, Bytes, Option<IpAddr>)>) {
+        crate::stall::stall("write");
         let piece = run[0].0.piece;
         if self.verified.get(piece) || !self.piece_wanted(piece) {
             tracing::debug!(?piece, "dropping writes to a verified or unwanted piece");

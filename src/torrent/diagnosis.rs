@@ -21,8 +21,10 @@ pub const LOW_UPLOAD_LIMIT: u64 = 16 * 1024;
 /// averaged over a few seconds and the limiter lets a little less through.
 pub const LIMIT_REACHED: f64 = 0.85;
 /// Share of the disk write queue, averaged over the last ticks, that
-/// counts as full.
-pub const DISK_QUEUE_FULL: f64 = 0.9;
+/// counts as full. A disk that keeps up leaves the queue near empty; one
+/// that does not keeps it between three quarters (a worker takes 16 of its
+/// 64 places at a time) and full.
+pub const DISK_QUEUE_FULL: f64 = 0.75;
 /// How long a torrent must have run before "no peer ever dialled us" is
 /// evidence (peers dial new addresses within a minute of an announce).
 pub const CONNECTABLE_AFTER_SECS: u64 = 60;

@@ -197,6 +197,8 @@ fn a_full_write_queue_blames_the_disk_first() {
     let d = diagnose(&f);
     assert_eq!(d.cause, Cause::Disk);
     assert!(d.evidence.contains("95% full"), "{d}");
+    f.disk_queue = 0.5;
+    assert_eq!(diagnose(&f).cause, Cause::DownloadLimit);
 }
 
 #[test]
