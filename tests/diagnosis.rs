@@ -441,3 +441,74 @@ fn a_slow_disk_is_the_bottleneck() {
     assert!(evidence.contains("% full"), "{evidence}");
     shoal.stop();
 }
+
+/// In the network lab: we sit behind a NAT router without a port forward
+/// or port mapping, so no peer can dial us. One seeder is public and
+/// accepts our dial; the other sits behind a NAT of its own, so neither of
+/// us can reach the other. After a minute with no incoming connection and
+/// a failed dial, the answer is "not connectable" (the public seeder's
+/// link is capped so the download is still running then).
+#[test]
+fn behind_a_nat_we_are_not_connectable() {
+    use common::lab::clients::{self, PORT};
+    use common::lab::swarm::Payload;
+    use common::lab::{Caps, Lab, MIB};
+
+    let mut lab = Lab::new();
+    let public = lab.host("pub", Caps::up(256 * KIB));
+    let mut their_router = lab.router("r2", Caps::none());
+    let hidden = lab.home_host(&mut their_router, "hid", Caps::up(256 * KIB));
+    let mut our_router = lab.router("r1", Caps::none());
+    let us = lab.home_host(&mut our_router, "us", Caps::none());
+    let payload = Payload::new(&lab, "big.bin", 64 * MIB, 256 * KIB, &[], 9);
+    lab.spawn(&public, "seed", clients::shoal_seed(&public, &payload, &[]));
+    lab.spawn(&hidden, "seed", clients::shoal_seed(&hidden, &payload, &[]));
+    lab.wait_listening(&public, PORT, LIMIT);
+
+    let meta = payload.meta.clone();
+    let save = us.dir.clone();
+    let listen = SocketAddr::from((us.ip, PORT));
+    let peers = vec![
+        SocketAddr::from((public.ip, PORT)),
+        // Where the hidden seeder's NAT is: nothing forwards it inward.
+        SocketAddr::from((their_router.host.ip, PORT)),
+    ];
+    let d = lab.in_host(&us, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let s = Session::new(SessionConfig {
+                listen_addr: listen,
+                ..SessionConfig::default()
+            })
+            .await
+            .expect("session in the lab");
+            let mut add = AddTorrent::new(meta, &save);
+            add.peers = peers;
+            let h = s.add_torrent(add).expect("add");
+            // A minute must pass before "nobody dialled us" is evidence.
+            let limit =
+                Duration::from_secs(shoal::torrent::diagnosis::CONNECTABLE_AFTER_SECS) + LIMIT;
+            let d = tokio::time::timeout(limit, async {
+                loop {
+                    let d = h.stats().diagnosis;
+                    if d.cause == Cause::NotConnectable || h.stats().complete {
+                        return d;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+            .await;
+            let last = h.stats();
+            s.shutdown().await;
+            d.unwrap_or_else(|_| panic!("never not connectable; last: {}", last.diagnosis))
+        })
+    });
+    println!("{d}");
+    assert_eq!(d.cause, Cause::NotConnectable, "{d}");
+    assert!(d.evidence.contains("No peer has dialled us in "), "{d}");
+    assert!(d.evidence.contains("(1 connected)"), "{d}");
+    assert!(d.evidence.contains("Port mapping is off."), "{d}");
+}

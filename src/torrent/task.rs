@@ -283,8 +283,8 @@ async fn run(
             let Some(m) = phase.run(&mut cmds, &stats_tx, &cancel).await else {
                 return;
             };
-            diag.dht_peers = phase.dht_peers;
-            let (peers, d, paused, priorities) = phase.into_parts();
+            let (peers, d, paused, priorities, log) = phase.into_parts();
+            diag = log;
             (Arc::new(m), d, peers, paused, priorities)
         }
     };

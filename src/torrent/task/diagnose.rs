@@ -88,6 +88,15 @@ impl DiagLog {
         self.disk.iter().sum::<f64>() / self.disk.len() as f64
     }
 
+    /// Puts the dial counts into `facts` (the magnet phase's own facts).
+    pub(super) fn fill(&self, facts: &mut Facts) {
+        facts.dial_failures = self.dial_failures;
+        facts.dial_successes = self.dial_successes;
+        facts.commonest_dial_error = self.commonest();
+        facts.incoming = self.incoming;
+        facts.running_secs = self.started.elapsed().as_secs();
+    }
+
     fn commonest(&self) -> Option<(String, u32)> {
         self.errors
             .iter()

@@ -55,8 +55,9 @@ pub(super) struct MagnetPhase {
     fetches: Fetches,
     /// Session-wide facts, for the diagnosis (the DHT, port mapping).
     env: TorrentEnv,
-    /// Addresses the DHT gave, for the diagnosis; passed on to the torrent.
-    pub(super) dht_peers: u32,
+    /// Failed requests and DHT addresses, for the diagnosis; passed on to
+    /// the torrent.
+    pub(super) diag: super::diagnose::DiagLog,
 }
 
 impl MagnetPhase {
@@ -95,7 +96,7 @@ impl MagnetPhase {
             priorities,
             fetches: Fetches::default(),
             env: env.clone(),
-            dht_peers: 0,
+            diag: super::diagnose::DiagLog::new(),
         }
     }
 
@@ -130,7 +131,7 @@ impl MagnetPhase {
                 }
                 Some(addrs) = self.discovery.tracker_peers.recv() => self.learn(addrs, PeerSource::Tracker),
                 Some(addrs) = self.discovery.dht_peers.recv() => {
-                    self.dht_peers = self.dht_peers.saturating_add(addrs.len() as u32);
+                    self.diag.dht_peers = self.diag.dht_peers.saturating_add(addrs.len() as u32);
                     self.learn(addrs, PeerSource::Dht)
                 }
                 Some(addrs) = self.discovery.lsd_peers.recv() => self.learn(addrs, PeerSource::Lsd),
@@ -173,10 +174,12 @@ impl MagnetPhase {
                         }
                         Err(MetadataError::Peer(e)) if e.is_refusal() => {
                             tracing::debug!(%addr, "metadata connection refused: {e}");
+                            self.diag.dial_failed(&e);
                             self.peers.refused(addr, Instant::now());
                         }
                         Err(e) => {
                             tracing::debug!(%addr, "no metadata from this peer: {e}");
+                            self.diag.dial_failed(&e);
                             self.peers.failed(addr, Instant::now());
                         }
                     }
@@ -197,8 +200,22 @@ impl MagnetPhase {
 
     /// What the torrent takes over: the peer list, discovery, whether it
     /// is paused, and the file priorities.
-    pub(super) fn into_parts(self) -> (PeerList, Discovery, bool, Vec<Priority>) {
-        (self.peers, self.discovery, self.paused, self.priorities)
+    pub(super) fn into_parts(
+        self,
+    ) -> (
+        PeerList,
+        Discovery,
+        bool,
+        Vec<Priority>,
+        super::diagnose::DiagLog,
+    ) {
+        (
+            self.peers,
+            self.discovery,
+            self.paused,
+            self.priorities,
+            self.diag,
+        )
     }
 
     /// Stops every request and makes its peers dialable again at once.
@@ -214,8 +231,12 @@ impl MagnetPhase {
     }
 
     fn publish(&self, stats: &watch::Sender<TorrentStats>) {
-        let (trackers, dht, port) =
-            super::diagnose::discovery_facts(&self.discovery, &self.env, false, self.dht_peers);
+        let (trackers, dht, port) = super::diagnose::discovery_facts(
+            &self.discovery,
+            &self.env,
+            false,
+            self.diag.dht_peers,
+        );
         let mut facts = Facts::starting(if self.paused {
             Phase::Paused
         } else {
@@ -231,6 +252,7 @@ impl MagnetPhase {
             };
             self.fetches.len()
         ];
+        self.diag.fill(&mut facts);
         facts.trackers = trackers;
         facts.dht = dht;
         facts.port = port;
