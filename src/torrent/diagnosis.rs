@@ -305,7 +305,7 @@ pub fn diagnose(f: &Facts) -> Diagnosis {
         Phase::Error(e) => {
             return say(
                 Cause::Error,
-                format!("{e}."),
+                format!("{}.", e.trim_end_matches('.')),
                 "Fix the problem, then resume it.",
             )
         }
@@ -315,12 +315,16 @@ pub fn diagnose(f: &Facts) -> Diagnosis {
         return no_connection(f);
     }
     if f.disk_queue >= DISK_QUEUE_FULL {
+        let rate = if f.download_rate > 0 {
+            format!(" (receiving {}/s)", bytes(f.download_rate))
+        } else {
+            String::new()
+        };
         return say(
             Cause::Disk,
             format!(
-                "The disk write queue is {:.0}% full: blocks arrive faster than the disk writes them ({}/s).",
+                "The disk write queue is {:.0}% full: blocks arrive faster than the disk writes them{rate}.",
                 f.disk_queue * 100.0,
-                bytes(f.download_rate)
             ),
             "Save to a faster disk, or close what else is writing to it.",
         );
@@ -395,16 +399,13 @@ fn no_connection(f: &Facts) -> Diagnosis {
         return say(Cause::NoPeers, discovery_words(f), discovery_fix(f));
     }
     if f.dial_failures == 0 {
-        return say(
-            Cause::Connecting,
-            format!(
-                "{} {} known, {} dials under way.",
-                f.known_peers,
-                peers_word(f.known_peers),
-                f.dialling
-            ),
-            "",
-        );
+        let known = format!("{} {} known", f.known_peers, peers_word(f.known_peers));
+        let evidence = if f.dialling > 0 {
+            format!("{known}, {} dials under way.", f.dialling)
+        } else {
+            format!("{known}; waiting to dial them again.")
+        };
+        return say(Cause::Connecting, evidence, "");
     }
     let mut evidence = format!(
         "{} {} known; {} dials failed",

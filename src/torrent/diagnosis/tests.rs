@@ -122,7 +122,15 @@ fn dials_under_way_without_failures_are_connecting() {
     let mut f = no_connections(healthy());
     f.known_peers = 2;
     f.dialling = 2;
-    assert_eq!(diagnose(&f).cause, Cause::Connecting);
+    let d = diagnose(&f);
+    assert_eq!(d.cause, Cause::Connecting);
+    assert!(
+        d.evidence.contains("2 peers known, 2 dials under way."),
+        "{d}"
+    );
+    f.dialling = 0;
+    let d = diagnose(&f);
+    assert!(d.evidence.contains("waiting to dial them again"), "{d}");
 }
 
 #[test]
@@ -197,6 +205,7 @@ fn a_full_write_queue_blames_the_disk_first() {
     let d = diagnose(&f);
     assert_eq!(d.cause, Cause::Disk);
     assert!(d.evidence.contains("95% full"), "{d}");
+    assert!(d.evidence.contains("(receiving 100.0 KiB/s)"), "{d}");
     f.disk_queue = 0.5;
     assert_eq!(diagnose(&f).cause, Cause::DownloadLimit);
 }
@@ -237,6 +246,8 @@ fn states_other_than_downloading_say_so() {
         f.phase = phase;
         assert_eq!(diagnose(&f).cause, cause);
     }
+    f.phase = Phase::Error("disk full.".into());
+    assert_eq!(diagnose(&f).evidence, "disk full.");
     // A magnet with no connection is diagnosed like a download.
     let mut f = no_connections(healthy());
     f.phase = Phase::FetchingMetadata;
