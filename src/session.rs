@@ -423,6 +423,8 @@ impl Session {
             max_connections: self.inner.config.max_connections,
             max_half_open: self.inner.config.max_half_open,
             dht: self.inner.dht.clone(),
+            dht_error: self.inner.dht_error.clone(),
+            port_map: self.inner.port_map.clone(),
             lsd: self.inner.lsd.clone(),
             state: self.inner.state.clone(),
             resume_interval: self.inner.config.resume_interval,

@@ -4,8 +4,9 @@
 //! exactly there. Points: `check` (the start check of a torrent, before
 //! its data is hashed), `flush` (a record of verified pieces taken, before
 //! the files are synced for it) and `record` (a resume record written to
-//! its temporary file, before the rename). Unset, a call costs a look at a
-//! cached value.
+//! its temporary file, before the rename), and `write` (each run of blocks
+//! a disk worker writes: a slow disk, for the diagnosis). Unset, a call
+//! costs a look at a cached value.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -36,6 +36,8 @@ pub fn typescript() -> String {
     push::<SessionUpdate>(&mut out, &cfg);
     push::<TorrentState>(&mut out, &cfg);
     push::<TorrentRow>(&mut out, &cfg);
+    push::<Cause>(&mut out, &cfg);
+    push::<Diagnosis>(&mut out, &cfg);
     push::<GlobalStats>(&mut out, &cfg);
     push::<TorrentDetail>(&mut out, &cfg);
     push::<Overview>(&mut out, &cfg);

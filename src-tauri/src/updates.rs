@@ -433,6 +433,11 @@ mod tests {
             banned: 0,
             complete,
             sequential: false,
+            diagnosis: shoal::torrent::diagnosis::Diagnosis {
+                cause: shoal::torrent::diagnosis::Cause::Fine,
+                evidence: "1 of 1 connected peer send to us.".into(),
+                fix: String::new(),
+            },
         }
     }
 

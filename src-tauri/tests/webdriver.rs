@@ -21,6 +21,9 @@
 //!     bidi overrides and line breaks, and a magnet with a 10,000-character
 //!     name, show as text everywhere (`webdriver/opening.rs`); with "add
 //!     without asking" a forwarded magnet is added at once;
+//! 12. "why is it slow?" for three torrents held back by different causes
+//!     (no peers, a peer refusing our dials, a slow seeder), in the state
+//!     column's tooltip and the Overview tab (`webdriver/diagnosis.rs`);
 //! 11. after the app is closed and started again, with a magnet link on its
 //!     command line (the Add dialog asks; Cancel), the same torrents are
 //!     listed, the downloaded one complete, in the order sorted before,
@@ -39,6 +42,9 @@ mod list;
 
 #[path = "webdriver/opening.rs"]
 mod opening;
+
+#[path = "webdriver/diagnosis.rs"]
+mod diagnosis;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

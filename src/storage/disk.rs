@@ -284,6 +284,19 @@ impl Disk {
         })
     }
 
+    /// Share of the workers' queues in use, 0.0 to 1.0: near 1.0 for a
+    /// while, blocks arrive faster than the disk takes them.
+    pub fn queue_fill(&self) -> f64 {
+        let (used, cap) = self.shared.queues.iter().fold((0, 0), |(u, c), q| {
+            (u + q.max_capacity() - q.capacity(), c + q.max_capacity())
+        });
+        if cap == 0 {
+            0.0
+        } else {
+            used as f64 / cap as f64
+        }
+    }
+
     /// Queues a received block for writing and hashing. The future waits
     /// while the worker's queue is full (backpressure) and resolves once the
     /// block is queued; the piece's verdict comes later as a `DiskEvent`.
@@ -649,6 +662,7 @@ impl Worker {
 
     /// Writes and hashes consecutive blocks of one piece.
     fn write_run(&mut self, run: &mut Vec<(BlockRef, Bytes, Option<IpAddr>)>) {
+        crate::stall::stall("write");
         let piece = run[0].0.piece;
         if self.verified.get(piece) || !self.piece_wanted(piece) {
             tracing::debug!(?piece, "dropping writes to a verified or unwanted piece");

@@ -7,6 +7,7 @@
 //! our bitfield; peer tasks learn of our pieces through `PeerCmd::Have`.
 
 pub mod choker;
+pub mod diagnosis;
 pub mod peers;
 pub mod smart_ban;
 mod task;
@@ -109,6 +110,9 @@ pub struct TorrentStats {
     pub complete: bool,
     /// Whether pieces are fetched in order.
     pub sequential: bool,
+    /// What limits the torrent now, with the evidence and the fix
+    /// ([`diagnosis`]), renewed every tick.
+    pub diagnosis: diagnosis::Diagnosis,
 }
 
 /// One connection as other clients show it.
@@ -307,6 +311,12 @@ pub(crate) struct TorrentEnv {
     pub max_half_open: usize,
     /// The session's DHT, if it runs one.
     pub dht: Option<crate::dht::Dht>,
+    /// Why the session's DHT is not running although asked for, for the
+    /// diagnosis.
+    pub dht_error: Option<String>,
+    /// The session's port mapping, if on, for the diagnosis ("are we
+    /// connectable?").
+    pub port_map: Option<crate::portmap::PortMap>,
     /// The session's local peer discovery, if it runs it.
     pub lsd: Option<crate::lsd::Lsd>,
     /// The session's state folder, if it keeps one.

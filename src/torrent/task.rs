@@ -33,6 +33,7 @@ mod check;
 mod commands;
 mod connections;
 mod counters;
+mod diagnose;
 mod discovery;
 mod events;
 mod fetch;
@@ -82,6 +83,11 @@ pub(crate) fn spawn(
         ),
         TorrentSource::Magnet(_) => (0, 0, TorrentState::FetchingMetadata),
     };
+    let first_phase = match (&state, add.paused) {
+        (_, true) => super::diagnosis::Phase::Paused,
+        (TorrentState::Checking, _) => super::diagnosis::Phase::Checking,
+        _ => super::diagnosis::Phase::FetchingMetadata,
+    };
     let initial = TorrentStats {
         name: add.source.display_name(),
         state,
@@ -105,6 +111,7 @@ pub(crate) fn spawn(
         banned: 0,
         complete: false,
         sequential: add.sequential,
+        diagnosis: super::diagnosis::diagnose(&super::diagnosis::Facts::starting(first_phase)),
     };
     let (stats_tx, stats_rx) = watch::channel(initial);
     let added_at = add
@@ -201,6 +208,11 @@ struct Torrent {
     retrying: Option<(u64, usize)>,
     /// The tag of the last barrier sent to the disk workers.
     barrier_tag: u64,
+    /// Dial outcomes, incoming connections and disk samples for the
+    /// diagnosis.
+    diag: diagnose::DiagLog,
+    /// The last diagnosis, renewed every tick and published with the stats.
+    diagnosis: super::diagnosis::Diagnosis,
 }
 
 async fn run(
@@ -227,6 +239,7 @@ async fn run(
         )
     });
 
+    let mut diag = diagnose::DiagLog::new();
     let (meta, discovery, peer_list, paused, priorities) = match add.source {
         TorrentSource::Metainfo(m) => {
             let d = Discovery::start(
@@ -270,7 +283,8 @@ async fn run(
             let Some(m) = phase.run(&mut cmds, &stats_tx, &cancel).await else {
                 return;
             };
-            let (peers, d, paused, priorities) = phase.into_parts();
+            let (peers, d, paused, priorities, log) = phase.into_parts();
+            diag = log;
             (Arc::new(m), d, peers, paused, priorities)
         }
     };
@@ -287,6 +301,7 @@ async fn run(
     discovery
         .transfer_tx
         .send_modify(|t| t.left = info.total_length());
+    let first_diagnosis = stats_tx.borrow().diagnosis.clone();
     let (events_tx, mut events_rx) = mpsc::channel(PEER_EVENT_QUEUE);
     let (disk_events_tx, mut disk_events_rx) = mpsc::channel(1024);
     let mut t = Torrent {
@@ -321,6 +336,8 @@ async fn run(
         persist,
         retrying: None,
         barrier_tag: 0,
+        diag,
+        diagnosis: first_diagnosis,
     };
     t.picker.set_sequential(add.sequential);
     t.apply_priorities();
@@ -350,7 +367,10 @@ async fn run(
             }
             Some(ev) = disk_events_rx.recv() => t.on_disk_event(ev),
             Some(addrs) = t.discovery.tracker_peers.recv() => t.learn(addrs, PeerSource::Tracker),
-            Some(addrs) = t.discovery.dht_peers.recv() => t.learn(addrs, PeerSource::Dht),
+            Some(addrs) = t.discovery.dht_peers.recv() => {
+                t.diag.dht_peers = t.diag.dht_peers.saturating_add(addrs.len() as u32);
+                t.learn(addrs, PeerSource::Dht)
+            }
             Some(addrs) = t.discovery.lsd_peers.recv() => t.learn(addrs, PeerSource::Lsd),
             Some(done) = t.conns.dials.join_next(), if !t.conns.dials.is_empty() => {
                 if let Ok(r) = done {
@@ -544,12 +564,14 @@ impl Torrent {
             }
             Err(e) if source != PeerSource::Incoming && e.is_refusal() => {
                 tracing::debug!(%addr, "connection refused: {e}");
+                self.diag.dial_failed(&e);
                 self.peer_list.refused(addr, now);
                 return;
             }
             Err(e) => {
                 tracing::debug!(%addr, "connection failed: {e}");
                 if source != PeerSource::Incoming {
+                    self.diag.dial_failed(&e);
                     self.peer_list.failed(addr, now);
                 }
                 return;
@@ -578,6 +600,9 @@ impl Torrent {
         let now = Instant::now();
         if source == PeerSource::Incoming {
             self.peer_list.add_connected(addr, source, now);
+            self.diag.incoming();
+        } else {
+            self.diag.dial_succeeded();
         }
         let Some(disk) = self.disk.clone() else {
             return;
@@ -654,6 +679,7 @@ impl Torrent {
         self.connect_more();
         self.send_pex(now);
         self.maybe_save_resume(now);
+        self.diagnosis = self.diagnose();
         if self.conns.is_empty() && self.state == TorrentState::Downloading {
             if let Some(d) = &self.discovery.dht {
                 // Rate-limited by the DHT task itself.

@@ -56,6 +56,11 @@ impl Proc {
         self.child.stdout.take().expect("stdout piped")
     }
 
+    /// Takes its stdin.
+    pub fn stdin(&mut self) -> std::process::ChildStdin {
+        self.child.stdin.take().expect("stdin piped")
+    }
+
     /// Takes its stderr.
     pub fn stderr(&mut self) -> std::process::ChildStderr {
         self.child.stderr.take().expect("stderr piped")

@@ -351,6 +351,9 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
         return Err(format!("the saved settings lack the new port: {saved}"));
     }
 
+    // 12. Why is it slow: three causes in the list and the Overview.
+    super::diagnosis::run(c, ctx).await?;
+
     // 7. A second launch hands its .torrent to this one and exits; the Add
     // dialog shows it, and nothing is added until the user confirms.
     super::opening::forwarded_torrent_asks_first(c, ctx).await?;

@@ -6,6 +6,7 @@ mod info;
 mod transfer;
 mod util;
 mod verify;
+mod why;
 
 use std::process::ExitCode;
 

@@ -75,6 +75,11 @@ pub struct NetArgs {
     /// Most connections of one torrent.
     #[arg(long, value_name = "N", default_value_t = shoal::session::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections_per_torrent: usize,
+    /// Print why the download is slow (the cause, the evidence, the fix)
+    /// after SECS seconds without progress; type `w` and Enter to print it
+    /// at any time.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub why_after: f64,
     /// Most connections with one IP address.
     #[arg(long, value_name = "N", default_value_t = shoal::session::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     pub max_connections_per_ip: usize,
@@ -179,6 +184,9 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
     if !(net.resume_interval.is_finite() && net.resume_interval >= 0.0) {
         bail!("--resume-interval wants a number of seconds");
     }
+    if !(net.why_after.is_finite() && net.why_after >= 0.0) {
+        bail!("--why-after wants a number of seconds");
+    }
     if net
         .retry_after
         .is_some_and(|r| !(r.is_finite() && r >= 0.0))
@@ -259,7 +267,8 @@ async fn run(
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let retry = net.retry_after.map(Duration::from_secs_f64);
-        follow(&session, &handle, keep_seeding, retry).await
+        let why_after = Duration::from_secs_f64(net.why_after);
+        follow(&session, &handle, keep_seeding, retry, why_after).await
     };
     let outcome = tokio::select! {
         r = work => r,
@@ -282,6 +291,7 @@ async fn follow(
     handle: &TorrentHandle,
     keep_seeding: bool,
     retry: Option<Duration>,
+    why_after: Duration,
 ) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let plain = !std::io::stderr().is_terminal();
@@ -298,6 +308,9 @@ async fn follow(
     let mut announced_done = false;
     let mut bans_shown = 0;
     let mut port_map = PortMapStatus::Off;
+    let mut keys = crate::why::keys();
+    let mut keys_open = true;
+    let mut stall = crate::why::StallWatch::new(why_after);
     loop {
         let pm = session.port_mapping();
         if pm != port_map {
@@ -339,6 +352,13 @@ async fn follow(
             connectable(&port_map),
             eta
         ));
+        let downloading = matches!(
+            st.state,
+            TorrentState::Downloading | TorrentState::FetchingMetadata
+        );
+        if stall.stalled(st.have_bytes, downloading, std::time::Instant::now()) {
+            bar.suspend(|| println!("{}", crate::why::format(&st.diagnosis)));
+        }
         let label = st.state.label();
         if plain && label != last_label {
             eprintln!(
@@ -372,11 +392,19 @@ async fn follow(
                 indicatif::HumanBytes(st.have_bytes)
             ));
         }
-        // Woken by the torrent's stats, or after a second for the port
-        // mapping's status.
+        // Woken by the torrent's stats, a typed line, or after a second
+        // for the port mapping's status.
         tokio::select! {
             r = rx.changed() => if r.is_err() {
                 bail!("the torrent stopped");
+            },
+            line = keys.recv(), if keys_open => match line {
+                Some(l) if crate::why::asks_why(&l) => {
+                    let d = handle.stats().diagnosis;
+                    bar.suspend(|| println!("{}", crate::why::format(&d)));
+                }
+                Some(_) => {}
+                None => keys_open = false,
             },
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }

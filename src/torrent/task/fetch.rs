@@ -21,6 +21,7 @@ use crate::metadata::{self, MetadataError};
 use crate::metainfo::Metainfo;
 use crate::peer::PeerSetup;
 use crate::picker::Priority;
+use crate::torrent::diagnosis::{diagnose, Facts, PeerFact, Phase};
 use crate::torrent::peers::{PeerList, PeerSource};
 use crate::torrent::{TorrentCmd, TorrentEnv, TorrentState, TorrentStats};
 
@@ -52,6 +53,11 @@ pub(super) struct MagnetPhase {
     pub(super) priorities: Vec<Priority>,
     /// The requests under way.
     fetches: Fetches,
+    /// Session-wide facts, for the diagnosis (the DHT, port mapping).
+    env: TorrentEnv,
+    /// Failed requests and DHT addresses, for the diagnosis; passed on to
+    /// the torrent.
+    pub(super) diag: super::diagnose::DiagLog,
 }
 
 impl MagnetPhase {
@@ -89,6 +95,8 @@ impl MagnetPhase {
             paused,
             priorities,
             fetches: Fetches::default(),
+            env: env.clone(),
+            diag: super::diagnose::DiagLog::new(),
         }
     }
 
@@ -122,7 +130,10 @@ impl MagnetPhase {
                     self.publish(stats);
                 }
                 Some(addrs) = self.discovery.tracker_peers.recv() => self.learn(addrs, PeerSource::Tracker),
-                Some(addrs) = self.discovery.dht_peers.recv() => self.learn(addrs, PeerSource::Dht),
+                Some(addrs) = self.discovery.dht_peers.recv() => {
+                    self.diag.dht_peers = self.diag.dht_peers.saturating_add(addrs.len() as u32);
+                    self.learn(addrs, PeerSource::Dht)
+                }
                 Some(addrs) = self.discovery.lsd_peers.recv() => self.learn(addrs, PeerSource::Lsd),
                 Some((addr, result)) = self.fetches.next(), if !self.fetches.is_empty() => {
                     match result.map(Metainfo::from_info_bytes) {
@@ -163,10 +174,12 @@ impl MagnetPhase {
                         }
                         Err(MetadataError::Peer(e)) if e.is_refusal() => {
                             tracing::debug!(%addr, "metadata connection refused: {e}");
+                            self.diag.dial_failed(&e);
                             self.peers.refused(addr, Instant::now());
                         }
                         Err(e) => {
                             tracing::debug!(%addr, "no metadata from this peer: {e}");
+                            self.diag.dial_failed(&e);
                             self.peers.failed(addr, Instant::now());
                         }
                     }
@@ -187,8 +200,22 @@ impl MagnetPhase {
 
     /// What the torrent takes over: the peer list, discovery, whether it
     /// is paused, and the file priorities.
-    pub(super) fn into_parts(self) -> (PeerList, Discovery, bool, Vec<Priority>) {
-        (self.peers, self.discovery, self.paused, self.priorities)
+    pub(super) fn into_parts(
+        self,
+    ) -> (
+        PeerList,
+        Discovery,
+        bool,
+        Vec<Priority>,
+        super::diagnose::DiagLog,
+    ) {
+        (
+            self.peers,
+            self.discovery,
+            self.paused,
+            self.priorities,
+            self.diag,
+        )
     }
 
     /// Stops every request and makes its peers dialable again at once.
@@ -204,7 +231,34 @@ impl MagnetPhase {
     }
 
     fn publish(&self, stats: &watch::Sender<TorrentStats>) {
+        let (trackers, dht, port) = super::diagnose::discovery_facts(
+            &self.discovery,
+            &self.env,
+            false,
+            self.diag.dht_peers,
+        );
+        let mut facts = Facts::starting(if self.paused {
+            Phase::Paused
+        } else {
+            Phase::FetchingMetadata
+        });
+        facts.known_peers = self.peers.len();
+        // Each request is a connection being asked for the metadata.
+        facts.peers = vec![
+            PeerFact {
+                choking: false,
+                has_needed: true,
+                rate: 0,
+            };
+            self.fetches.len()
+        ];
+        self.diag.fill(&mut facts);
+        facts.trackers = trackers;
+        facts.dht = dht;
+        facts.port = port;
+        let diagnosis = diagnose(&facts);
         stats.send_modify(|s| {
+            s.diagnosis = diagnosis;
             s.known_peers = self.peers.len();
             (s.swarm_seeders, s.swarm_leechers) = self.discovery.swarm_counts();
             s.state = if self.paused {

@@ -49,6 +49,11 @@ impl Torrent {
         let seeds = self.conns.seeds();
         let complete = self.picker.is_complete();
         let (swarm_seeders, swarm_leechers) = self.discovery.swarm_counts();
+        if self.state != TorrentState::Downloading || self.paused {
+            // Not downloading: the words follow the state at once, not on
+            // the next tick (which may be an hour away for an idle seed).
+            self.diagnosis = self.diagnose_now();
+        }
         let stats = TorrentStats {
             name: self.meta.info.name.clone(),
             state: self.state.clone(),
@@ -71,6 +76,7 @@ impl Torrent {
             hash_failures: self.counters.hash_failures,
             banned: self.counters.banned,
             sequential: self.sequential,
+            diagnosis: self.diagnosis.clone(),
             complete: complete
                 && !matches!(self.state, TorrentState::Error(_) | TorrentState::Checking),
         };

@@ -156,7 +156,38 @@ piecesHave: number,
 /**
  * Pieces in the torrent.
  */
-numPieces: number, };
+numPieces: number, 
+/**
+ * What limits it now, with the evidence and the fix (the Overview
+ * tab and the state column's tooltip).
+ */
+diagnosis: Diagnosis, };
+
+/**
+ * What limits a torrent now (the engine's `diagnosis::Cause`).
+ */
+export type Cause = "noPeers" | "connecting" | "peersUnreachable" | "disk" | "downloadLimit" | "piecesMissing" | "uploadLimit" | "choked" | "notConnectable" | "fine" | "fetchingMetadata" | "checking" | "paused" | "error" | "complete";
+
+/**
+ * "Why is it slow?": the engine's answer for one torrent.
+ */
+export type Diagnosis = { 
+/**
+ * The cause, for styling and tests.
+ */
+cause: Cause, 
+/**
+ * The cause in a few words.
+ */
+title: string, 
+/**
+ * The facts behind it, with numbers.
+ */
+evidence: string, 
+/**
+ * What to do; empty when nothing is to be done.
+ */
+fix: string, };
 
 /**
  * The status bar's figures.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  diagnosisText,
   formatBytes,
   formatCount,
   formatDate,
@@ -178,5 +179,16 @@ describe('swarm counts', () => {
     expect(swarmPeers(12, 30)).toBe(42);
     expect(swarmPeers(null, 30)).toBe(30);
     expect(swarmPeers(null, null)).toBe(null);
+  });
+});
+
+describe('diagnosisText', () => {
+  it('puts the cause, the evidence and the fix on lines of their own', () => {
+    const d = { title: 'Every peer chokes us', evidence: 'All 2 connected peers choke us.', fix: 'Wait.' };
+    expect(diagnosisText(d)).toBe('Every peer chokes us\nAll 2 connected peers choke us.\nFix: Wait.');
+  });
+  it('leaves the fix out when there is none, and control characters out of the evidence', () => {
+    const d = { title: 'Nothing wrong', evidence: 'missing from a\u202e.bin\n', fix: '' };
+    expect(diagnosisText(d)).toBe('Nothing wrong\nmissing from a.bin ');
   });
 });

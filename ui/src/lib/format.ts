@@ -160,3 +160,14 @@ export function inlineName(name: string, max = MAX_INLINE_NAME): string {
   const chars = Array.from(plain);
   return chars.length <= max ? plain : `${chars.slice(0, max).join('')}\u2026`;
 }
+
+/**
+ * "Why is it slow?" as one block of text for a tooltip: the cause, the
+ * evidence and the fix, each on a line (names inside the evidence are made
+ * plain, as everywhere).
+ */
+export function diagnosisText(d: { title: string; evidence: string; fix: string }): string {
+  const lines = [d.title, plainName(d.evidence)];
+  if (d.fix) lines.push(`Fix: ${d.fix}`);
+  return lines.join('\n');
+}

@@ -28,6 +28,7 @@ function row(p: Partial<TorrentRow> & { id: string }): TorrentRow {
     complete: false,
     piecesHave: 0,
     numPieces: 0,
+    diagnosis: { cause: 'fine', title: 'Nothing wrong: the peers are this fast', evidence: '', fix: '' },
     ...p,
   };
 }

@@ -29,6 +29,7 @@ function row(id: string, order: number, downloadRate = 0): TorrentRow {
     complete: false,
     piecesHave: 0,
     numPieces: 1,
+    diagnosis: { cause: 'fine', title: 'Nothing wrong: the peers are this fast', evidence: '', fix: '' },
   };
 }
 

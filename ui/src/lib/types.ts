@@ -5,7 +5,9 @@
 export type {
   AddOptions,
   AppInfo,
+  Cause,
   Created,
+  Diagnosis,
   CreateProgress,
   CreateRequest,
   DhtBucketRow,
