@@ -9,6 +9,7 @@ pub mod client;
 mod connection;
 mod dial;
 mod flood;
+pub mod mse;
 pub mod pipeline;
 mod slots;
 mod stream;
@@ -22,7 +23,8 @@ use crate::rate::Counter;
 use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 
 pub use connection::{run, PeerError};
-pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
+pub use dial::{accept, connect, read_incoming, Connected, Incoming, PeerSetup};
+pub use mse::{Crypto, Encryption, EncryptionPolicy};
 pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
 pub use stream::{PeerReader, PeerStream, PeerWriter, Transport};
 
@@ -109,6 +111,8 @@ pub struct PeerShared {
     pub peer_id: PeerId,
     /// Whether it dialled us.
     pub incoming: bool,
+    /// Whether an MSE handshake opened it, and what it chose.
+    pub crypto: mse::Crypto,
     /// Payload bytes received (blocks).
     pub downloaded: Counter,
     /// Payload bytes sent (blocks).
