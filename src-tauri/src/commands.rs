@@ -405,6 +405,7 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
         download_dir: s.download_dir.display().to_string(),
         listen_port: s.listen_port,
         dht_enabled: s.dht_enabled,
+        encryption: s.encryption().to_string(),
         download_limit_kib: s.download_limit_kib,
         upload_limit_kib: s.upload_limit_kib,
         add_without_asking: s.add_without_asking,
@@ -428,6 +429,11 @@ pub fn save_settings(
         download_dir: PathBuf::from(settings.download_dir.trim()),
         listen_port: settings.listen_port,
         dht_enabled: settings.dht_enabled,
+        encryption: settings
+            .encryption
+            .parse::<shoal::peer::Encryption>()
+            .map_err(|reason| CommandError::BadRequest { reason })?
+            .to_string(),
         download_limit_kib: settings.download_limit_kib,
         upload_limit_kib: settings.upload_limit_kib,
         add_without_asking: settings.add_without_asking,
@@ -437,14 +443,15 @@ pub fn save_settings(
         reason: e.to_string(),
     })?;
     let restart = config.settings.listen_port != new.listen_port
-        || config.settings.dht_enabled != new.dht_enabled;
+        || config.settings.dht_enabled != new.dht_enabled
+        || config.settings.encryption != new.encryption;
     if let Some(s) = &state.session {
         let (down, up) = new.rate_limits();
         s.set_rate_limits(down, up);
     }
     config.settings = new;
     Ok(if restart {
-        "Settings saved. The port and DHT changes take effect when Shoal restarts.".into()
+        "Settings saved. The port, DHT and encryption changes take effect when Shoal restarts.".into()
     } else {
         "Settings saved.".into()
     })

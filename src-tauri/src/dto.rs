@@ -206,6 +206,8 @@ pub struct PeerRow {
     pub source: PeerSource,
     /// It dialled us.
     pub incoming: bool,
+    /// The connection is encrypted (an MSE handshake, RC4 or header-only).
+    pub encrypted: bool,
     /// We choke it.
     pub am_choking: bool,
     /// We want its pieces.
@@ -396,6 +398,9 @@ pub struct SettingsDto {
     pub listen_port: u16,
     /// Join the DHT.
     pub dht_enabled: bool,
+    /// Protocol encryption: off, prefer or require.
+    #[ts(type = "'off' | 'prefer' | 'require'")]
+    pub encryption: String,
     /// KiB/s, 0 for none (stored, not yet enforced).
     pub download_limit_kib: u64,
     /// KiB/s, 0 for none (stored, not yet enforced).
@@ -565,6 +570,7 @@ impl From<PeerSnapshot> for PeerRow {
             client: p.client,
             source: p.source.into(),
             incoming: p.incoming,
+            encrypted: p.crypto.is_encrypted(),
             am_choking: p.am_choking,
             am_interested: p.am_interested,
             peer_choking: p.peer_choking,

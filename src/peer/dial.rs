@@ -71,7 +71,7 @@ async fn dial(addr: SocketAddr) -> Result<TcpStream, PeerError> {
 pub async fn connect(addr: SocketAddr, setup: PeerSetup) -> Result<Connected, PeerError> {
     let ours = Handshake::new(setup.info_hash, setup.our_id).encode();
     let policy = &setup.encryption;
-    let (mut stream, crypto) = if policy.dial_encrypted(addr) {
+    let (mut stream, crypto, fell_back) = if policy.dial_encrypted(addr) {
         let tcp = dial(addr).await?;
         let mse = timeout(
             HANDSHAKE_TIMEOUT,
@@ -80,18 +80,22 @@ pub async fn connect(addr: SocketAddr, setup: PeerSetup) -> Result<Connected, Pe
         .await
         .unwrap_or(Err(mse::MseError::Protocol("timed out")));
         match mse {
-            Ok((s, crypto)) => (PeerStream::boxed(s), crypto),
+            Ok((s, crypto)) => (PeerStream::boxed(s), crypto, false),
             Err(e) if policy.may_fall_back() => {
                 tracing::debug!(%addr, "encrypted handshake failed, dialling plain: {e}");
-                policy.remember_plain(addr);
-                (connect_plain(addr, &ours).await?, Crypto::Plain)
+                (connect_plain(addr, &ours).await?, Crypto::Plain, true)
             }
             Err(e) => return Err(e.into()),
         }
     } else {
-        (connect_plain(addr, &ours).await?, Crypto::Plain)
+        (connect_plain(addr, &ours).await?, Crypto::Plain, false)
     };
     let handshake = read_handshake(&mut stream).await?;
+    if fell_back {
+        // Remembered only once plain worked: a peer that closed both
+        // (busy, or not ready yet) is tried encrypted again next time.
+        policy.remember_plain(addr);
+    }
     if handshake.info_hash != setup.info_hash {
         return Err(PeerError::WrongTorrent);
     }

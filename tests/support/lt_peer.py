@@ -75,6 +75,10 @@ def main():
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes per second sent, 0: no limit")
     ap.add_argument("--report-peers", action="store_true", help="print why each peer disconnected")
     ap.add_argument("--lsd", action="store_true", help="local peer discovery on (only inside the lab)")
+    ap.add_argument("--enc-policy", choices=["forced", "enabled", "disabled"], default="enabled",
+                    help="protocol encryption, both directions (libtorrent's in/out_enc_policy)")
+    ap.add_argument("--enc-level", choices=["rc4", "plaintext", "both"], default="both",
+                    help="what an encrypted connection may carry (allowed_enc_level)")
     args = ap.parse_args()
 
     dht = bool(args.dht_bootstrap)
@@ -93,6 +97,10 @@ def main():
         | lt.alert.category_t.tracker_notification,
         "user_agent": "libtorrent-test",
         "upload_rate_limit": args.upload_limit,
+        "out_enc_policy": int(getattr(lt.enc_policy, args.enc_policy)),
+        "in_enc_policy": int(getattr(lt.enc_policy, args.enc_policy)),
+        "allowed_enc_level": int(getattr(lt.enc_level, args.enc_level)),
+        "prefer_rc4": args.enc_level != "plaintext",
     }
     if args.dht_log:
         settings["alert_mask"] |= lt.alert.category_t.dht_log_notification

@@ -332,6 +332,10 @@ source: PeerSource,
  */
 incoming: boolean, 
 /**
+ * The connection is encrypted (an MSE handshake, RC4 or header-only).
+ */
+encrypted: boolean, 
+/**
  * We choke it.
  */
 amChoking: boolean, 
@@ -659,6 +663,10 @@ listenPort: number,
  * Join the DHT.
  */
 dhtEnabled: boolean, 
+/**
+ * Protocol encryption: off, prefer or require.
+ */
+encryption: 'off' | 'prefer' | 'require', 
 /**
  * KiB/s, 0 for none (stored, not yet enforced).
  */

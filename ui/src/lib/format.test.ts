@@ -111,6 +111,7 @@ describe('torrent list columns', () => {
 describe('peerFlags', () => {
   const base = {
     incoming: false,
+    encrypted: false,
     amChoking: true,
     amInterested: false,
     peerChoking: true,
@@ -126,6 +127,10 @@ describe('peerFlags', () => {
     expect(peerFlags({ ...base, peerInterested: true, source: 'dht' })).toBe('u H');
     expect(peerFlags({ ...base, peerInterested: true, source: 'lsd' })).toBe('u L');
     expect(peerFlags({ ...base, source: 'pex' })).toBe('X');
+  });
+  it('shows an encrypted connection', () => {
+    expect(peerFlags({ ...base, encrypted: true })).toBe('E');
+    expect(peerFlags({ ...base, incoming: true, encrypted: true, source: 'pex' })).toBe('I E X');
   });
   it('shows unchokes nobody uses', () => {
     expect(peerFlags({ ...base, peerChoking: false })).toBe('K');
