@@ -376,3 +376,37 @@ pub async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
 pub(super) fn select_for_tests(mode: Encryption, offered: u32) -> Result<u32, MseError> {
     select(mode, offered)
 }
+
+/// An initiator driven by hand, for the fuzz target: it sends Ya, and
+/// after Yb the two hashes and `plaintext` encrypted with keyA, so that
+/// fuzzed bytes reach the responder's decrypted fields.
+pub(crate) struct ScriptedInitiator {
+    keys: KeyPair,
+}
+
+impl ScriptedInitiator {
+    /// A fresh key pair, and Ya to send.
+    pub(crate) fn new() -> (Self, [u8; KEY_LEN]) {
+        let keys = KeyPair::new();
+        let ya = keys.public;
+        (ScriptedInitiator { keys }, ya)
+    }
+
+    /// What follows Yb: HASH('req1', S), the obfuscated torrent and
+    /// `plaintext` encrypted.
+    pub(crate) fn message(
+        &self,
+        yb: &[u8],
+        skey: &InfoHash,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, MseError> {
+        let s = self.keys.shared(yb)?;
+        let mut msg = hash(&[b"req1", &s]).to_vec();
+        let (r2, r3) = (req2(skey), hash(&[b"req3", &s]));
+        msg.extend(r2.iter().zip(r3.iter()).map(|(a, b)| a ^ b));
+        let mut rest = plaintext.to_vec();
+        cipher(b"keyA", &s, skey).apply_keystream(&mut rest);
+        msg.extend_from_slice(&rest);
+        Ok(msg)
+    }
+}

@@ -21,6 +21,7 @@ use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+pub(crate) use handshake::ScriptedInitiator;
 pub use handshake::{initiate, req2, respond, BUF_CAP, MAX_IA, MAX_PAD};
 pub use stream::MseStream;
 
