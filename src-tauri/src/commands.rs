@@ -451,7 +451,8 @@ pub fn save_settings(
     }
     config.settings = new;
     Ok(if restart {
-        "Settings saved. The port, DHT and encryption changes take effect when Shoal restarts.".into()
+        "Settings saved. The port, DHT and encryption changes take effect when Shoal restarts."
+            .into()
     } else {
         "Settings saved.".into()
     })
