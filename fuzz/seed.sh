@@ -18,7 +18,7 @@ C=$PWD/fuzz/corpus
 SHOAL=$PWD/target/debug/shoal
 PY=/usr/bin/python3 # python3-libtorrent is installed for the system python only
 TARGETS=(bencode metainfo magnet wire_stream extension_handshake ut_metadata ut_pex
-    http_tracker udp_tracker tracker_scrape resume)
+    http_tracker udp_tracker tracker_scrape resume mse_handshake)
 
 cargo build -q -p shoal --bin shoal
 for t in "${TARGETS[@]}"; do mkdir -p "$C/$t"; done
@@ -250,6 +250,18 @@ lit tracker_scrape/two-entries 'd5:filesd20:aaaaaaaaaaaaaaaaaaaad8:completei1e10
 lit tracker_scrape/failure 'd14:failure reason9:forbiddene'
 lit tracker_scrape/no-counts 'd5:filesd20:aaaaaaaaaaaaaaaaaaaad10:downloadedi3eeee'
 lit tracker_scrape/udp-body '\x00\x00\x00\x03\x00\x00\x01\x00\x00\x00\x00\x07'
+# mse_handshake: a first byte of 0 sends the rest as it is; any other plays
+# an initiator and encrypts the rest: VC, crypto_provide, len(PadC), PadC,
+# len(IA), IA (a handshake for the target's torrent, 0x5a x 20).
+MSE_HS='\x13BitTorrent protocol\x00\x00\x00\x00\x00\x00\x00\x00'"$(printf '\\x5a%.0s' $(seq 20))"'-XX0000-fuzzfuzzfuzz'
+lit mse_handshake/rc4-with-handshake '\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x44'"$MSE_HS"
+lit mse_handshake/plaintext-only '\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x44'"$MSE_HS"
+lit mse_handshake/no-common-method '\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x44'"$MSE_HS"
+lit mse_handshake/padc-over-bound '\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x02\x01\x00\x00'
+lit mse_handshake/ia-empty '\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00'
+lit mse_handshake/wrong-vc '\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x02\x00\x00\x00\x00'
+lit mse_handshake/raw-plain-handshake '\x00'"$MSE_HS"
+lit mse_handshake/raw-short-key "\\x00$(printf '\\x07%.0s' $(seq 60))"
 lit udp_tracker/scrape '\x00\x00\x00\x02\x00\x00\x00\x09\x00\x00\x00\x03\x00\x00\x01\x00\x00\x00\x00\x07'
 lit udp_tracker/error '\x00\x00\x00\x03\x00\x00\x00\x07no such torrent'
 lit udp_tracker/announce-v6 '\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x07\x08\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1a\xe1'

@@ -50,6 +50,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("udp_tracker", udp_tracker),
     ("tracker_scrape", tracker_scrape),
     ("resume", resume),
+    ("mse_handshake", mse_handshake),
 ];
 
 /// `bencode::scan` and its helpers, and the decoding of extension payloads
@@ -400,4 +401,55 @@ pub fn resume(data: &[u8]) {
     };
     let again = Resume::from_bytes(&record.to_bytes(), path).expect("a written record reads");
     assert_eq!(again, record, "resume round trip changed the record");
+}
+
+/// The MSE responder fed a peer's bytes. A first byte of 0 sends the rest
+/// as they are (garbage, a plain handshake, a key and padding); any other
+/// first byte plays a valid initiator up to the two hashes and sends the
+/// rest encrypted with its key, so that the fuzzer reaches VC,
+/// crypto_provide, the PadC and IA lengths and the initial payload. The
+/// responder must end (the input ends with the stream) and, when it
+/// accepts, name the torrent and keep its bounds.
+pub fn mse_handshake(data: &[u8]) {
+    use crate::peer::mse::{self, Encryption, ScriptedInitiator};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const TORRENT: InfoHash = InfoHash([0x5a; 20]);
+    // Room for everything either side writes, so neither ever waits.
+    let (mut peer, ours) = tokio::io::duplex(64 * 1024);
+    let Some((&how, rest)) = data.split_first() else {
+        return;
+    };
+    let rest = &rest[..rest.len().min(32 * 1024)];
+    // A runtime of the calling thread: nothing here sleeps or spawns.
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    rt.block_on(async {
+        let find = |h: &[u8; 20]| (h == &mse::req2(&TORRENT)).then_some(TORRENT);
+        let responder = mse::respond(ours, &[], Encryption::Prefer, &find);
+        let initiator = async move {
+            if how == 0 {
+                let _ = peer.write_all(rest).await;
+                return;
+            }
+            let (script, ya) = ScriptedInitiator::new();
+            let mut yb = [0u8; 96];
+            if peer.write_all(&ya).await.is_err() || peer.read_exact(&mut yb).await.is_err() {
+                return;
+            }
+            if let Ok(msg) = script.message(&yb, &TORRENT, rest) {
+                let _ = peer.write_all(&msg).await;
+            }
+        };
+        let (result, ()) = tokio::join!(responder, initiator);
+        if let Ok((mut stream, skey, _)) = result {
+            assert_eq!(skey, TORRENT, "the responder named another torrent");
+            // What it serves is the initial payload and what followed,
+            // within the input's length.
+            let mut served = Vec::new();
+            let _ = stream.read_to_end(&mut served).await;
+            assert!(served.len() <= rest.len(), "served more than was sent");
+        }
+    });
 }

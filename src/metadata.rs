@@ -76,7 +76,7 @@ async fn fetch_inner(
     setup: PeerSetup,
     listen_port: u16,
 ) -> Result<Bytes, MetadataError> {
-    let conn = peer::connect(addr, setup).await?;
+    let conn = peer::connect(addr, setup.clone()).await?;
     if !conn.handshake.supports_extensions() {
         return Err(MetadataError::NotOffered);
     }

@@ -119,6 +119,9 @@ pub struct SessionConfig {
     /// The lease port mappings ask for (`portmap::DEFAULT_LEASE`, 1 h);
     /// renewed at half of it.
     pub port_mapping_lease: Duration,
+    /// Protocol encryption (MSE): off, prefer (the default: dial encrypted
+    /// and fall back to plain, answer both) or require.
+    pub encryption: peer::Encryption,
 }
 
 impl Default for SessionConfig {
@@ -141,6 +144,7 @@ impl Default for SessionConfig {
             lsd: false,
             port_mapping: false,
             port_mapping_lease: crate::portmap::DEFAULT_LEASE,
+            encryption: peer::Encryption::default(),
         }
     }
 }
@@ -215,6 +219,9 @@ struct Inner {
     limits: RateLimits,
     /// The places every connection of the session takes one of.
     slots: peer::Slots,
+    /// The encryption mode and the peers known to refuse MSE, shared by
+    /// every torrent's dials.
+    encryption: peer::EncryptionPolicy,
     /// Torrents by info hash. Locked briefly, never across an await.
     torrents: Mutex<HashMap<InfoHash, Entry>>,
     /// The state folder, if the session keeps one.
@@ -329,6 +336,7 @@ impl Session {
                 pending_per_ip: config.max_handshakes_per_ip,
                 useless_after: config.useless_peer_timeout,
             }),
+            encryption: peer::EncryptionPolicy::new(config.encryption),
             config,
             torrents: Mutex::new(HashMap::new()),
             state,
@@ -431,6 +439,7 @@ impl Session {
             removed: removed.clone(),
             limits: self.inner.limits.clone(),
             slots: self.inner.slots.clone(),
+            encryption: self.inner.encryption.clone(),
         };
         let cancel = self.inner.cancel.child_token();
         let done = CancellationToken::new();
@@ -605,22 +614,27 @@ async fn accept_loop(
                 drop(session);
                 // Small messages (requests, haves) must not wait for Nagle.
                 let _ = stream.set_nodelay(true);
-                let mut stream = peer::PeerStream::from(stream);
+                let stream = peer::PeerStream::from(stream);
                 let inner = inner.clone();
                 pending.spawn(async move {
-                    let hs = peer::read_incoming(&mut stream).await;
+                    let mode = match inner.upgrade() {
+                        Some(i) => i.config.encryption,
+                        None => return,
+                    };
+                    let find = |h: &[u8; 20]| find_by_req2(&inner, h);
+                    let incoming = peer::read_incoming(stream, mode, &find).await;
                     drop(reading);
-                    let Ok(hs) = hs else {
+                    let Ok(incoming) = incoming else {
                         return;
                     };
                     let Some(inner) = inner.upgrade() else {
                         return;
                     };
                     let handle = lock(&inner.torrents)
-                        .get(&hs.info_hash)
+                        .get(&incoming.handshake.info_hash)
                         .map(|e| e.handle.clone());
                     if let Some(t) = handle {
-                        let _ = t.cmds.send(TorrentCmd::Incoming(stream, addr, hs, slot)).await;
+                        let _ = t.cmds.send(TorrentCmd::Incoming(incoming, addr, slot)).await;
                     }
                 });
             }
@@ -628,6 +642,18 @@ async fn accept_loop(
     }
     pending.abort_all();
 }
+/// The torrent an MSE initiator names by HASH('req2', info hash): each
+/// torrent's is computed under the table's lock (one SHA-1 of 24 bytes a
+/// torrent, once per encrypted handshake).
+fn find_by_req2(inner: &std::sync::Weak<Inner>, wanted: &[u8; 20]) -> Option<InfoHash> {
+    let inner = inner.upgrade()?;
+    let torrents = lock(&inner.torrents);
+    torrents
+        .keys()
+        .find(|ih| &peer::mse::req2(ih) == wanted)
+        .copied()
+}
+
 /// Raises the soft limit on open files to the hard limit: every
 /// connection and every open file of every torrent is a descriptor, and
 /// the usual soft limit (1,024) runs out with a few busy torrents. Failing

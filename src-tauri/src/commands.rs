@@ -406,6 +406,7 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
         listen_port: s.listen_port,
         dht_enabled: s.dht_enabled,
         ipv6_enabled: s.ipv6_enabled,
+        encryption: s.encryption().to_string(),
         download_limit_kib: s.download_limit_kib,
         upload_limit_kib: s.upload_limit_kib,
         add_without_asking: s.add_without_asking,
@@ -430,6 +431,11 @@ pub fn save_settings(
         listen_port: settings.listen_port,
         dht_enabled: settings.dht_enabled,
         ipv6_enabled: settings.ipv6_enabled,
+        encryption: settings
+            .encryption
+            .parse::<shoal::peer::Encryption>()
+            .map_err(|reason| CommandError::BadRequest { reason })?
+            .to_string(),
         download_limit_kib: settings.download_limit_kib,
         upload_limit_kib: settings.upload_limit_kib,
         add_without_asking: settings.add_without_asking,
@@ -440,14 +446,16 @@ pub fn save_settings(
     })?;
     let restart = config.settings.listen_port != new.listen_port
         || config.settings.dht_enabled != new.dht_enabled
-        || config.settings.ipv6_enabled != new.ipv6_enabled;
+        || config.settings.ipv6_enabled != new.ipv6_enabled
+        || config.settings.encryption != new.encryption;
     if let Some(s) = &state.session {
         let (down, up) = new.rate_limits();
         s.set_rate_limits(down, up);
     }
     config.settings = new;
     Ok(if restart {
-        "Settings saved. The port, DHT and IPv6 changes take effect when Shoal restarts.".into()
+        "Settings saved. The port, DHT, IPv6 and encryption changes take effect when Shoal restarts."
+            .into()
     } else {
         "Settings saved.".into()
     })

@@ -86,9 +86,18 @@ pub struct Settings {
     /// file manager) at once. Off by default: a link on a web page should
     /// not start a download before the user has seen what it is.
     pub add_without_asking: bool,
+    /// Protocol encryption: `off`, `prefer` (dial encrypted, fall back to
+    /// plain, answer both) or `require`. Kept as its word so that a file
+    /// with an unknown one still loads (as `prefer`).
+    pub encryption: String,
 }
 
 impl Settings {
+    /// The encryption mode; `prefer` for a word the engine does not know.
+    pub fn encryption(&self) -> shoal::peer::Encryption {
+        self.encryption.parse().unwrap_or_default()
+    }
+
     /// The limits `(download, upload)` in bytes per second, `None` for none.
     pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
         (
@@ -108,6 +117,7 @@ impl Default for Settings {
             download_limit_kib: 0,
             upload_limit_kib: 0,
             add_without_asking: false,
+            encryption: shoal::peer::Encryption::default().to_string(),
         }
     }
 }
@@ -245,6 +255,7 @@ impl Config {
             // Ask the router to forward the port, as other desktop
             // clients do; never on a loopback address (the tests').
             port_mapping: true,
+            encryption: self.settings.encryption(),
             ..SessionConfig::default()
         }
     }
@@ -346,12 +357,17 @@ mod tests {
             download_limit_kib: 1,
             upload_limit_kib: 2,
             add_without_asking: true,
+            encryption: "require".into(),
         };
         save_settings(&paths, &s).unwrap();
         let vars = [("SHOAL_CONFIG_DIR", paths.config_dir.to_str().unwrap())];
         let c = Config::load_with(env(&vars));
         assert_eq!(c.settings, s);
         assert!(c.dht().is_none());
+        assert_eq!(
+            c.session_config().encryption,
+            shoal::peer::Encryption::Require
+        );
 
         std::fs::write(paths.settings_file(), b"{ not json").unwrap();
         let c = Config::load_with(env(&vars));

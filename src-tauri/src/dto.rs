@@ -294,6 +294,8 @@ pub struct PeerRow {
     pub source: PeerSource,
     /// It dialled us.
     pub incoming: bool,
+    /// The connection is encrypted (an MSE handshake, RC4 or header-only).
+    pub encrypted: bool,
     /// We choke it.
     pub am_choking: bool,
     /// We want its pieces.
@@ -486,6 +488,9 @@ pub struct SettingsDto {
     pub dht_enabled: bool,
     /// Listen on IPv6 too.
     pub ipv6_enabled: bool,
+    /// Protocol encryption: off, prefer or require.
+    #[ts(type = "'off' | 'prefer' | 'require'")]
+    pub encryption: String,
     /// KiB/s, 0 for none (stored, not yet enforced).
     pub download_limit_kib: u64,
     /// KiB/s, 0 for none (stored, not yet enforced).
@@ -655,6 +660,7 @@ impl From<PeerSnapshot> for PeerRow {
             client: p.client,
             source: p.source.into(),
             incoming: p.incoming,
+            encrypted: p.crypto.is_encrypted(),
             am_choking: p.am_choking,
             am_interested: p.am_interested,
             peer_choking: p.peer_choking,

@@ -426,6 +426,7 @@ mod tests {
             upload_rate: 0,
             peers: 1,
             seeds: 1,
+            encrypted_peers: 0,
             known_peers: 1,
             swarm_seeders: Some(12),
             swarm_leechers: None,

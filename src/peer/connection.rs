@@ -105,6 +105,9 @@ pub enum PeerError {
     /// The peer closed the connection.
     #[error("peer closed the connection")]
     Closed,
+    /// The MSE handshake failed.
+    #[error("{0}")]
+    Encryption(#[from] super::mse::MseError),
     /// The peer let `OUT_MAX` bytes pile up, or read nothing for
     /// [`IDLE_TIMEOUT`] while we had bytes for it.
     #[error("peer does not read what we send")]

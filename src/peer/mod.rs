@@ -11,6 +11,7 @@ mod dial;
 mod fast;
 mod flood;
 mod listen;
+pub mod mse;
 pub mod pipeline;
 mod slots;
 mod stream;
@@ -28,6 +29,8 @@ pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
 pub use fast::{ALLOWED_FAST_KEEP, SUGGEST_KEEP, SUGGEST_SEND};
 pub use listen::Listeners;
 pub use slots::host_key;
+pub use dial::{accept, connect, read_incoming, Connected, Incoming, PeerSetup};
+pub use mse::{Crypto, Encryption, EncryptionPolicy};
 pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
 pub use stream::{PeerReader, PeerStream, PeerWriter, Transport};
 
@@ -119,6 +122,8 @@ pub struct PeerShared {
     pub peer_id: PeerId,
     /// Whether it dialled us.
     pub incoming: bool,
+    /// Whether an MSE handshake opened it, and what it chose.
+    pub crypto: mse::Crypto,
     /// Payload bytes received (blocks).
     pub downloaded: Counter,
     /// Payload bytes sent (blocks).

@@ -24,7 +24,6 @@ use crate::metainfo::Metainfo;
 use crate::picker::Priority;
 use crate::tracker::TrackerStatus;
 use crate::types::{InfoHash, PeerId};
-use crate::wire::Handshake;
 
 pub use peers::{BanReason, PeerSource};
 pub(crate) use task::spawn;
@@ -95,6 +94,8 @@ pub struct TorrentStats {
     pub peers: usize,
     /// Open connections to peers that have every piece.
     pub seeds: usize,
+    /// Open connections opened by an MSE handshake.
+    pub encrypted_peers: usize,
     /// Addresses known.
     pub known_peers: usize,
     /// Seeders in the swarm by the trackers (announce answers and scrapes),
@@ -126,6 +127,8 @@ pub struct PeerSnapshot {
     pub source: PeerSource,
     /// Whether it dialled us.
     pub incoming: bool,
+    /// Whether the connection is encrypted (MSE), and how.
+    pub crypto: crate::peer::Crypto,
     /// We choke it.
     pub am_choking: bool,
     /// We want its pieces.
@@ -234,12 +237,7 @@ impl AddTorrent {
 #[derive(Debug)]
 pub(crate) enum TorrentCmd {
     /// A peer dialled us and named this torrent; it holds its session slot.
-    Incoming(
-        crate::peer::PeerStream,
-        SocketAddr,
-        Handshake,
-        crate::peer::Slot,
-    ),
+    Incoming(crate::peer::Incoming, SocketAddr, crate::peer::Slot),
     /// Dial these addresses.
     AddPeers(Vec<SocketAddr>, PeerSource),
     /// Snapshot of the connections.
@@ -329,6 +327,8 @@ pub(crate) struct TorrentEnv {
     pub limits: RateLimits,
     /// The session's connection slots: each dial takes one first.
     pub slots: crate::peer::Slots,
+    /// The session's encryption mode, shared with every dial.
+    pub encryption: crate::peer::EncryptionPolicy,
 }
 
 /// A handle on a running torrent.

@@ -104,6 +104,7 @@ pub(crate) fn spawn(
         upload_rate: 0,
         peers: 0,
         seeds: 0,
+        encrypted_peers: 0,
         known_peers: 0,
         swarm_seeders: None,
         swarm_leechers: None,
@@ -478,6 +479,7 @@ impl Torrent {
         PeerSetup {
             info_hash: self.info_hash,
             our_id: self.env.peer_id,
+            encryption: self.env.encryption.clone(),
         }
     }
 
@@ -529,13 +531,7 @@ impl Torrent {
     /// A peer dialled us for this torrent, holding its session slot. Over
     /// this torrent's limit it takes the place of a useless connection, if
     /// one has been useless long enough, or is closed.
-    fn on_incoming(
-        &mut self,
-        stream: crate::peer::PeerStream,
-        addr: SocketAddr,
-        hs: crate::wire::Handshake,
-        slot: peer::Slot,
-    ) {
+    fn on_incoming(&mut self, incoming: crate::peer::Incoming, addr: SocketAddr, slot: peer::Slot) {
         // During a check the peer is answered and waits for the verdict
         // (`Connections::park`) rather than being turned away: a peer that
         // dials a starting seeder keeps its connection.
@@ -551,7 +547,7 @@ impl Torrent {
             return;
         }
         let setup = self.setup();
-        self.conns.answer(stream, addr, hs, setup, slot);
+        self.conns.answer(incoming, addr, setup, slot);
     }
 
     fn on_dialled(&mut self, (addr, source, slot, result): DialResult) {
@@ -612,6 +608,7 @@ impl Torrent {
             addr,
             peer_id: conn.handshake.peer_id,
             incoming: conn.incoming,
+            crypto: conn.crypto,
             downloaded: Default::default(),
             uploaded: Default::default(),
         });

@@ -34,6 +34,8 @@ pub struct Handshake {
 impl Handshake {
     /// Length of a handshake on the wire.
     pub const LEN: usize = 68;
+    /// Its first 20 bytes: the length 19 and "BitTorrent protocol".
+    pub const PROTOCOL: &'static [u8; 20] = PROTOCOL;
 
     /// Our handshake: extension protocol, fast extension and DHT bits set.
     ///

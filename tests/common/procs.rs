@@ -143,6 +143,10 @@ pub struct LtOptions {
     pub settings: Vec<String>,
     /// Addresses to listen on instead of 127.0.0.1 (such as `::1`).
     pub listen: Vec<IpAddr>,
+    /// libtorrent's encryption policy both ways (`forced`, `enabled`,
+    /// `disabled`) and allowed level (`rc4`, `plaintext`, `both`); its
+    /// defaults (enabled, both) when `None`.
+    pub encryption: Option<(&'static str, &'static str)>,
 }
 
 impl Libtorrent {
@@ -176,6 +180,14 @@ impl Libtorrent {
         if !opts.listen.is_empty() {
             let list: Vec<String> = opts.listen.iter().map(|a| a.to_string()).collect();
             args.extend(["--listen".to_string(), list.join(",")]);
+        }
+        if let Some((policy, level)) = opts.encryption {
+            args.extend([
+                "--enc-policy".to_string(),
+                policy.to_string(),
+                "--enc-level".to_string(),
+                level.to_string(),
+            ]);
         }
         Libtorrent {
             peer: LtPeer::start(Path::new(source), save, free_port(), &args),
@@ -265,14 +277,27 @@ impl Libtorrent {
 /// Transmission 3.00's command-line client, with DHT, LPD, PEX, uTP and
 /// port mapping off in its settings.json.
 pub fn transmission(torrent: &Path, download_dir: &Path, config_dir: &Path, port: u16) -> Proc {
+    transmission_encrypting(torrent, download_dir, config_dir, port, 0)
+}
+
+/// `transmission` with its `encryption` setting: 0 prefers plaintext, 1
+/// prefers encryption, 2 requires it.
+pub fn transmission_encrypting(
+    torrent: &Path,
+    download_dir: &Path,
+    config_dir: &Path,
+    port: u16,
+    encryption: u8,
+) -> Proc {
     std::fs::create_dir_all(config_dir).expect("config dir");
+    let encryption = encryption.to_string();
     let settings = serde_json_like(&[
         ("dht-enabled", "false"),
         ("lpd-enabled", "false"),
         ("pex-enabled", "false"),
         ("utp-enabled", "false"),
         ("port-forwarding-enabled", "false"),
-        ("encryption", "0"),
+        ("encryption", &encryption),
         ("ratio-limit-enabled", "false"),
         ("speed-limit-up-enabled", "false"),
         ("speed-limit-down-enabled", "false"),
@@ -306,12 +331,17 @@ fn serde_json_like(pairs: &[(&str, &str)]) -> String {
 /// aria2c on a torrent, with DHT, LPD and PEX off. As a seed it checks the
 /// data first and seeds until stopped.
 pub fn aria2(torrent: &Path, dir: &Path, port: u16, seed: bool) -> Proc {
+    aria2_with(torrent, dir, port, seed, &["--bt-require-crypto=false"])
+}
+
+/// `aria2` with more options (later ones win).
+pub fn aria2_with(torrent: &Path, dir: &Path, port: u16, seed: bool, extra: &[&str]) -> Proc {
     let mut cmd = Command::new("aria2c");
     cmd.arg("--enable-dht=false")
         .arg("--enable-dht6=false")
         .arg("--bt-enable-lpd=false")
         .arg("--enable-peer-exchange=false")
-        .arg("--bt-require-crypto=false")
+        .args(extra)
         .arg(format!("--listen-port={port}"))
         .arg("--seed-ratio=0.0")
         .arg("--file-allocation=none")

@@ -86,6 +86,10 @@ def main():
                     help="no unchoke slots, loopback peers included (BEP 6 allowed fast only)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a libtorrent setting (an integer, true or false), after the others")
+    ap.add_argument("--enc-policy", choices=["forced", "enabled", "disabled"], default="enabled",
+                    help="protocol encryption, both directions (libtorrent's in/out_enc_policy)")
+    ap.add_argument("--enc-level", choices=["rc4", "plaintext", "both"], default="both",
+                    help="what an encrypted connection may carry (allowed_enc_level)")
     args = ap.parse_args()
 
     dht = bool(args.dht_bootstrap)
@@ -106,6 +110,10 @@ def main():
         | lt.alert.category_t.tracker_notification,
         "user_agent": "libtorrent-test",
         "upload_rate_limit": args.upload_limit,
+        "out_enc_policy": int(getattr(lt.enc_policy, args.enc_policy)),
+        "in_enc_policy": int(getattr(lt.enc_policy, args.enc_policy)),
+        "allowed_enc_level": int(getattr(lt.enc_level, args.enc_level)),
+        "prefer_rc4": args.enc_level != "plaintext",
     }
     if args.dht_log:
         settings["alert_mask"] |= lt.alert.category_t.dht_log_notification

@@ -44,6 +44,10 @@ pub struct NetArgs {
     /// Do not look for peers on the local network (BEP 14 multicast).
     #[arg(long)]
     pub no_lsd: bool,
+    /// Protocol encryption (MSE/PE): off, prefer (dial encrypted and fall
+    /// back to plain; answer both) or require (encrypted peers only).
+    #[arg(long, value_name = "MODE", default_value = "prefer")]
+    pub encryption: shoal::peer::Encryption,
     /// Do not ask the router to forward our port (UPnP IGD, PCP, NAT-PMP).
     #[arg(long)]
     pub no_port_mapping: bool,
@@ -204,6 +208,7 @@ async fn start_session(net: &NetArgs) -> anyhow::Result<Session> {
         lsd: !net.no_lsd,
         port_mapping: !net.no_port_mapping,
         port_mapping_lease: Duration::from_secs(net.port_mapping_lease.max(1)),
+        encryption: net.encryption,
         max_session_connections: net.max_connections,
         max_connections: net.max_connections_per_torrent,
         max_connections_per_ip: net.max_connections_per_ip,
@@ -344,11 +349,12 @@ async fn follow(
             String::new()
         };
         bar.set_prefix(format!(
-            "down {}/s up {}/s peers {} ({} seeds) {}{}",
+            "down {}/s up {}/s peers {} ({} seeds, {} encrypted) {}{}",
             indicatif::HumanBytes(st.download_rate),
             indicatif::HumanBytes(st.upload_rate),
             st.peers,
             st.seeds,
+            st.encrypted_peers,
             connectable(&port_map),
             eta
         ));

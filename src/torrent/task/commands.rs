@@ -9,9 +9,7 @@ use crate::torrent::{TorrentCmd, TorrentState};
 impl Torrent {
     pub(super) fn on_cmd(&mut self, cmd: TorrentCmd) {
         match cmd {
-            TorrentCmd::Incoming(stream, addr, hs, slot) => {
-                self.on_incoming(stream, addr, hs, slot)
-            }
+            TorrentCmd::Incoming(incoming, addr, slot) => self.on_incoming(incoming, addr, slot),
             TorrentCmd::AddPeers(addrs, source) => self.learn(addrs, source),
             TorrentCmd::Metainfo(reply) => {
                 let _ = reply.send(Some(self.meta.clone()));

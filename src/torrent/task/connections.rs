@@ -25,7 +25,6 @@ use crate::peer::{
 };
 use crate::rate::Rate;
 use crate::torrent::peers::PeerSource;
-use crate::wire::Handshake;
 
 /// What a dial or an answer to an incoming peer produced, with the
 /// connection's slot (freed with the result if it failed).
@@ -220,6 +219,14 @@ impl Connections {
         self.peers.values().filter(|p| p.has.is_full()).count()
     }
 
+    /// Open connections opened by an MSE handshake.
+    pub fn encrypted(&self) -> usize {
+        self.peers
+            .values()
+            .filter(|p| p.shared.crypto.is_encrypted())
+            .count()
+    }
+
     /// Payload bytes received and sent on the open connections.
     pub fn open_totals(&self) -> (u64, u64) {
         self.peers.values().fold((0, 0), |(d, u), p| {
@@ -236,14 +243,13 @@ impl Connections {
     /// Answers a peer that dialled us.
     pub fn answer(
         &mut self,
-        stream: crate::peer::PeerStream,
+        incoming: crate::peer::Incoming,
         addr: SocketAddr,
-        hs: Handshake,
         setup: PeerSetup,
         slot: Slot,
     ) {
         self.dials.spawn(async move {
-            let r = peer::accept(stream, addr, hs, setup).await;
+            let r = peer::accept(incoming, addr, setup).await;
             (addr, PeerSource::Incoming, slot, r)
         });
     }

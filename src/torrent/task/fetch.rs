@@ -86,6 +86,7 @@ impl MagnetPhase {
             setup: PeerSetup {
                 info_hash: magnet.info_hash,
                 our_id: env.peer_id,
+                encryption: env.encryption.clone(),
             },
             listen_port: env.listen_port,
             slots: env.slots.clone(),
@@ -118,7 +119,10 @@ impl MagnetPhase {
                     // Without a slot (its host has its share, or the
                     // session is full), the address waits.
                     match self.slots.outgoing(addr.ip(), true) {
-                        Ok(slot) => self.fetches.start(addr, self.setup, self.listen_port, slot),
+                        Ok(slot) => {
+                            self.fetches
+                                .start(addr, self.setup.clone(), self.listen_port, slot)
+                        }
                         Err(_) => self.peers.release(addr, now + super::SLOT_RETRY),
                     }
                 }

@@ -55,6 +55,7 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
       client: p % 3 === 0 ? 'qBittorrent 4.6.2' : p % 3 === 1 ? 'Transmission 3.00' : 'Shoal 0.1.0',
       source: (['tracker', 'dht', 'pex'] as const)[p % 3],
       incoming: p % 4 === 0,
+      encrypted: p % 2 === 0,
       amChoking: p % 2 === 0,
       amInterested: true,
       peerChoking: p % 3 === 0,

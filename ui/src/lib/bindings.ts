@@ -364,6 +364,10 @@ source: PeerSource,
  */
 incoming: boolean, 
 /**
+ * The connection is encrypted (an MSE handshake, RC4 or header-only).
+ */
+encrypted: boolean, 
+/**
  * We choke it.
  */
 amChoking: boolean, 
@@ -695,6 +699,9 @@ dhtEnabled: boolean,
  * Listen on IPv6 too.
  */
 ipv6Enabled: boolean, 
+ * Protocol encryption: off, prefer or require.
+ */
+encryption: 'off' | 'prefer' | 'require', 
 /**
  * KiB/s, 0 for none (stored, not yet enforced).
  */

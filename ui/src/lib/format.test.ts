@@ -112,6 +112,7 @@ describe('torrent list columns', () => {
 describe('peerFlags', () => {
   const base = {
     incoming: false,
+    encrypted: false,
     amChoking: true,
     amInterested: false,
     peerChoking: true,
@@ -127,6 +128,10 @@ describe('peerFlags', () => {
     expect(peerFlags({ ...base, peerInterested: true, source: 'dht' })).toBe('u H');
     expect(peerFlags({ ...base, peerInterested: true, source: 'lsd' })).toBe('u L');
     expect(peerFlags({ ...base, source: 'pex' })).toBe('X');
+  });
+  it('shows an encrypted connection', () => {
+    expect(peerFlags({ ...base, encrypted: true })).toBe('E');
+    expect(peerFlags({ ...base, incoming: true, encrypted: true, source: 'pex' })).toBe('I E X');
   });
   it('shows unchokes nobody uses', () => {
     expect(peerFlags({ ...base, peerChoking: false })).toBe('K');

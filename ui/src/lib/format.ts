@@ -102,6 +102,7 @@ export function formatEta(etaSecs: number | null, complete: boolean): string {
 /** The flags of a connection, the letters qBittorrent and uTorrent show. */
 export interface PeerFlagInput {
   incoming: boolean;
+  encrypted: boolean;
   amChoking: boolean;
   amInterested: boolean;
   peerChoking: boolean;
@@ -113,7 +114,7 @@ export interface PeerFlagInput {
  * D: we download from it (interested, unchoked); d: we want to but it chokes
  * us; U: we upload to it; u: it wants to but we choke it; K: it unchoked us
  * but we are not interested; ?: we unchoked it but it is not interested;
- * I: incoming; H: found through the DHT; X: through peer exchange; L:
+ * I: incoming; E: encrypted (MSE, RC4 or header-only); H: found through the DHT; X: through peer exchange; L:
  * through local peer discovery.
  */
 export function peerFlags(p: PeerFlagInput): string {
@@ -123,6 +124,7 @@ export function peerFlags(p: PeerFlagInput): string {
   if (!p.peerChoking && !p.amInterested) flags.push('K');
   if (!p.amChoking && !p.peerInterested) flags.push('?');
   if (p.incoming) flags.push('I');
+  if (p.encrypted) flags.push('E');
   if (p.source === 'dht') flags.push('H');
   if (p.source === 'pex') flags.push('X');
   if (p.source === 'lsd') flags.push('L');
