@@ -8,7 +8,8 @@
 //! re-sends its own join lookup to them on every tick while its table is
 //! empty; what it cannot do is learn new addresses. So a retry whose names
 //! now resolve to addresses the node was not built with rebuilds the node
-//! ([`rebuild`]) on the same UDP address; otherwise it runs a join lookup
+//! ([`rebuild`]) behind the same relay, so on the same public address;
+//! otherwise it runs a join lookup
 //! (our own id), which tells whether anyone answered.
 //!
 //! The task holds the node only weakly: it ends when the last [`Dht`]
@@ -38,14 +39,6 @@ const CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// Bound on one retry's join lookup (it ends by itself when every request
 /// is answered or timed out; this only guards against a stuck node).
 const JOIN_LOOKUP_LIMIT: Duration = Duration::from_secs(30);
-
-/// A rebuilt node binds the old one's address, which is free once the old
-/// node's thread has noticed it was dropped (50 ms) and calls still holding
-/// it have ended; tried this often, [`REBIND_GAP`] apart.
-const REBIND_TRIES: u32 = 300;
-
-/// Gap between binding attempts of a rebuild.
-const REBIND_GAP: Duration = Duration::from_millis(100);
 
 /// How joining goes, for the GUI and the command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -161,33 +154,29 @@ async fn retry(dht: &Dht) {
     join.problem = if joined { None } else { problem };
 }
 
-/// Replaces the node by a new one on the same UDP address, joining through
-/// `bootstrap`, in server mode if [`Inner::serving`] says so.
+/// Replaces the node by a new one behind the same relay (so on the same
+/// public address), joining through `bootstrap` (real addresses), in
+/// server mode if [`Inner::serving`] says so.
 pub(super) async fn rebuild(inner: &Inner, bootstrap: Vec<SocketAddrV4>) -> Result<(), DhtError> {
     let _one_at_a_time = inner.rebuilding.lock().await;
     // Dropping our handle stops the old node's thread within one socket
-    // read timeout, which frees the address.
+    // read timeout (calls still holding it finish first).
     let old = lock(&inner.node).take();
     drop(old);
     let serving = inner.serving.load(Ordering::SeqCst);
-    let addr = inner.local_addr;
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match build(&inner.config, addr, &bootstrap, serving).await {
-            Ok(node) => {
-                *lock(&inner.node) = Some(node);
-                *lock(&inner.bootstrap) = bootstrap;
-                wake(inner);
-                return Ok(());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < REBIND_TRIES => {
-                tokio::time::sleep(REBIND_GAP).await;
-            }
-            Err(source) => {
-                tracing::error!("the DHT node could not be restarted on {addr}: {source}");
-                return Err(DhtError::Bind { addr, source });
-            }
+    let aliases: Vec<SocketAddrV4> = bootstrap.iter().map(|a| inner.relay.alias(*a)).collect();
+    let node = match build(&inner.config, &inner.relay, &aliases, serving).await {
+        Ok(node) => node,
+        Err(source) => {
+            tracing::error!("the DHT node could not be restarted: {source}");
+            return Err(DhtError::Bind {
+                addr: SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0),
+                source,
+            });
         }
-    }
+    };
+    *lock(&inner.node) = Some(node);
+    *lock(&inner.bootstrap) = bootstrap;
+    wake(inner);
+    Ok(())
 }

@@ -11,16 +11,11 @@
 //! stops when the last [`Dht`] clone is dropped: its thread notices within
 //! one socket read timeout (50 ms) and exits.
 //!
-//! **Datagrams from strangers are parsed by `mainline`, not by us.** It
-//! owns its UDP socket and hands each datagram straight to serde_bencode,
-//! which recurses without a depth limit; the crate (8.0) offers no hook
-//! before that parse (its `RequestFilter` sees parsed requests only), so
-//! our bounded `bencode::scan` cannot stand in front. What bounds the depth
-//! is `mainline` reading at most 2,048 bytes of a datagram: the deepest one
-//! needs between 512 KiB and 1 MiB of the node thread's default 2 MiB stack
-//! in a debug build (measured by lowering `RUST_MIN_STACK`), and
-//! tests/dht.rs sends it. A `mainline` that reads larger datagrams, or a
-//! smaller thread stack, would turn one datagram into a crash.
+//! **Datagrams from strangers reach `mainline` only through our relay**
+//! ([`relay`]), which owns the public UDP socket: it checks each one with
+//! our bounded `bencode::scan` (serde_bencode inside `mainline` recurses
+//! without a depth limit) and rewrites what `mainline` 8 cannot take
+//! (transaction ids other than 4 bytes long, which libtorrent sends).
 //!
 //! **Private torrents (BEP 27) must not use the DHT.** This module does not
 //! know about torrents' flags: the caller simply does not spawn a
@@ -29,6 +24,7 @@
 
 mod announcer;
 mod keeper;
+mod relay;
 pub mod saved;
 mod state;
 
@@ -180,10 +176,14 @@ struct Inner {
     /// only for the moment of a rebuild, when calls fail as
     /// [`DhtError::Stopped`] or yield nothing.
     node: Mutex<Option<AsyncDht>>,
-    /// Where the node listens, read once at start; a rebuilt node binds the
-    /// same address, so that port mappings and other nodes' tables stay
-    /// true.
+    /// Where other nodes reach us: the relay's public socket, which
+    /// outlives rebuilds of the node, so port mappings and other nodes'
+    /// tables stay true.
     local_addr: SocketAddrV4,
+    /// The relay in front of the node (see [`relay`]): the node itself
+    /// listens on an ephemeral port on 127.0.0.1 and sees other nodes by
+    /// loopback aliases.
+    relay: relay::Relay,
     /// The configuration, for rebuilds and re-resolving the bootstrap names.
     config: DhtConfig,
     /// Nodes read from the nodes file at start: extra bootstrap nodes.
@@ -248,11 +248,14 @@ impl Dht {
         let resolved = resolve_bootstrap(&config.bootstrap).await?;
         let bootstrap = pick_bootstrap(&resolved.addrs, &saved);
         let addr = SocketAddrV4::new(config.bind, config.port);
-        let node = build(&config, addr, &bootstrap, config.server_mode)
+        let relay = relay::Relay::start(addr)
             .await
             .map_err(|source| DhtError::Bind { addr, source })?;
-        let info = guard(node.info()).await?;
-        let local_addr = info.local_addr();
+        let local_addr = relay.public();
+        let aliases: Vec<SocketAddrV4> = bootstrap.iter().map(|a| relay.alias(*a)).collect();
+        let node = build(&config, &relay, &aliases, config.server_mode)
+            .await
+            .map_err(|source| DhtError::Bind { addr, source })?;
         let problem = resolved.problem(&config.bootstrap, &saved);
         if let Some(p) = &problem {
             tracing::warn!("DHT: {p}; retrying");
@@ -260,6 +263,7 @@ impl Dht {
         let inner = Arc::new(Inner {
             node: Mutex::new(Some(node)),
             local_addr,
+            relay,
             serving: AtomicBool::new(config.server_mode),
             config,
             saved,
@@ -271,7 +275,7 @@ impl Dht {
             rebuilding: tokio::sync::Mutex::new(()),
             counters: Arc::default(),
             directory: Mutex::new(state::Directory::default()),
-            waker: bind_waker(local_addr),
+            waker: bind_waker(),
         });
         tokio::spawn(keeper::run(Arc::downgrade(&inner)));
         Ok(Dht { inner })
@@ -321,12 +325,14 @@ impl Dht {
         keeper::rebuild(&self.inner, bootstrap).await
     }
 
-    /// The routing table's addresses.
+    /// The routing table's addresses (real ones, not the node's aliases).
     async fn table(&self) -> Result<Vec<SocketAddrV4>, DhtError> {
+        let relay = &self.inner.relay;
         Ok(guard(self.node()?.to_bootstrap())
             .await?
             .iter()
             .filter_map(|s| s.parse().ok())
+            .map(|a| relay.real(a))
             .collect())
     }
 
@@ -396,15 +402,20 @@ impl Dht {
 
     /// A node lookup; learns the ids of the nodes it finds for the bucket
     /// view.
-    async fn find_node(&self, target: Id) -> Result<Box<[mainline::Node]>, DhtError> {
+    async fn find_node(&self, target: Id) -> Result<Vec<(SocketAddrV4, Id)>, DhtError> {
         let dht = self.node()?;
         let lookup = dht.find_node(target);
         self.wake();
         let nodes = guard(lookup).await?;
+        let relay = &self.inner.relay;
+        let found: Vec<(SocketAddrV4, Id)> = nodes
+            .iter()
+            .map(|n| (relay.real(n.address()), *n.id()))
+            .collect();
         if let Ok(mut directory) = self.inner.directory.lock() {
-            directory.learn(&nodes);
+            directory.learn(&found);
         }
-        Ok(nodes)
+        Ok(found)
     }
 
     /// Nudges the node's thread to read its command channel now (see
@@ -417,35 +428,49 @@ impl Dht {
 
 /// See [`Dht::wake`].
 fn wake(inner: &Inner) {
-    if let Some(socket) = &inner.waker {
-        let _ = socket.send_to(&[], wake_target(inner.local_addr));
+    if let (Some(socket), Some(node)) = (&inner.waker, inner.relay.node()) {
+        let _ = socket.send_to(&[], node);
     }
 }
 
-/// Builds a `mainline` node bound to `addr` joining through `bootstrap`.
+/// Builds a `mainline` node on a free port of 127.0.0.1 behind `relay`,
+/// joining through `bootstrap` (aliases). The relay is told the node's
+/// address before the node starts, so that its first datagrams (the join
+/// lookup, sent at once) pass.
 async fn build(
     config: &DhtConfig,
-    addr: SocketAddrV4,
+    relay: &relay::Relay,
     bootstrap: &[SocketAddrV4],
     server_mode: bool,
 ) -> std::io::Result<AsyncDht> {
-    let mut builder = mainline::Dht::builder();
-    builder
-        .bind_address(*addr.ip())
-        // Always explicit: without a port, mainline tries 6881 first.
-        .port(addr.port())
-        .bootstrap(bootstrap);
-    if let Some(timeout) = config.request_timeout {
-        builder.request_timeout(timeout);
+    let mut last_error = None;
+    // The port is found free and then bound by mainline: another socket can
+    // take it in between, rarely; then try another.
+    for _ in 0..8 {
+        let port = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port();
+        relay.set_node(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        let mut builder = mainline::Dht::builder();
+        builder
+            .bind_address(Ipv4Addr::LOCALHOST)
+            .port(port)
+            .bootstrap(bootstrap);
+        if let Some(timeout) = config.request_timeout {
+            builder.request_timeout(timeout);
+        }
+        if server_mode {
+            builder.server_mode();
+        }
+        // Binding and spawning the node thread is quick but blocking.
+        match tokio::task::spawn_blocking(move || builder.build()).await {
+            Ok(Ok(node)) => return Ok(node.as_async()),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::AddrInUse => last_error = Some(e),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(std::io::Error::other(e)),
+        }
     }
-    if server_mode {
-        builder.server_mode();
-    }
-    // Binding and spawning the node thread is quick but blocking.
-    let built = tokio::task::spawn_blocking(move || builder.build())
-        .await
-        .map_err(std::io::Error::other)?;
-    Ok(built?.as_async())
+    Err(last_error.unwrap_or_else(|| std::io::Error::other("no free port on 127.0.0.1")))
 }
 
 /// Locks a mutex, ignoring poisoning: every value behind these locks is
@@ -625,25 +650,9 @@ fn pick_bootstrap(configured: &[SocketAddrV4], saved: &[SocketAddrV4]) -> Vec<So
     out
 }
 
-/// Where to send wake-up datagrams: the node's address, or loopback if it
-/// listens on all interfaces.
-fn wake_target(local: SocketAddrV4) -> SocketAddrV4 {
-    if local.ip().is_unspecified() {
-        SocketAddrV4::new(Ipv4Addr::LOCALHOST, local.port())
-    } else {
-        local
-    }
-}
-
-/// Binds the wake-up socket on the interface the node will receive from.
-fn bind_waker(local: SocketAddrV4) -> Option<UdpSocket> {
-    let target = wake_target(local);
-    let bind_ip = if target.ip().is_loopback() {
-        Ipv4Addr::LOCALHOST
-    } else {
-        Ipv4Addr::UNSPECIFIED
-    };
-    let socket = UdpSocket::bind(SocketAddrV4::new(bind_ip, 0)).ok()?;
+/// Binds the wake-up socket on loopback, where the node listens.
+fn bind_waker() -> Option<UdpSocket> {
+    let socket = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).ok()?;
     socket.set_nonblocking(true).ok()?;
     Some(socket)
 }
@@ -699,13 +708,5 @@ mod tests {
         assert_eq!(t.bind, Ipv4Addr::LOCALHOST);
         assert_eq!(t.request_timeout, Some(TESTNET_REQUEST_TIMEOUT));
         assert!(t.nodes_file.is_none() && d.nodes_file.is_none());
-    }
-
-    #[test]
-    fn wake_target_prefers_loopback_for_wildcard() {
-        let any: SocketAddrV4 = "0.0.0.0:7000".parse().unwrap();
-        assert_eq!(wake_target(any), "127.0.0.1:7000".parse().unwrap());
-        let lo: SocketAddrV4 = "127.0.0.2:7000".parse().unwrap();
-        assert_eq!(wake_target(lo), lo);
     }
 }

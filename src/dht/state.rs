@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use mainline::{Id, Node};
+use mainline::Id;
 
 use super::{guard, Dht, DhtError};
 
@@ -94,10 +94,8 @@ pub(super) struct Directory {
 
 impl Directory {
     /// Records the ids of nodes a lookup returned.
-    pub(super) fn learn(&mut self, nodes: &[Node]) {
-        for node in nodes {
-            self.ids.insert(node.address(), *node.id());
-        }
+    pub(super) fn learn(&mut self, nodes: &[(SocketAddrV4, Id)]) {
+        self.ids.extend(nodes.iter().copied());
     }
 
     /// Whether a refresh is due; if so, records that one starts now.
@@ -195,7 +193,7 @@ pub(super) async fn snapshot(dht: &Dht) -> Result<DhtState, DhtError> {
     }
     Ok(DhtState {
         node_id: own.to_string(),
-        local_addr: SocketAddr::V4(info.local_addr()),
+        local_addr: dht.local_addr(),
         nodes: table.len(),
         buckets,
         lookups_in_flight: inner.counters.lookups.load(Ordering::Relaxed),
@@ -223,7 +221,7 @@ async fn refresh_buckets(dht: Dht) {
     };
     let deepest = closest
         .iter()
-        .map(|n| shared_prefix_bits(&own, n.id()))
+        .map(|(_, id)| shared_prefix_bits(&own, id))
         .max()
         .unwrap_or(0)
         .min(159);
