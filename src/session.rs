@@ -256,6 +256,19 @@ impl Session {
                 if c.port == 0 {
                     c.port = listen_port;
                 }
+                // The routing table is kept beside the torrents.
+                if c.nodes_file.is_none() {
+                    c.nodes_file = config
+                        .state_dir
+                        .as_ref()
+                        .map(|d| d.join(crate::dht::saved::NODES_FILE));
+                }
+                // Bound to a public address, we are connectable: answer
+                // other nodes from the start rather than after mainline's
+                // 15-minute probe.
+                if is_public_ipv4(config.listen_addr.ip()) || is_public_ipv4(c.bind.into()) {
+                    c.server_mode = true;
+                }
                 let started = match Dht::start(c.clone()).await {
                     // The UDP port may be taken even though TCP was free.
                     Err(_) if c.port != 0 => Dht::start(DhtConfig { port: 0, ..c }).await,
@@ -347,6 +360,13 @@ impl Session {
         let session = Session { inner };
         if let Some(task) = port_map_task {
             session.inner.tasks.spawn(task);
+        }
+        if let (Some(dht), Some(map)) = (&session.inner.dht, &session.inner.port_map) {
+            session.inner.tasks.spawn(serve_dht_when_mapped(
+                dht.clone(),
+                map.clone(),
+                session.inner.cancel.child_token(),
+            ));
         }
         for s in stored {
             let r = s.resume;
@@ -555,6 +575,13 @@ impl Session {
     /// Stops every torrent (telling trackers, flushing files) and waits for
     /// every task to end, at most `SHUTDOWN_TIMEOUT`.
     pub async fn shutdown(&self) {
+        if let Some(dht) = &self.inner.dht {
+            match tokio::time::timeout(SHUTDOWN_TIMEOUT, dht.save_nodes()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!("cannot save the DHT routing table: {e}"),
+                Err(_) => tracing::warn!("saving the DHT routing table timed out"),
+            }
+        }
         self.inner.cancel.cancel();
         self.inner.tasks.close();
         if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.inner.tasks.wait())
@@ -564,6 +591,45 @@ impl Session {
             tracing::warn!("some tasks did not stop within {SHUTDOWN_TIMEOUT:?}");
         }
         lock(&self.inner.torrents).clear();
+    }
+}
+
+/// Whether `ip` is a public IPv4 address: one other hosts on the Internet
+/// can reach us at (not private, loopback, link-local, shared CGNAT space,
+/// documentation, broadcast or unspecified).
+fn is_public_ipv4(ip: std::net::IpAddr) -> bool {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return false;
+    };
+    let [a, b, ..] = v4.octets();
+    let cgnat = a == 100 && (64..128).contains(&b);
+    !(v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_documentation()
+        || v4.is_multicast()
+        || cgnat
+        || a == 0
+        || a >= 240)
+}
+
+/// Turns the DHT's server mode on once the port mapping reports the UDP
+/// port mapped: from then on other nodes can reach us. Polls the mapping's
+/// status (it has no notification) until then or until the session ends.
+async fn serve_dht_when_mapped(dht: Dht, map: crate::portmap::PortMap, cancel: CancellationToken) {
+    loop {
+        if let crate::portmap::PortMapStatus::Mapped { udp: true, .. } = map.status() {
+            if let Err(e) = dht.serve().await {
+                tracing::warn!("the DHT could not switch to server mode: {e}");
+            }
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
     }
 }
 

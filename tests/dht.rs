@@ -214,12 +214,10 @@ async fn pings_back(sock: &tokio::net::UdpSocket, node: SocketAddr, tid: &[u8; 4
 }
 
 /// `mainline` parses datagrams with serde_bencode, which recurses without a
-/// depth limit, on its node thread (a 2 MiB stack by default). A datagram
-/// can only be so deep: `mainline` reads at most 2,048 bytes of one. A
-/// datagram nested that deep, in several places a value can go, leaves the
-/// node answering. (With `RUST_MIN_STACK=524288` the node thread overflows
-/// its stack here and the process aborts: the recursion is real, and this
-/// fails if a `mainline` upgrade lets deeper datagrams through.)
+/// depth limit, on its node thread. Our relay in front of it checks every
+/// datagram with the bounded `bencode::scan` first and drops deep ones. A
+/// datagram nested 4,096 deep, in several places a value can go, leaves the
+/// node answering.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deepest_datagram_does_not_crash_a_node() {
     let dht = Dht::start(DhtConfig::testnet::<&str>(&[])).await.unwrap();

@@ -205,6 +205,12 @@ pub struct GlobalStats {
     pub dht_nodes: Option<usize>,
     /// Why the DHT is off although the settings ask for it.
     pub dht_error: Option<String>,
+    /// While the DHT runs but has not joined: seconds until it tries
+    /// again (the status bar says "connecting, retrying in N s").
+    pub dht_retry_in_secs: Option<u64>,
+    /// While the DHT runs but has not joined: why, when known (names that
+    /// did not resolve, bootstrap nodes that did not answer).
+    pub dht_problem: Option<String>,
     /// The TCP port peers reach us on; `None` if the engine did not start.
     pub listen_port: Option<u16>,
     /// The router's address and port that peers outside dial, when a
@@ -390,6 +396,12 @@ pub struct DhtPanel {
     pub server_mode: bool,
     /// Estimated nodes in the whole DHT.
     pub size_estimate: usize,
+    /// Seconds until the next join attempt, while not joined.
+    pub retry_in_secs: Option<u64>,
+    /// Join attempts since the routing table was last seen with nodes.
+    pub join_attempts: u32,
+    /// Why it has not joined, when known.
+    pub join_problem: Option<String>,
 }
 
 /// One bucket of the routing table.
@@ -702,6 +714,12 @@ impl From<DhtState> for DhtPanel {
             bootstrapped: s.bootstrapped,
             server_mode: s.server_mode,
             size_estimate: s.dht_size_estimate,
+            // Rounded up: "retrying in 0 s" would read as stuck.
+            retry_in_secs: s
+                .retry_in
+                .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)),
+            join_attempts: s.join_attempts,
+            join_problem: s.join_problem,
         }
     }
 }

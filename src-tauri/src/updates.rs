@@ -89,6 +89,8 @@ async fn gather(
                 peers: 0,
                 dht_nodes: None,
                 dht_error: None,
+                dht_retry_in_secs: None,
+                dht_problem: None,
                 listen_port: None,
                 connectable: None,
                 port_mapping: None,
@@ -144,12 +146,15 @@ async fn gather(
         Some(d) => d.state().await.ok(),
         None => None,
     };
+    let panel = dht_state.map(DhtPanel::from);
     let global = GlobalStats {
         download_rate: down,
         upload_rate: up,
         peers,
-        dht_nodes: dht_state.as_ref().map(|s| s.nodes),
+        dht_nodes: panel.as_ref().map(|p| p.nodes),
         dht_error: session.dht_error().map(str::to_string),
+        dht_retry_in_secs: panel.as_ref().and_then(|p| p.retry_in_secs),
+        dht_problem: panel.as_ref().and_then(|p| p.join_problem.clone()),
         listen_port: Some(session.listen_port()),
         connectable: match session.port_mapping() {
             PortMapStatus::Mapped { external, .. } => Some(external.to_string()),
@@ -158,8 +163,8 @@ async fn gather(
         port_mapping: port_mapping_words(&session.port_mapping()),
         free_space: free_space(&lock(&state.config).download_dir()),
     };
-    let dht = dht_open.then(|| match dht_state {
-        Some(s) => DhtPanel::from(s),
+    let dht = dht_open.then(|| match panel {
+        Some(p) => p,
         None => DhtPanel {
             enabled: session.dht().is_some(),
             error: session.dht_error().map(str::to_string),
@@ -172,6 +177,9 @@ async fn gather(
             bootstrapped: false,
             server_mode: false,
             size_estimate: 0,
+            retry_in_secs: None,
+            join_attempts: 0,
+            join_problem: None,
         },
     });
     SessionUpdate {

@@ -11,16 +11,11 @@
 //! stops when the last [`Dht`] clone is dropped: its thread notices within
 //! one socket read timeout (50 ms) and exits.
 //!
-//! **Datagrams from strangers are parsed by `mainline`, not by us.** It
-//! owns its UDP socket and hands each datagram straight to serde_bencode,
-//! which recurses without a depth limit; the crate (8.0) offers no hook
-//! before that parse (its `RequestFilter` sees parsed requests only), so
-//! our bounded `bencode::scan` cannot stand in front. What bounds the depth
-//! is `mainline` reading at most 2,048 bytes of a datagram: the deepest one
-//! needs between 512 KiB and 1 MiB of the node thread's default 2 MiB stack
-//! in a debug build (measured by lowering `RUST_MIN_STACK`), and
-//! tests/dht.rs sends it. A `mainline` that reads larger datagrams, or a
-//! smaller thread stack, would turn one datagram into a crash.
+//! **Datagrams from strangers reach `mainline` only through our relay**
+//! ([`relay`]), which owns the public UDP socket: it checks each one with
+//! our bounded `bencode::scan` (serde_bencode inside `mainline` recurses
+//! without a depth limit) and rewrites what `mainline` 8 cannot take
+//! (transaction ids other than 4 bytes long, which libtorrent sends).
 //!
 //! **Private torrents (BEP 27) must not use the DHT.** This module does not
 //! know about torrents' flags: the caller simply does not spawn a
@@ -28,14 +23,18 @@
 //! torrent whose info dictionary has `private = 1`.
 
 mod announcer;
+mod keeper;
+mod relay;
+pub mod saved;
 mod state;
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,6 +48,7 @@ use rand::seq::SliceRandom;
 use crate::types::InfoHash;
 
 pub use announcer::{DhtAnnouncer, DhtSchedule};
+pub use keeper::{DhtJoin, RETRY_FIRST, RETRY_MAX, SAVE_INTERVAL};
 pub use state::{DhtBucket, DhtNode, DhtState};
 
 /// The public routers a new node joins the DHT through, as `mainline` ships
@@ -70,10 +70,13 @@ pub const TESTNET_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 /// How the DHT node is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DhtConfig {
-    /// Nodes to join the DHT through, as `HOST:PORT` (names are resolved once,
-    /// at start; at most [`MAX_BOOTSTRAP_NODES`] of the addresses are used). Empty means "start a new DHT": the node waits for others to
-    /// contact it, which only makes sense for the first node of a test network.
-    /// Default: [`DEFAULT_BOOTSTRAP_NODES`].
+    /// Nodes to join the DHT through, as `HOST:PORT`. Names are resolved at
+    /// start and again at every retry while the routing table is empty (a
+    /// laptop that starts offline joins once it is online); at most
+    /// [`MAX_BOOTSTRAP_NODES`] addresses, with the saved nodes, are used.
+    /// Empty (and no saved nodes) means "start a new DHT": the node waits
+    /// for others to contact it, which only makes sense for the first node
+    /// of a test network. Default: [`DEFAULT_BOOTSTRAP_NODES`].
     pub bootstrap: Vec<String>,
     /// UDP port to listen on; 0 lets the OS choose. The app passes its
     /// BitTorrent listen port, as other clients do, so that one port number
@@ -85,10 +88,15 @@ pub struct DhtConfig {
     /// How long to wait for each DHT request's answer; `None` keeps
     /// `mainline`'s default (2 s). Tests on loopback use a short one.
     pub request_timeout: Option<Duration>,
-    /// Answer other nodes' requests from the start. When false, `mainline`'s
-    /// adaptive mode decides: it turns server mode on after a while if the
-    /// node turns out not to be firewalled.
+    /// Answer other nodes' requests from the start: the caller knows we are
+    /// connectable (a public address, a test network). When false the node
+    /// is read-only (BEP 43: its queries say `ro`, it answers no one) until
+    /// [`Dht::serve`] is called (the port got mapped) or `mainline`'s
+    /// adaptive mode finds, after 15 minutes, that it is not firewalled.
     pub server_mode: bool,
+    /// Where the routing table is kept across runs ([`saved`]), or `None`
+    /// to keep nothing. Its nodes are extra bootstrap nodes at start.
+    pub nodes_file: Option<PathBuf>,
 }
 
 impl Default for DhtConfig {
@@ -102,6 +110,7 @@ impl Default for DhtConfig {
             bind: Ipv4Addr::UNSPECIFIED,
             request_timeout: None,
             server_mode: false,
+            nodes_file: None,
         }
     }
 }
@@ -118,6 +127,7 @@ impl DhtConfig {
             bind: Ipv4Addr::LOCALHOST,
             request_timeout: Some(TESTNET_REQUEST_TIMEOUT),
             server_mode: true,
+            nodes_file: None,
         }
     }
 }
@@ -128,13 +138,6 @@ pub enum DhtError {
     /// A bootstrap entry that is not `HOST:PORT`.
     #[error("DHT bootstrap node {0:?} is not HOST:PORT with a port from 1 to 65535")]
     BadBootstrapAddress(String),
-    /// Bootstrap nodes were configured but none of their names resolved to an
-    /// IPv4 address, so the node could never join the DHT.
-    #[error("none of the DHT bootstrap nodes resolved to an IPv4 address (tried {})", .tried.join(", "))]
-    NoBootstrapAddress {
-        /// The configured entries, for the message.
-        tried: Vec<String>,
-    },
     /// The UDP socket could not be bound (port in use, no such address ...).
     #[error("cannot start the DHT on UDP {addr}: {source}")]
     Bind {
@@ -168,10 +171,33 @@ pub struct Dht {
 
 /// The state behind every clone of a [`Dht`].
 struct Inner {
-    /// `mainline`'s handle: a channel to the node's thread.
-    dht: AsyncDht,
-    /// Where the node listens, read once at start (it never changes).
+    /// `mainline`'s handle: a channel to the node's thread. Replaced when
+    /// the node is rebuilt (new bootstrap addresses, server mode on); `None`
+    /// only for the moment of a rebuild, when calls fail as
+    /// [`DhtError::Stopped`] or yield nothing.
+    node: Mutex<Option<AsyncDht>>,
+    /// Where other nodes reach us: the relay's public socket, which
+    /// outlives rebuilds of the node, so port mappings and other nodes'
+    /// tables stay true.
     local_addr: SocketAddrV4,
+    /// The relay in front of the node (see [`relay`]): the node itself
+    /// listens on an ephemeral port on 127.0.0.1 and sees other nodes by
+    /// loopback aliases.
+    relay: relay::Relay,
+    /// The configuration, for rebuilds and re-resolving the bootstrap names.
+    config: DhtConfig,
+    /// Nodes read from the nodes file at start: extra bootstrap nodes.
+    saved: Vec<SocketAddrV4>,
+    /// The bootstrap addresses the current node was built with; a retry
+    /// rebuilds the node only when the names now resolve to others.
+    bootstrap: Mutex<Vec<SocketAddrV4>>,
+    /// Whether the node answers requests: set from the configuration, and by
+    /// [`Dht::serve`]; kept across rebuilds.
+    serving: AtomicBool,
+    /// Joining progress, written by the keeper task, read by the GUI.
+    join: Mutex<DhtJoin>,
+    /// One rebuild at a time (the keeper's and [`Dht::serve`]'s).
+    rebuilding: tokio::sync::Mutex<()>,
     /// Lookups and announces in flight, for [`DhtState`]; shared with the
     /// guards inside streams and futures so they count down when dropped.
     counters: Arc<Counters>,
@@ -196,43 +222,63 @@ struct Counters {
 }
 
 impl Dht {
-    /// Starts the DHT node: resolves the bootstrap names, binds the UDP
-    /// socket and starts `mainline`'s node thread, which joins the DHT in the
-    /// background. Contacts no node other than those in `config.bootstrap`
-    /// (the public routers only if the config says so, as its default does).
+    /// Starts the DHT node: reads the saved nodes, resolves the bootstrap
+    /// names, binds the UDP socket and starts `mainline`'s node thread,
+    /// which joins the DHT in the background, and the task that keeps it
+    /// joined (retries while the routing table is empty, saves the table).
+    /// Contacts no node other than those in `config.bootstrap` and the
+    /// nodes file (the public routers only if the config says so, as its
+    /// default does). Names that do not resolve are no error: they are
+    /// tried again with backoff, and [`DhtState`] says so.
     pub async fn start(config: DhtConfig) -> Result<Dht, DhtError> {
-        let bootstrap = resolve_bootstrap(&config.bootstrap).await?;
-        let mut builder = mainline::Dht::builder();
-        builder
-            .bind_address(config.bind)
-            // Always explicit: without a port, mainline tries 6881 first.
-            .port(config.port)
-            .bootstrap(&bootstrap);
-        if let Some(timeout) = config.request_timeout {
-            builder.request_timeout(timeout);
-        }
-        if config.server_mode {
-            builder.server_mode();
-        }
+        let saved = match &config.nodes_file {
+            Some(path) => {
+                let path = path.clone();
+                match tokio::task::spawn_blocking(move || saved::load(&path)).await {
+                    Ok(Ok(nodes)) => nodes,
+                    Ok(Err(e)) => {
+                        tracing::warn!("{e}");
+                        Vec::new()
+                    }
+                    Err(_) => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+        let resolved = resolve_bootstrap(&config.bootstrap).await?;
+        let bootstrap = pick_bootstrap(&resolved.addrs, &saved);
         let addr = SocketAddrV4::new(config.bind, config.port);
-        // Binding and spawning the node thread is quick but blocking.
-        let built = tokio::task::spawn_blocking(move || builder.build())
+        let relay = relay::Relay::start(addr)
             .await
-            .map_err(|_| DhtError::Stopped)?;
-        let dht = built
-            .map_err(|source| DhtError::Bind { addr, source })?
-            .as_async();
-        let info = guard(dht.info()).await?;
-        let local_addr = info.local_addr();
-        Ok(Dht {
-            inner: Arc::new(Inner {
-                dht,
-                local_addr,
-                counters: Arc::default(),
-                directory: Mutex::new(state::Directory::default()),
-                waker: bind_waker(local_addr),
+            .map_err(|source| DhtError::Bind { addr, source })?;
+        let local_addr = relay.public();
+        let aliases: Vec<SocketAddrV4> = bootstrap.iter().map(|a| relay.alias(*a)).collect();
+        let node = build(&config, &relay, &aliases, config.server_mode)
+            .await
+            .map_err(|source| DhtError::Bind { addr, source })?;
+        let problem = resolved.problem(&config.bootstrap, &saved);
+        if let Some(p) = &problem {
+            tracing::warn!("DHT: {p}; retrying");
+        }
+        let inner = Arc::new(Inner {
+            node: Mutex::new(Some(node)),
+            local_addr,
+            relay,
+            serving: AtomicBool::new(config.server_mode),
+            config,
+            saved,
+            bootstrap: Mutex::new(bootstrap),
+            join: Mutex::new(DhtJoin {
+                problem,
+                ..DhtJoin::default()
             }),
-        })
+            rebuilding: tokio::sync::Mutex::new(()),
+            counters: Arc::default(),
+            directory: Mutex::new(state::Directory::default()),
+            waker: bind_waker(),
+        });
+        tokio::spawn(keeper::run(Arc::downgrade(&inner)));
+        Ok(Dht { inner })
     }
 
     /// The UDP address the node listens on.
@@ -240,14 +286,71 @@ impl Dht {
         SocketAddr::V4(self.inner.local_addr)
     }
 
+    /// The current `mainline` handle.
+    fn node(&self) -> Result<AsyncDht, DhtError> {
+        lock(&self.inner.node).clone().ok_or(DhtError::Stopped)
+    }
+
     /// Waits until the node has joined the DHT: runs a lookup of our own id
     /// (as joining does) and returns whether it found any node. Bounded by
     /// the request timeout: a lookup ends when every request is answered or
     /// timed out.
     pub async fn bootstrapped(&self) -> Result<bool, DhtError> {
-        let id = *guard(self.inner.dht.info()).await?.id();
+        let id = *guard(self.node()?.info()).await?.id();
         let nodes = self.find_node(id).await?;
         Ok(!nodes.is_empty())
+    }
+
+    /// How joining goes: attempts, the next retry, what is wrong. Cheap
+    /// (no call into the node); [`DhtState`] carries the same.
+    pub fn join_status(&self) -> DhtJoin {
+        lock(&self.inner.join).clone()
+    }
+
+    /// Starts answering other nodes' requests (server mode) if the node does
+    /// not yet: call it once we are known to be connectable (the UDP port
+    /// got mapped). `mainline` fixes the mode when a node is built, so the
+    /// node is rebuilt on the same port, joining through the nodes of its
+    /// routing table.
+    pub async fn serve(&self) -> Result<(), DhtError> {
+        if self.inner.serving.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let table = self.table().await.unwrap_or_default();
+        let bootstrap = if table.is_empty() {
+            lock(&self.inner.bootstrap).clone()
+        } else {
+            pick_bootstrap(&table, &[])
+        };
+        keeper::rebuild(&self.inner, bootstrap).await
+    }
+
+    /// The routing table's addresses (real ones, not the node's aliases).
+    async fn table(&self) -> Result<Vec<SocketAddrV4>, DhtError> {
+        let relay = &self.inner.relay;
+        Ok(guard(self.node()?.to_bootstrap())
+            .await?
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .map(|a| relay.real(a))
+            .collect())
+    }
+
+    /// Writes the routing table to the nodes file now (the keeper also does
+    /// every [`SAVE_INTERVAL`]); the session calls it at shutdown. Returns
+    /// how many nodes were written; 0 without a nodes file or with an empty
+    /// table (an empty table never replaces a saved one).
+    pub async fn save_nodes(&self) -> std::io::Result<usize> {
+        let Some(path) = self.inner.config.nodes_file.clone() else {
+            return Ok(0);
+        };
+        let table = self.table().await.unwrap_or_default();
+        if table.is_empty() {
+            return Ok(0);
+        }
+        tokio::task::spawn_blocking(move || saved::save(&path, &table))
+            .await
+            .map_err(std::io::Error::other)?
     }
 
     /// Looks up peers for a torrent. Batches of peers arrive as nodes answer
@@ -262,11 +365,10 @@ impl Dht {
     /// orders the two; direct callers should too.
     pub fn get_peers(&self, info_hash: InfoHash) -> PeerStream {
         let in_flight = InFlight::new(&self.inner.counters, |c| &c.lookups);
-        let dht = &self.inner.dht;
         // `send` inside panics only if the node thread is gone.
-        let stream =
-            std::panic::catch_unwind(AssertUnwindSafe(|| dht.get_peers(Id::from(info_hash.0))))
-                .ok();
+        let stream = self.node().ok().and_then(|dht| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| dht.get_peers(Id::from(info_hash.0)))).ok()
+        });
         self.wake();
         PeerStream {
             stream,
@@ -280,7 +382,8 @@ impl Dht {
     /// nodes closest to it. Returns when those nodes have answered.
     pub async fn announce(&self, info_hash: InfoHash, port: Option<u16>) -> Result<(), DhtError> {
         let _in_flight = InFlight::new(&self.inner.counters, |c| &c.announces);
-        let announce = self.inner.dht.announce_peer(Id::from(info_hash.0), port);
+        let dht = self.node()?;
+        let announce = dht.announce_peer(Id::from(info_hash.0), port);
         self.wake();
         match guard(announce).await? {
             Ok(_) => Ok(()),
@@ -299,24 +402,81 @@ impl Dht {
 
     /// A node lookup; learns the ids of the nodes it finds for the bucket
     /// view.
-    async fn find_node(&self, target: Id) -> Result<Box<[mainline::Node]>, DhtError> {
-        let lookup = self.inner.dht.find_node(target);
+    async fn find_node(&self, target: Id) -> Result<Vec<(SocketAddrV4, Id)>, DhtError> {
+        let dht = self.node()?;
+        let lookup = dht.find_node(target);
         self.wake();
         let nodes = guard(lookup).await?;
+        let relay = &self.inner.relay;
+        let found: Vec<(SocketAddrV4, Id)> = nodes
+            .iter()
+            .map(|n| (relay.real(n.address()), *n.id()))
+            .collect();
         if let Ok(mut directory) = self.inner.directory.lock() {
-            directory.learn(&nodes);
+            directory.learn(&found);
         }
-        Ok(nodes)
+        Ok(found)
     }
 
     /// Nudges the node's thread to read its command channel now (see
     /// [`Inner::waker`]). An empty datagram is not a valid KRPC message, so
     /// the node drops it after waking.
     fn wake(&self) {
-        if let Some(socket) = &self.inner.waker {
-            let _ = socket.send_to(&[], wake_target(self.inner.local_addr));
+        wake(&self.inner);
+    }
+}
+
+/// See [`Dht::wake`].
+fn wake(inner: &Inner) {
+    if let (Some(socket), Some(node)) = (&inner.waker, inner.relay.node()) {
+        let _ = socket.send_to(&[], node);
+    }
+}
+
+/// Builds a `mainline` node on a free port of 127.0.0.1 behind `relay`,
+/// joining through `bootstrap` (aliases). The relay is told the node's
+/// address before the node starts, so that its first datagrams (the join
+/// lookup, sent at once) pass.
+async fn build(
+    config: &DhtConfig,
+    relay: &relay::Relay,
+    bootstrap: &[SocketAddrV4],
+    server_mode: bool,
+) -> std::io::Result<AsyncDht> {
+    let mut last_error = None;
+    // The port is found free and then bound by mainline: another socket can
+    // take it in between, rarely; then try another.
+    for _ in 0..8 {
+        let port = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port();
+        relay.set_node(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        let mut builder = mainline::Dht::builder();
+        builder
+            .bind_address(Ipv4Addr::LOCALHOST)
+            .port(port)
+            .bootstrap(bootstrap);
+        if let Some(timeout) = config.request_timeout {
+            builder.request_timeout(timeout);
+        }
+        if server_mode {
+            builder.server_mode();
+        }
+        // Binding and spawning the node thread is quick but blocking.
+        match tokio::task::spawn_blocking(move || builder.build()).await {
+            Ok(Ok(node)) => return Ok(node.as_async()),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::AddrInUse => last_error = Some(e),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(std::io::Error::other(e)),
         }
     }
+    Err(last_error.unwrap_or_else(|| std::io::Error::other("no free port on 127.0.0.1")))
+}
+
+/// Locks a mutex, ignoring poisoning: every value behind these locks is
+/// replaced whole, so a panic elsewhere cannot leave one half-written.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for Dht {
@@ -402,11 +562,39 @@ async fn guard<T>(future: impl Future<Output = T>) -> Result<T, DhtError> {
         .map_err(|_| DhtError::Stopped)
 }
 
-/// Checks and resolves the bootstrap entries to IPv4 addresses. Names that do
-/// not resolve are skipped (logged); it is an error only if entries were
-/// given and none resolved.
-async fn resolve_bootstrap(entries: &[String]) -> Result<Vec<SocketAddrV4>, DhtError> {
-    let mut out = Vec::new();
+/// The bootstrap entries' addresses, and the names that did not resolve.
+#[derive(Debug, Default)]
+struct Resolved {
+    /// IPv4 addresses, sorted, without duplicates, all of them.
+    addrs: Vec<SocketAddrV4>,
+    /// Entries that gave no IPv4 address, with why.
+    failed: Vec<String>,
+}
+
+impl Resolved {
+    /// What to tell the user when no entry resolved (the node cannot join
+    /// through its configuration); `None` when some did, or none were
+    /// given.
+    fn problem(&self, entries: &[String], saved: &[SocketAddrV4]) -> Option<String> {
+        if !self.addrs.is_empty() || entries.is_empty() {
+            return None;
+        }
+        let mut p = format!(
+            "none of the bootstrap nodes resolved to an IPv4 address ({})",
+            self.failed.join("; ")
+        );
+        if !saved.is_empty() {
+            p.push_str(&format!("; trying {} saved nodes", saved.len()));
+        }
+        Some(p)
+    }
+}
+
+/// Checks and resolves the bootstrap entries to IPv4 addresses. A malformed
+/// entry is an error; a name that does not resolve (offline, no DNS) is
+/// recorded in [`Resolved::failed`] and tried again later.
+async fn resolve_bootstrap(entries: &[String]) -> Result<Resolved, DhtError> {
+    let mut out = Resolved::default();
     for entry in entries {
         let port_ok = entry
             .rsplit_once(':')
@@ -417,46 +605,54 @@ async fn resolve_bootstrap(entries: &[String]) -> Result<Vec<SocketAddrV4>, DhtE
             return Err(DhtError::BadBootstrapAddress(entry.clone()));
         }
         match tokio::net::lookup_host(entry.as_str()).await {
-            Ok(addrs) => out.extend(addrs.filter_map(|a| match a {
-                SocketAddr::V4(v4) => Some(v4),
-                SocketAddr::V6(_) => None,
-            })),
-            Err(e) => tracing::warn!("DHT bootstrap node {entry} does not resolve: {e}"),
+            Ok(addrs) => {
+                let before = out.addrs.len();
+                out.addrs.extend(addrs.filter_map(|a| match a {
+                    SocketAddr::V4(v4) => Some(v4),
+                    SocketAddr::V6(_) => None,
+                }));
+                if out.addrs.len() == before {
+                    out.failed.push(format!("{entry}: no IPv4 address"));
+                }
+            }
+            Err(e) => {
+                tracing::debug!("DHT bootstrap node {entry} does not resolve: {e}");
+                out.failed.push(format!("{entry}: {e}"));
+            }
         }
     }
-    if out.is_empty() && !entries.is_empty() {
-        return Err(DhtError::NoBootstrapAddress {
-            tried: entries.to_vec(),
-        });
-    }
-    out.sort();
-    out.dedup();
-    if out.len() > MAX_BOOTSTRAP_NODES {
-        out.shuffle(&mut rand::thread_rng());
-        out.truncate(MAX_BOOTSTRAP_NODES);
-    }
+    out.addrs.sort();
+    out.addrs.dedup();
     Ok(out)
 }
 
-/// Where to send wake-up datagrams: the node's address, or loopback if it
-/// listens on all interfaces.
-fn wake_target(local: SocketAddrV4) -> SocketAddrV4 {
-    if local.ip().is_unspecified() {
-        SocketAddrV4::new(Ipv4Addr::LOCALHOST, local.port())
-    } else {
-        local
-    }
+/// The bootstrap addresses handed to `mainline`: all of them when they fit
+/// in [`MAX_BOOTSTRAP_NODES`]; otherwise up to half from the configured
+/// routers and the rest from the saved nodes (each sampled at random), so
+/// that neither a stale file nor a dead router list alone decides.
+fn pick_bootstrap(configured: &[SocketAddrV4], saved: &[SocketAddrV4]) -> Vec<SocketAddrV4> {
+    let mut rng = rand::thread_rng();
+    let mut configured = configured.to_vec();
+    let mut saved: Vec<SocketAddrV4> = saved
+        .iter()
+        .filter(|a| !configured.contains(a))
+        .copied()
+        .collect();
+    configured.shuffle(&mut rng);
+    saved.shuffle(&mut rng);
+    let from_saved = saved
+        .len()
+        .min(MAX_BOOTSTRAP_NODES - configured.len().min(MAX_BOOTSTRAP_NODES / 2));
+    let mut out: Vec<SocketAddrV4> = saved.into_iter().take(from_saved).collect();
+    let room = MAX_BOOTSTRAP_NODES - out.len();
+    out.extend(configured.into_iter().take(room));
+    out.sort();
+    out
 }
 
-/// Binds the wake-up socket on the interface the node will receive from.
-fn bind_waker(local: SocketAddrV4) -> Option<UdpSocket> {
-    let target = wake_target(local);
-    let bind_ip = if target.ip().is_loopback() {
-        Ipv4Addr::LOCALHOST
-    } else {
-        Ipv4Addr::UNSPECIFIED
-    };
-    let socket = UdpSocket::bind(SocketAddrV4::new(bind_ip, 0)).ok()?;
+/// Binds the wake-up socket on loopback, where the node listens.
+fn bind_waker() -> Option<UdpSocket> {
+    let socket = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).ok()?;
     socket.set_nonblocking(true).ok()?;
     Some(socket)
 }
@@ -477,12 +673,30 @@ mod tests {
         let ok = resolve_bootstrap(&["127.0.0.1:6881".to_string()])
             .await
             .unwrap();
-        assert_eq!(ok, vec!["127.0.0.1:6881".parse().unwrap()]);
-        assert!(resolve_bootstrap(&[]).await.unwrap().is_empty());
-        let many: Vec<String> = (1..=30).map(|p| format!("127.0.0.1:{p}")).collect();
-        let some = resolve_bootstrap(&many).await.unwrap();
-        assert_eq!(some.len(), MAX_BOOTSTRAP_NODES);
-        assert!(some.iter().all(|a| (1..=30).contains(&a.port())));
+        assert_eq!(ok.addrs, vec!["127.0.0.1:6881".parse().unwrap()]);
+        assert!(ok.failed.is_empty());
+        assert!(resolve_bootstrap(&[]).await.unwrap().addrs.is_empty());
+    }
+
+    #[test]
+    fn bootstrap_is_bounded_and_mixes_routers_with_saved_nodes() {
+        let addrs = |ports: std::ops::RangeInclusive<u16>| -> Vec<SocketAddrV4> {
+            ports
+                .map(|p| SocketAddrV4::new(Ipv4Addr::LOCALHOST, p))
+                .collect()
+        };
+        let routers = addrs(1..=30);
+        let saved = addrs(101..=130);
+        let only_routers = pick_bootstrap(&routers, &[]);
+        assert_eq!(only_routers.len(), MAX_BOOTSTRAP_NODES);
+        let only_saved = pick_bootstrap(&[], &saved);
+        assert_eq!(only_saved.len(), MAX_BOOTSTRAP_NODES);
+        let both = pick_bootstrap(&routers, &saved);
+        assert_eq!(both.len(), MAX_BOOTSTRAP_NODES);
+        let from_routers = both.iter().filter(|a| a.port() <= 30).count();
+        assert_eq!(from_routers, MAX_BOOTSTRAP_NODES / 2);
+        let few = pick_bootstrap(&addrs(1..=2), &addrs(1..=3));
+        assert_eq!(few, addrs(1..=3), "small lists are kept whole, once");
     }
 
     #[test]
@@ -493,13 +707,6 @@ mod tests {
         assert_eq!(t.bootstrap, vec!["127.0.0.1:1".to_string()]);
         assert_eq!(t.bind, Ipv4Addr::LOCALHOST);
         assert_eq!(t.request_timeout, Some(TESTNET_REQUEST_TIMEOUT));
-    }
-
-    #[test]
-    fn wake_target_prefers_loopback_for_wildcard() {
-        let any: SocketAddrV4 = "0.0.0.0:7000".parse().unwrap();
-        assert_eq!(wake_target(any), "127.0.0.1:7000".parse().unwrap());
-        let lo: SocketAddrV4 = "127.0.0.2:7000".parse().unwrap();
-        assert_eq!(wake_target(lo), lo);
+        assert!(t.nodes_file.is_none() && d.nodes_file.is_none());
     }
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use mainline::{Id, Node};
+use mainline::Id;
 
 use super::{guard, Dht, DhtError};
 
@@ -53,6 +53,14 @@ pub struct DhtState {
     pub server_mode: bool,
     /// `mainline`'s estimate of the number of nodes in the whole DHT.
     pub dht_size_estimate: usize,
+    /// Time until the next join retry while the routing table is empty
+    /// (see [`DhtJoin`](super::DhtJoin)); `None` once joined.
+    pub retry_in: Option<Duration>,
+    /// Join retries made since the table was last seen with nodes.
+    pub join_attempts: u32,
+    /// Why the node has not joined, when known (names that did not
+    /// resolve, bootstrap nodes that did not answer).
+    pub join_problem: Option<String>,
 }
 
 /// One Kademlia bucket of the routing table.
@@ -86,10 +94,8 @@ pub(super) struct Directory {
 
 impl Directory {
     /// Records the ids of nodes a lookup returned.
-    pub(super) fn learn(&mut self, nodes: &[Node]) {
-        for node in nodes {
-            self.ids.insert(node.address(), *node.id());
-        }
+    pub(super) fn learn(&mut self, nodes: &[(SocketAddrV4, Id)]) {
+        self.ids.extend(nodes.iter().copied());
     }
 
     /// Whether a refresh is due; if so, records that one starts now.
@@ -165,12 +171,10 @@ fn bucket_target(own: &Id, bits: u8) -> Id {
 /// Builds the snapshot; starts a bucket refresh in the background if due.
 pub(super) async fn snapshot(dht: &Dht) -> Result<DhtState, DhtError> {
     let inner = &dht.inner;
-    let info = guard(inner.dht.info()).await?;
-    let table: HashSet<SocketAddrV4> = guard(inner.dht.to_bootstrap())
-        .await?
-        .iter()
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let info = guard(dht.node()?.info()).await?;
+    let table: HashSet<SocketAddrV4> = dht.table().await?.into_iter().collect();
+    let join = dht.join_status();
+    let bootstrapped = !table.is_empty();
     let own = *info.id();
     let (buckets, refresh) = match inner.directory.lock() {
         Ok(mut directory) => {
@@ -189,30 +193,35 @@ pub(super) async fn snapshot(dht: &Dht) -> Result<DhtState, DhtError> {
     }
     Ok(DhtState {
         node_id: own.to_string(),
-        local_addr: SocketAddr::V4(info.local_addr()),
+        local_addr: dht.local_addr(),
         nodes: table.len(),
         buckets,
         lookups_in_flight: inner.counters.lookups.load(Ordering::Relaxed),
         announces_in_flight: inner.counters.announces.load(Ordering::Relaxed),
-        bootstrapped: !table.is_empty(),
+        bootstrapped,
         server_mode: info.server_mode(),
         dht_size_estimate: info.dht_size_estimate().0,
+        retry_in: if bootstrapped { None } else { join.retry_in() },
+        join_attempts: join.attempts,
+        join_problem: if bootstrapped { None } else { join.problem },
     })
 }
 
 /// Learns the ids of the routing table's nodes: a lookup of our own id, then
 /// one per bucket down to the deepest one that lookup reached.
 async fn refresh_buckets(dht: Dht) {
-    let Ok(info) = guard(dht.inner.dht.info()).await else {
+    let Ok(node) = dht.node() else { return };
+    let Ok(info) = guard(node.info()).await else {
         return;
     };
+    drop(node);
     let own = *info.id();
     let Ok(closest) = dht.find_node(own).await else {
         return;
     };
     let deepest = closest
         .iter()
-        .map(|n| shared_prefix_bits(&own, n.id()))
+        .map(|(_, id)| shared_prefix_bits(&own, id))
         .max()
         .unwrap_or(0)
         .min(159);

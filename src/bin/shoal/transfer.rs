@@ -316,7 +316,18 @@ async fn follow(
     let mut keys = crate::why::keys();
     let mut keys_open = true;
     let mut stall = crate::why::StallWatch::new(why_after);
+    let mut dht_said: Option<(bool, Option<String>)> = None;
     loop {
+        let dht = session.dht().map(|d| d.join_status());
+        if let Some(join) = &dht {
+            // One line when the DHT joins, and when it fails to for a new
+            // reason, also when the output is not a terminal.
+            let now = (join.joined, join.problem.clone());
+            if dht_said.as_ref() != Some(&now) && (join.joined || join.problem.is_some()) {
+                bar.suspend(|| eprintln!("{}", dht_line(join)));
+            }
+            dht_said = Some(now);
+        }
         let pm = session.port_mapping();
         if pm != port_map {
             // One line per change (mapped, renewed, failed), also when the
@@ -349,12 +360,13 @@ async fn follow(
             String::new()
         };
         bar.set_prefix(format!(
-            "down {}/s up {}/s peers {} ({} seeds, {} encrypted) {}{}",
+            "down {}/s up {}/s peers {} ({} seeds, {} encrypted) {}{}{}",
             indicatif::HumanBytes(st.download_rate),
             indicatif::HumanBytes(st.upload_rate),
             st.peers,
             st.seeds,
             st.encrypted_peers,
+            dht.as_ref().map(dht_word).unwrap_or_default(),
             connectable(&port_map),
             eta
         ));
@@ -431,6 +443,30 @@ async fn stop_signal() {
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// The status line's word on the DHT: joined, or when it tries again.
+fn dht_word(join: &shoal::dht::DhtJoin) -> String {
+    match join.retry_in() {
+        Some(wait) if !join.joined => format!("DHT connecting (retry in {} s) ", wait.as_secs()),
+        _ if join.joined => "DHT on ".into(),
+        _ => "DHT joining… ".into(),
+    }
+}
+
+/// The line printed when the DHT joins or fails to join.
+fn dht_line(join: &shoal::dht::DhtJoin) -> String {
+    if join.joined {
+        return "DHT: joined".into();
+    }
+    let problem = join.problem.as_deref().unwrap_or("not joined yet");
+    match join.retry_in() {
+        Some(wait) => format!(
+            "DHT: connecting: {problem}; retrying in {} s",
+            wait.as_secs().max(1)
+        ),
+        None => format!("DHT: connecting: {problem}"),
     }
 }
 

@@ -72,7 +72,7 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
     full: round === 0,
     torrents: rows,
     removed: [],
-    global: { downloadRate: 1e7, uploadRate: 3e6, peers: torrents * 30, dhtNodes: 300, dhtError: null, listenPort: 6881, connectable: null, portMapping: null, freeSpace: 5e11 },
+    global: { downloadRate: 1e7, uploadRate: 3e6, peers: torrents * 30, dhtNodes: 300, dhtError: null, dhtRetryInSecs: null, dhtProblem: null, listenPort: 6881, connectable: null, portMapping: null, freeSpace: 5e11 },
     detail: selected
       ? {
           id: selected.id,

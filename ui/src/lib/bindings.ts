@@ -214,6 +214,16 @@ dhtNodes: number | null,
  */
 dhtError: string | null, 
 /**
+ * While the DHT runs but has not joined: seconds until it tries
+ * again (the status bar says "connecting, retrying in N s").
+ */
+dhtRetryInSecs: number | null, 
+/**
+ * While the DHT runs but has not joined: why, when known (names that
+ * did not resolve, bootstrap nodes that did not answer).
+ */
+dhtProblem: string | null, 
+/**
  * The TCP port peers reach us on; `None` if the engine did not start.
  */
 listenPort: number | null, 
@@ -543,7 +553,19 @@ serverMode: boolean,
 /**
  * Estimated nodes in the whole DHT.
  */
-sizeEstimate: number, };
+sizeEstimate: number, 
+/**
+ * Seconds until the next join attempt, while not joined.
+ */
+retryInSecs: number | null, 
+/**
+ * Join attempts since the routing table was last seen with nodes.
+ */
+joinAttempts: number, 
+/**
+ * Why it has not joined, when known.
+ */
+joinProblem: string | null, };
 
 /**
  * One bucket of the routing table.

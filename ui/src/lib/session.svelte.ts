@@ -20,6 +20,8 @@ export class SessionStore {
     peers: 0,
     dhtNodes: null,
     dhtError: null,
+    dhtRetryInSecs: null,
+    dhtProblem: null,
     listenPort: null,
     connectable: null,
     portMapping: null,

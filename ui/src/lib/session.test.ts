@@ -38,7 +38,7 @@ function update(p: Partial<SessionUpdate>): SessionUpdate {
     full: false,
     torrents: [],
     removed: [],
-    global: { downloadRate: 0, uploadRate: 0, peers: 0, dhtNodes: null, dhtError: null, listenPort: 1, connectable: null, portMapping: null, freeSpace: null },
+    global: { downloadRate: 0, uploadRate: 0, peers: 0, dhtNodes: null, dhtError: null, dhtRetryInSecs: null, dhtProblem: null, listenPort: 1, connectable: null, portMapping: null, freeSpace: null },
     detail: null,
     dht: null,
     completed: [],
