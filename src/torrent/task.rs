@@ -39,6 +39,7 @@ mod fetch;
 mod persist;
 mod pex;
 mod stats;
+mod webseeds;
 
 use connections::{Connections, DialResult, PeerEntry};
 use counters::Counters;
@@ -103,6 +104,8 @@ pub(crate) fn spawn(
         swarm_leechers: None,
         hash_failures: 0,
         banned: 0,
+        web_seeds: 0,
+        web_seeds_failed: 0,
         complete: false,
         sequential: add.sequential,
     };
@@ -201,6 +204,8 @@ struct Torrent {
     retrying: Option<(u64, usize)>,
     /// The tag of the last barrier sent to the disk workers.
     barrier_tag: u64,
+    /// HTTP servers that hold the files (BEP 19).
+    webseeds: webseeds::WebSeeds,
 }
 
 async fn run(
@@ -321,6 +326,7 @@ async fn run(
         persist,
         retrying: None,
         barrier_tag: 0,
+        webseeds: webseeds::WebSeeds::new(&meta.url_list, info, cancel.child_token()),
     };
     t.picker.set_sequential(add.sequential);
     t.apply_priorities();
@@ -349,6 +355,8 @@ async fn run(
                 }
             }
             Some(ev) = disk_events_rx.recv() => t.on_disk_event(ev),
+            Some((key, ev)) = t.webseeds.events_rx.recv() => t.on_web_seed_event(key, ev),
+            Some(_) = t.webseeds.tasks.join_next(), if !t.webseeds.tasks.is_empty() => {}
             Some(addrs) = t.discovery.tracker_peers.recv() => t.learn(addrs, PeerSource::Tracker),
             Some(addrs) = t.discovery.dht_peers.recv() => t.learn(addrs, PeerSource::Dht),
             Some(addrs) = t.discovery.lsd_peers.recv() => t.learn(addrs, PeerSource::Lsd),
@@ -642,7 +650,10 @@ impl Torrent {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
-        self.counters.sample(now, &mut self.conns);
+        self.counters
+            .sample(now, &mut self.conns, self.webseeds.downloaded());
+        self.webseeds.sample(now);
+        self.drive_web_seeds();
         self.conns.watch_usefulness(now);
         if now.duration_since(self.last_rechoke) >= RECHOKE_INTERVAL {
             self.last_rechoke = now;
@@ -666,6 +677,7 @@ impl Torrent {
     /// asks the DHT every tick).
     fn idle(&self) -> bool {
         self.conns.committed() == 0
+            && !self.webseeds.any_running()
             && self.checking.is_none()
             && self.state != TorrentState::Downloading
             && self.counters.down_rate.per_second() == 0
@@ -689,6 +701,7 @@ impl Torrent {
 
     fn close_all(&mut self) {
         self.conns.close_all();
+        self.stop_web_seeds();
     }
 
     /// Closes every connection, sends `stopped` to the trackers and flushes
@@ -699,6 +712,7 @@ impl Torrent {
         disk_events_rx: &mut mpsc::Receiver<DiskEvent>,
     ) {
         self.conns.shutdown(events_rx).await;
+        self.webseeds.shutdown().await;
         self.publish();
         if let Some(a) = self.discovery.announcer.take() {
             a.shutdown().await;

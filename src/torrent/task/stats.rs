@@ -37,7 +37,8 @@ impl Torrent {
 
     /// Payload bytes received and sent in this run.
     pub(super) fn totals(&self) -> (u64, u64) {
-        self.counters.run_totals(&self.conns)
+        self.counters
+            .run_totals(&self.conns, self.webseeds.downloaded())
     }
 
     pub(super) fn publish(&mut self) {
@@ -49,6 +50,7 @@ impl Torrent {
         let seeds = self.conns.seeds();
         let complete = self.picker.is_complete();
         let (swarm_seeders, swarm_leechers) = self.discovery.swarm_counts();
+        let (web_seeds, web_seeds_failed) = self.webseeds.counts();
         let stats = TorrentStats {
             name: self.meta.info.name.clone(),
             state: self.state.clone(),
@@ -70,6 +72,8 @@ impl Torrent {
             swarm_leechers,
             hash_failures: self.counters.hash_failures,
             banned: self.counters.banned,
+            web_seeds,
+            web_seeds_failed,
             sequential: self.sequential,
             complete: complete
                 && !matches!(self.state, TorrentState::Error(_) | TorrentState::Checking),
