@@ -24,16 +24,15 @@ impl Picker {
             return;
         }
         let mut own = std::mem::take(&mut self.peers.entry(seed).or_default().own);
-        own.retain(|&i| {
-            let s = self.slot[i as usize];
-            s != super::NONE && self.partial[s as usize].free > 0
-        });
-        for &i in &own {
+        // Its own pieces with free blocks (handed back after a failure).
+        for s in 0..self.partial.len() as u32 {
             if out.len() >= target {
                 break;
             }
-            let s = self.slot[i as usize];
-            self.take_blocks(s, seed, target, out);
+            let part = &self.partial[s as usize];
+            if part.owner == Some(seed) && part.free > 0 {
+                self.take_blocks(s, seed, target, out);
+            }
         }
         let all = Bitfield::full(self.geo.num_pieces);
         self.open_retries(seed, &all, target, out, &mut own);
