@@ -207,15 +207,25 @@ async fn a_seed_answering_404_is_dropped_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_seed_and_a_libtorrent_peer_both_contribute() {
+    common::init_tracing();
     let root = tempfile::tempdir().unwrap();
     // Both sources slowed so that neither finishes alone before the other
-    // starts: nginx 300 KB/s per connection, libtorrent 600 KB/s.
-    let nginx = http::nginx(root.path(), Some(300_000));
+    // starts: nginx 60 KB/s per connection, libtorrent 600 KB/s.
+    let nginx = http::nginx(root.path(), Some(60_000));
     let url = nginx.url("/pub/");
     let (served, meta) = multi_file(root.path(), vec![url.clone()]);
     let torrent = root.path().join("t.torrent");
     std::fs::write(&torrent, meta.to_bytes()).unwrap();
-    let lt = Libtorrent::seeding(&torrent, &served, Some(600_000)).await;
+    let mut lt = Libtorrent::seeding(&torrent, &served, Some(600_000)).await;
+    // Seeding (its check done) before we dial it once.
+    let lt = tokio::task::spawn_blocking(move || {
+        lt.wait_line(Duration::from_secs(60), |l| {
+            l.contains("\"state\": \"seeding\"")
+        });
+        lt
+    })
+    .await
+    .unwrap();
 
     let out = root.path().join("out");
     let s = Session::new(config()).await.unwrap();
