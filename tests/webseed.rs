@@ -96,7 +96,11 @@ async fn nginx_serves_a_single_file_torrent_with_ranges() {
     let url = nginx.url("/mirror/image.iso");
     let (served, meta) = single_file(root.path(), vec![url.clone()]);
     std::fs::create_dir_all(port_dir.join("mirror")).unwrap();
-    std::fs::copy(served.join("disc image.iso"), port_dir.join("mirror/image.iso")).unwrap();
+    std::fs::copy(
+        served.join("disc image.iso"),
+        port_dir.join("mirror/image.iso"),
+    )
+    .unwrap();
 
     let out = root.path().join("out");
     let (_s, h) = leecher(&meta, &out).await;
@@ -108,7 +112,10 @@ async fn nginx_serves_a_single_file_torrent_with_ranges() {
     assert!(!w.ignores_ranges);
     assert!(!matches!(w.state, WebSeedState::Failed(_)), "{w:?}");
     let log = nginx.access_log();
-    assert!(log.contains("\"GET /mirror/image.iso HTTP/1.1\" 206 "), "{log}");
+    assert!(
+        log.contains("\"GET /mirror/image.iso HTTP/1.1\" 206 "),
+        "{log}"
+    );
     assert!(!log.contains("\" 200 "), "every request was ranged: {log}");
 }
 
@@ -132,9 +139,15 @@ async fn nginx_serves_a_multi_file_torrent_by_name_and_path() {
         "/pub/Top%20Dir/c%23d/e%25f.bin",
         "/pub/Top%20Dir/%C3%BC/g.bin",
     ] {
-        assert!(log.contains(&format!("GET {path} HTTP/1.1\" 206")), "{path}: {log}");
+        assert!(
+            log.contains(&format!("GET {path} HTTP/1.1\" 206")),
+            "{path}: {log}"
+        );
     }
-    assert!(!log.contains("empty.txt"), "an empty file is not fetched: {log}");
+    assert!(
+        !log.contains("empty.txt"),
+        "an empty file is not fetched: {log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,8 +192,15 @@ async fn a_seed_with_wrong_bytes_is_dropped_and_a_good_seed_completes() {
     data::assert_same_tree(&served.join("Top Dir"), &out.join("Top Dir"));
     let seeds = h.web_seeds().await;
     assert!(seed(&seeds, &good).downloaded > 0);
-    assert!(matches!(seed(&seeds, &bad_url).state, WebSeedState::Failed(_)));
-    assert_eq!(h.stats().banned, 0, "no peer is blamed for a web seed's data");
+    assert!(matches!(
+        seed(&seeds, &bad_url).state,
+        WebSeedState::Failed(_)
+    ));
+    assert_eq!(
+        h.stats().banned,
+        0,
+        "no peer is blamed for a web seed's data"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +218,10 @@ async fn a_seed_answering_404_is_dropped_with_the_reason() {
     };
     assert!(why.contains("404"), "{why}");
     let r = wait_failed(&h, &refused).await;
-    assert!(matches!(&r.state, WebSeedState::Failed(m) if m.contains("query")), "{r:?}");
+    assert!(
+        matches!(&r.state, WebSeedState::Failed(m) if m.contains("query")),
+        "{r:?}"
+    );
     assert_eq!(h.stats().web_seeds_failed, 2);
     h.add_web_seed(&nginx.url("/files/")).await.expect("added");
     complete(&h).await;
@@ -240,7 +263,61 @@ async fn a_web_seed_and_a_libtorrent_peer_both_contribute() {
     let all = h.stats().downloaded;
     let from_peer = all - web;
     assert!(web > 0, "the web seed sent nothing");
-    assert!(from_peer > 0, "the peer sent nothing ({web} of {all} from the web seed)");
+    assert!(
+        from_peer > 0,
+        "the peer sent nothing ({web} of {all} from the web seed)"
+    );
     // Blocks are not asked of both needlessly: duplicates stay few.
     assert!(all < total + total / 4, "{all} bytes received for {total}");
+}
+
+/// `shoal create --web-seed` writes the seeds into `url-list`; `shoal
+/// download` fetches from the good one alone (no peer) and prints a line
+/// for the one it drops, with the reason.
+#[test]
+fn the_cli_creates_and_downloads_from_web_seeds() {
+    use common::tools::run;
+    use std::process::Command;
+    let root = tempfile::tempdir().unwrap();
+    let nginx = http::nginx(root.path(), None);
+    let content = root.path().join("files");
+    data::write_file(&content.join("data.bin"), 1_000_003, 11);
+    let good = nginx.url("/files/data.bin");
+    let missing = nginx.url("/gone/data.bin");
+    let torrent = root.path().join("t.torrent");
+    let shoal = env!("CARGO_BIN_EXE_shoal");
+    let out = run(Command::new(shoal)
+        .arg("create")
+        .arg(content.join("data.bin"))
+        .arg("-o")
+        .arg(&torrent)
+        .args(["--web-seed", &good, "--web-seed", &missing]));
+    assert!(out.status.success(), "{out:?}");
+    let info = run(Command::new(shoal).arg("info").arg(&torrent));
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains(&good) && info.contains(&missing), "{info}");
+
+    let dir = root.path().join("out");
+    let out = run(Command::new(shoal)
+        .arg("download")
+        .arg(&torrent)
+        .arg("-o")
+        .arg(&dir)
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dht",
+            "--no-port-mapping",
+            "--no-lsd",
+        ]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(data::same_content(&content, &dir));
+    assert!(
+        stdout.contains(&format!("web seed {missing} failed: ")) && stdout.contains("404"),
+        "{stdout}"
+    );
 }

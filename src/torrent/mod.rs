@@ -394,7 +394,8 @@ impl TorrentHandle {
         {
             return Err("the torrent is gone".into());
         }
-        rx.await.unwrap_or_else(|_| Err("the torrent is gone".into()))
+        rx.await
+            .unwrap_or_else(|_| Err("the torrent is gone".into()))
     }
 
     /// The connections now.

@@ -85,7 +85,16 @@ async fn fetch_run(
             continue;
         }
         let url = ctx.files.url(&ctx.base, span.file);
-        get_range(ctx, client, sink, url, span.file_offset, span.len, file.length).await?;
+        get_range(
+            ctx,
+            client,
+            sink,
+            url,
+            span.file_offset,
+            span.len,
+            file.length,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -200,14 +209,20 @@ fn check_content_range(
             "*" => None,
             t => Some(t.parse::<u64>().ok()?),
         };
-        Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?, total))
+        Some((
+            a.trim().parse::<u64>().ok()?,
+            b.trim().parse::<u64>().ok()?,
+            total,
+        ))
     })();
     let Some((a, b, total)) = parsed else {
         return Err(format!("unreadable Content-Range {v:?}"));
     };
     if let Some(t) = total {
         if t != file_len {
-            return Err(format!("the file has {t} bytes, the torrent says {file_len}"));
+            return Err(format!(
+                "the file has {t} bytes, the torrent says {file_len}"
+            ));
         }
     }
     if (a, b) != (from, last) {

@@ -195,7 +195,10 @@ mod tests {
                 f.url(&b, 0).as_str(),
                 "http://h/pub/Top%20Dir/a%20b/c%231%3F.txt"
             );
-            assert_eq!(f.url(&b, 1).as_str(), "http://h/pub/Top%20Dir/%C3%BC%25.bin");
+            assert_eq!(
+                f.url(&b, 1).as_str(),
+                "http://h/pub/Top%20Dir/%C3%BC%25.bin"
+            );
         }
     }
 
@@ -212,7 +215,10 @@ mod tests {
         ] {
             assert_eq!(check(bad).unwrap_err(), why, "{bad}");
         }
-        assert!(matches!(check("not a url"), Err(WebSeedUrlError::Invalid(_))));
+        assert!(matches!(
+            check("not a url"),
+            Err(WebSeedUrlError::Invalid(_))
+        ));
         let long = format!("http://h/{}", "a".repeat(MAX_URL_LEN));
         assert_eq!(check(&long).unwrap_err(), WebSeedUrlError::TooLong);
     }

@@ -74,7 +74,10 @@ pub(super) async fn run(
         let (delivered, result) = fetch_blocks(ctx, client, evidence, &blocks).await;
         let rest = blocks.split_off(delivered);
         if !rest.is_empty() {
-            let _ = ctx.events.send((ctx.key, WebSeedEvent::Returned(rest))).await;
+            let _ = ctx
+                .events
+                .send((ctx.key, WebSeedEvent::Returned(rest)))
+                .await;
         }
         match result {
             Ok(()) => {

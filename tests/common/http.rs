@@ -83,11 +83,17 @@ pub fn nginx(root: &Path, limit_rate: Option<u64>) -> Server {
 pub fn python_http(root: &Path) -> Server {
     let port = free_port();
     let mut cmd = Command::new("/usr/bin/python3");
-    cmd.args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
-        .arg("--directory")
-        .arg(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args([
+        "-m",
+        "http.server",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+    ])
+    .arg("--directory")
+    .arg(root)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     let proc = Proc::spawn("python3 -m http.server", &mut cmd);
     wait_listening(port);
     Server {

@@ -90,7 +90,11 @@ impl WebSeeds {
         }
         let (base, state, result) = match webseed::url::check(url) {
             Ok(u) => (Some(u), WebSeedState::Idle, Ok(())),
-            Err(e) => (None, WebSeedState::Failed(format!("refused: {e}")), Err(e.to_string())),
+            Err(e) => (
+                None,
+                WebSeedState::Failed(format!("refused: {e}")),
+                Err(e.to_string()),
+            ),
         };
         self.entries.push(Entry {
             url: url.to_owned(),
