@@ -75,6 +75,29 @@ impl Picker {
     }
 }
 
+impl Picker {
+    /// For a web seed whose server sends whole files: the waiting pieces
+    /// `first..=last` in order, stopping at the first that does not wait,
+    /// up to `max_blocks` blocks.
+    pub fn claim_run(
+        &mut self,
+        seed: PeerKey,
+        first: u32,
+        last: u32,
+        max_blocks: usize,
+        out: &mut Vec<BlockRef>,
+    ) {
+        let target = out.len() + max_blocks;
+        self.peers.entry(seed).or_default();
+        let mut i = first;
+        while i <= last && i < self.geo.num_pieces && out.len() < target && self.order.contains(i) {
+            let s = self.open(i, Some(seed));
+            self.take_blocks(s, seed, target, out);
+            i += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +154,22 @@ mod tests {
         let mut none = Vec::new();
         p.pick_run(PeerKey(1 << 31), 64, &mut none);
         assert!(none.is_empty(), "no endgame for a web seed");
+    }
+
+    #[test]
+    fn a_claim_takes_only_waiting_pieces_in_order() {
+        let mut p = Picker::new(16, PIECE, 16 * PIECE as u64);
+        p.set_sequential(true);
+        let peer = PeerKey(7);
+        let all = Bitfield::full(16);
+        p.peer_bitfield(peer, &all);
+        let mut theirs = Vec::new();
+        p.pick(peer, &all, 1, &mut theirs); // piece 0 opened by the peer
+        let mut more = Vec::new();
+        p.claim_run(PeerKey(1 << 31), 0, 15, 64, &mut more);
+        assert!(more.is_empty(), "piece 0 is started: the claim stops there");
+        p.claim_run(PeerKey(1 << 31), 1, 3, 64, &mut more);
+        assert_eq!(pieces(&more), vec![1, 2, 3]);
     }
 
     #[test]

@@ -33,38 +33,44 @@ pub(super) enum FetchError {
 
 /// Fetches `blocks` (sorted by piece and offset) and delivers them in
 /// order; returns how many were delivered, and the error that stopped the
-/// rest, if any.
+/// rest, if any. A server that ignores `Range` may leave `blocks` longer:
+/// the pieces after the last one, claimed while its body went on
+/// (`get_range`).
 pub(super) async fn fetch_blocks(
     ctx: &SeedContext,
     client: &reqwest::Client,
     evidence: IpAddr,
-    blocks: &[BlockRef],
+    blocks: &mut Vec<BlockRef>,
 ) -> (usize, Result<(), FetchError>) {
     let mut sink = Sink {
         ctx,
         evidence,
-        blocks,
+        blocks: std::mem::take(blocks),
         next: 0,
         buf: BytesMut::new(),
     };
     let pl = ctx.piece_length;
     let at = |b: &BlockRef| b.piece.0 as u64 * pl + b.offset as u64;
     let mut i = 0;
-    while i < blocks.len() {
+    let mut result = Ok(());
+    while i < sink.blocks.len() {
         // The run of consecutive blocks from `i`.
-        let start = at(&blocks[i]);
-        let mut end = start + blocks[i].len as u64;
+        let start = at(&sink.blocks[i]);
+        let mut end = start + sink.blocks[i].len as u64;
         let mut j = i + 1;
-        while j < blocks.len() && at(&blocks[j]) == end {
-            end += blocks[j].len as u64;
+        while j < sink.blocks.len() && at(&sink.blocks[j]) == end {
+            end += sink.blocks[j].len as u64;
             j += 1;
         }
         if let Err(e) = fetch_run(ctx, client, &mut sink, start, end - start).await {
-            return (sink.next, Err(e));
+            result = Err(e);
+            break;
         }
-        i = j;
+        // Claimed blocks were delivered with the run.
+        i = j.max(sink.next);
     }
-    (sink.next, Ok(()))
+    *blocks = sink.blocks;
+    (sink.next, result)
 }
 
 /// Fetches `len` bytes of the torrent's byte stream from `start` into
@@ -90,25 +96,26 @@ async fn fetch_run(
             client,
             sink,
             url,
+            span.file,
             span.file_offset,
             span.len,
-            file.length,
         )
         .await?;
     }
     Ok(())
 }
 
-/// One `GET` of `len` bytes at `from` of a file of `file_len` bytes.
+/// One `GET` of `len` bytes at `from` of file `file`.
 async fn get_range(
     ctx: &SeedContext,
     client: &reqwest::Client,
     sink: &mut Sink<'_>,
     url: reqwest::Url,
+    file: usize,
     from: u64,
     len: u64,
-    file_len: u64,
 ) -> Result<(), FetchError> {
+    let file_len = ctx.layout.files[file].length;
     let last = from + len - 1;
     let req = client
         .get(url.clone())
@@ -155,30 +162,55 @@ async fn get_range(
         }
         s => return Err(FetchError::Fatal(format!("{url}: HTTP {s}"))),
     };
+    let whole_file = status == StatusCode::OK;
     let mut resp = resp;
     let mut left = len;
     let mut got = 0u64;
-    while left > 0 {
-        let chunk = tokio::select! {
-            _ = ctx.cancel.cancelled() => return Err(FetchError::Cancelled),
-            r = tokio::time::timeout(READ_TIMEOUT, resp.chunk()) => match r {
-                Err(_) => return Err(FetchError::Transient(format!("{url}: the body stalled for {} s", READ_TIMEOUT.as_secs()))),
-                Ok(Err(e)) => return Err(FetchError::Transient(format!("{url}: {}", chain(&e)))),
-                Ok(Ok(None)) => return Err(FetchError::Transient(format!(
-                    "{url}: short body, {got} of {len} bytes"
-                ))),
-                Ok(Ok(Some(c))) => c,
-            },
-        };
-        let mut c: &[u8] = &chunk;
-        if skip > 0 {
-            let n = skip.min(c.len() as u64);
-            skip -= n;
-            c = &c[n as usize..];
+    // Bytes of the last chunk not used yet.
+    let mut rest = Bytes::new();
+    loop {
+        if left == 0 {
+            // A whole-file body goes on past what we asked: rather than
+            // read the file from its start again for the next request,
+            // claim the pieces that follow in this file and keep reading.
+            if !whole_file || sink.next < sink.blocks.len() {
+                break;
+            }
+            let more = claim_next(ctx, file, from + got).await?;
+            let Some(first) = more.first() else { break };
+            let at = first.piece.0 as u64 * ctx.piece_length + first.offset as u64;
+            if at != ctx.layout.files[file].offset + from + got {
+                // Not where the body is: hand them back with the rest.
+                sink.blocks.extend(more);
+                break;
+            }
+            left = more.iter().map(|b| b.len as u64).sum();
+            sink.blocks.extend(more);
+            continue;
         }
-        let take = left.min(c.len() as u64) as usize;
+        if rest.is_empty() {
+            rest = tokio::select! {
+                _ = ctx.cancel.cancelled() => return Err(FetchError::Cancelled),
+                r = tokio::time::timeout(READ_TIMEOUT, resp.chunk()) => match r {
+                    Err(_) => return Err(FetchError::Transient(format!("{url}: the body stalled for {} s", READ_TIMEOUT.as_secs()))),
+                    Ok(Err(e)) => return Err(FetchError::Transient(format!("{url}: {}", chain(&e)))),
+                    Ok(Ok(None)) => return Err(FetchError::Transient(format!(
+                        "{url}: short body, {got} of {} bytes", got + left
+                    ))),
+                    Ok(Ok(Some(c))) => c,
+                },
+            };
+        }
+        if skip > 0 {
+            let n = skip.min(rest.len() as u64) as usize;
+            skip -= n as u64;
+            rest = rest.slice(n..);
+        }
+        // What the chunk holds past `left` stays for claimed blocks.
+        let take = left.min(rest.len() as u64) as usize;
         if take > 0 {
-            sink.push(&c[..take]).await?;
+            let part = rest.split_to(take);
+            sink.push(&part).await?;
             left -= take as u64;
             got += take as u64;
         }
@@ -186,6 +218,38 @@ async fn get_range(
     // Whatever else the body holds is not read: dropping the response
     // closes the connection when it is unfinished.
     Ok(())
+}
+
+/// Asks the torrent for the waiting pieces that follow byte `pos` of
+/// `file` and lie wholly in it (none unless `pos` starts a piece).
+async fn claim_next(ctx: &SeedContext, file: usize, pos: u64) -> Result<Vec<BlockRef>, FetchError> {
+    let f = &ctx.layout.files[file];
+    let (pl, at, end) = (ctx.piece_length, f.offset + pos, f.offset + f.length);
+    if pos >= f.length || at % pl != 0 {
+        return Ok(Vec::new());
+    }
+    let last_inside = if end == ctx.layout.total_length {
+        ctx.layout.num_pieces().saturating_sub(1)
+    } else {
+        match (end / pl).checked_sub(1) {
+            Some(p) => p as u32,
+            None => return Ok(Vec::new()),
+        }
+    };
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let claim = WebSeedEvent::Claim {
+        first: (at / pl) as u32,
+        last: last_inside,
+        max_blocks: (super::MAX_REQUEST_BYTES / crate::types::BLOCK_LEN as u64) as usize,
+        reply,
+    };
+    if ctx.events.send((ctx.key, claim)).await.is_err() {
+        return Err(FetchError::Cancelled);
+    }
+    tokio::select! {
+        _ = ctx.cancel.cancelled() => Err(FetchError::Cancelled),
+        r = rx => Ok(r.unwrap_or_default()),
+    }
 }
 
 /// A 206 answer must be for the range asked, of a file of the size the
@@ -201,20 +265,7 @@ fn check_content_range(
         .get(CONTENT_RANGE)
         .and_then(|v| v.to_str().ok())
         .ok_or("a 206 answer without Content-Range")?;
-    let parsed = (|| {
-        let rest = v.trim().strip_prefix("bytes ")?;
-        let (range, total) = rest.split_once('/')?;
-        let (a, b) = range.split_once('-')?;
-        let total = match total.trim() {
-            "*" => None,
-            t => Some(t.parse::<u64>().ok()?),
-        };
-        Some((
-            a.trim().parse::<u64>().ok()?,
-            b.trim().parse::<u64>().ok()?,
-            total,
-        ))
-    })();
+    let parsed = parse_content_range(v);
     let Some((a, b, total)) = parsed else {
         return Err(format!("unreadable Content-Range {v:?}"));
     };
@@ -229,6 +280,18 @@ fn check_content_range(
         return Err(format!("asked bytes {from}-{last}, got {a}-{b}"));
     }
     Ok(())
+}
+
+/// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`).
+fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (a, b) = range.split_once('-')?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse::<u64>().ok()?),
+    };
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?, total))
 }
 
 fn header_u64(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<u64> {
@@ -253,8 +316,8 @@ struct Sink<'a> {
     ctx: &'a SeedContext,
     /// The address the disk names as the blocks' sender.
     evidence: IpAddr,
-    /// The blocks being fetched, in order.
-    blocks: &'a [BlockRef],
+    /// The blocks being fetched, in order (claimed ones appended).
+    blocks: Vec<BlockRef>,
     /// The block being filled; blocks before it are delivered.
     next: usize,
     /// Bytes of `blocks[next]` so far.
@@ -294,5 +357,19 @@ impl Sink<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_content_range;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(parse_content_range("bytes 0-9/10"), Some((0, 9, Some(10))));
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, 9, None)));
+        for bad in ["bytes 0-9", "0-9/10", "bytes a-9/10", "bytes 0-9/x", ""] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
     }
 }

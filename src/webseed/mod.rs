@@ -25,7 +25,7 @@ pub mod url;
 mod worker;
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -119,6 +119,15 @@ pub(crate) enum WebSeedEvent {
         max_blocks: usize,
         reply: oneshot::Sender<Vec<BlockRef>>,
     },
+    /// A server that ignores `Range` is sending a whole file: the waiting
+    /// pieces from `first` to at most `last` (those wholly in the file),
+    /// in order, to read from the same body; answered on `reply`.
+    Claim {
+        first: u32,
+        last: u32,
+        max_blocks: usize,
+        reply: oneshot::Sender<Vec<BlockRef>>,
+    },
     /// A block is written (queued to the disk workers).
     Received(BlockRef),
     /// Blocks that were picked but will not be delivered.
@@ -157,8 +166,6 @@ pub(crate) struct SeedShared {
     pub downloaded: Counter,
     /// Set once the server answered a ranged request with the whole file.
     pub ignores_ranges: std::sync::atomic::AtomicBool,
-    /// The last transient error, for the log and the failure reason.
-    pub last_error: Mutex<Option<String>>,
 }
 
 /// The address the disk's evidence names for blocks from web seed `n`,

@@ -71,7 +71,7 @@ pub(super) async fn run(
         }
         blocks.sort_unstable_by_key(|b| (b.piece, b.offset));
         let started = Instant::now();
-        let (delivered, result) = fetch_blocks(ctx, client, evidence, &blocks).await;
+        let (delivered, result) = fetch_blocks(ctx, client, evidence, &mut blocks).await;
         let rest = blocks.split_off(delivered);
         if !rest.is_empty() {
             let _ = ctx
@@ -97,9 +97,6 @@ pub(super) async fn run(
                 tracing::debug!(seed = %ctx.base, failures, "web seed: {reason}");
                 if failures >= MAX_FAILURES_IN_A_ROW {
                     return Err(format!("{reason} ({failures} failures in a row)"));
-                }
-                if let Ok(mut last) = ctx.shared.last_error.lock() {
-                    *last = Some(reason);
                 }
                 want = min;
                 let wait = FIRST_BACKOFF

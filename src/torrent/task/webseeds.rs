@@ -260,6 +260,23 @@ impl Torrent {
                     }
                 }
             }
+            WebSeedEvent::Claim {
+                first,
+                last,
+                max_blocks,
+                reply,
+            } => {
+                let mut blocks = Vec::new();
+                if running && self.state == TorrentState::Downloading {
+                    self.picker
+                        .claim_run(key, first, last, max_blocks, &mut blocks);
+                }
+                if let Err(blocks) = reply.send(blocks) {
+                    for b in blocks {
+                        self.picker.request_cancelled(key, b);
+                    }
+                }
+            }
             // Written already: taken even from a seed stopped meanwhile.
             WebSeedEvent::Received(block) => {
                 if let Received::New { cancel, .. } = self.picker.block_received(key, block) {
