@@ -10,6 +10,10 @@
 //! request has room. Only when no piece waits does it help with pieces
 //! peers started, block by block. It never joins the endgame: a block
 //! already asked of a peer is not asked of a server too.
+//!
+//! A server that ignores `Range` sends whole files; `claim_run` hands its
+//! reader the waiting pieces that follow, so the body is used rather than
+//! read again from the file's start.
 
 use super::{PeerKey, Picker};
 use crate::bitfield::Bitfield;
