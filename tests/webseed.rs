@@ -188,6 +188,13 @@ async fn a_seed_with_wrong_bytes_is_dropped_and_a_good_seed_completes() {
     let good = nginx.url("/pub/");
     h.add_web_seed(&good).await.expect("added");
     assert!(h.add_web_seed(&good).await.is_err(), "listed once");
+    let refused = h.add_web_seed("http://localhost:1/x?delete=1").await;
+    assert!(refused.unwrap_err().contains("query string"));
+    assert_eq!(
+        h.web_seeds().await.len(),
+        2,
+        "a refused URL a user gives is not listed"
+    );
     complete(&h).await;
     data::assert_same_tree(&served.join("Top Dir"), &out.join("Top Dir"));
     let seeds = h.web_seeds().await;

@@ -75,13 +75,16 @@ impl WebSeeds {
             tasks: tokio::task::JoinSet::new(),
         };
         for u in urls {
-            let _ = w.add(u);
+            // A refused URL from the torrent is listed as failed.
+            let _ = w.add(u, true);
         }
         w
     }
 
-    /// Adds a seed; refuses a URL listed already or past the limit.
-    fn add(&mut self, url: &str) -> Result<(), String> {
+    /// Adds a seed; refuses a URL listed already or past the limit, and
+    /// lists a URL that `webseed::url::check` refuses as failed if
+    /// `keep_refused`, else not at all.
+    fn add(&mut self, url: &str, keep_refused: bool) -> Result<(), String> {
         if self.entries.iter().any(|e| e.url == url) {
             return Err("already listed".into());
         }
@@ -90,11 +93,12 @@ impl WebSeeds {
         }
         let (base, state, result) = match webseed::url::check(url) {
             Ok(u) => (Some(u), WebSeedState::Idle, Ok(())),
-            Err(e) => (
+            Err(e) if keep_refused => (
                 None,
                 WebSeedState::Failed(format!("refused: {e}")),
                 Err(e.to_string()),
             ),
+            Err(e) => return Err(e.to_string()),
         };
         self.entries.push(Entry {
             url: url.to_owned(),
@@ -327,7 +331,7 @@ impl Torrent {
     /// Adds a web seed at the user's request and starts it if the torrent
     /// is downloading.
     pub(super) fn add_web_seed(&mut self, url: String) -> Result<(), String> {
-        self.webseeds.add(&url)?;
+        self.webseeds.add(&url, false)?;
         self.drive_web_seeds();
         self.publish();
         Ok(())
