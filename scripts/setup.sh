@@ -10,13 +10,15 @@ SUDO=""
 
 # System packages: Tauri's build and runtime, the WebDriver stack, and the
 # real peers and tools the tests and benchmarks run against, and the network
-# lab's tools (namespaces, shaping, NAT, port mapping; tests/common/lab).
+# lab's tools (namespaces, shaping, NAT, port mapping; tests/common/lab),
+# and nginx for the web seed tests (each starts its own, tests/common/http.rs).
 APT_PACKAGES=(
   build-essential pkg-config curl file ca-certificates xz-utils git
   libwebkit2gtk-4.1-dev libssl-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   webkit2gtk-driver xvfb xauth dbus
   python3-libtorrent transmission-cli aria2 mktorrent opentracker xclip
   iproute2 nftables miniupnpd-nftables miniupnpc natpmpc rtorrent
+  nginx-light
 )
 
 missing=()

@@ -21,6 +21,7 @@
 //! - [`rate`]: byte counters and rates.
 //! - [`resume`]: the state folder: resume records and stored metainfo, written atomically.
 //! - [`limit`]: rate limits (token buckets), per torrent and per session.
+//! - [`webseed`]: HTTP(S) web seeds (BEP 19).
 
 pub mod bencode;
 pub mod bitfield;
@@ -46,6 +47,7 @@ pub mod storage;
 pub mod torrent;
 pub mod tracker;
 pub mod types;
+pub mod webseed;
 pub mod wire;
 
 pub use create::{create_torrent, CreateError, CreateOptions};

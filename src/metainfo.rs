@@ -40,7 +40,7 @@ pub struct Metainfo {
     pub announce: Option<String>,
     /// `announce-list`: tiers of trackers (BEP 12).
     pub announce_list: Vec<Vec<String>>,
-    /// `url-list`: web seeds (BEP 19), kept but not used yet.
+    /// `url-list`: web seeds (BEP 19), fetched from by `crate::webseed`.
     pub url_list: Vec<String>,
     /// `comment`.
     pub comment: Option<String>,

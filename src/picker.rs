@@ -34,6 +34,7 @@ mod order;
 mod parole;
 mod partial;
 mod priorities;
+mod run;
 
 use std::collections::HashMap;
 

@@ -44,6 +44,7 @@ pub fn typescript() -> String {
     push::<PieceMap>(&mut out, &cfg);
     push::<PeerSource>(&mut out, &cfg);
     push::<PeerRow>(&mut out, &cfg);
+    push::<WebSeedRow>(&mut out, &cfg);
     push::<Priority>(&mut out, &cfg);
     push::<FileRow>(&mut out, &cfg);
     push::<TrackerStatus>(&mut out, &cfg);

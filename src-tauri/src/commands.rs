@@ -335,6 +335,29 @@ pub async fn set_torrent_limits(
     Ok(())
 }
 
+/// Adds a web seed (an HTTP or HTTPS URL, BEP 19) to a torrent.
+#[tauri::command]
+pub async fn add_web_seed(
+    state: State<'_, AppState>,
+    id: String,
+    url: String,
+) -> Result<(), CommandError> {
+    let h = handles(&state, std::slice::from_ref(&id))?.remove(0);
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(CommandError::BadRequest {
+            reason: "no URL given: enter an http:// or https:// address".into(),
+        });
+    }
+    h.add_web_seed(url)
+        .await
+        .map_err(|reason| CommandError::BadRequest {
+            reason: format!("the web seed was not added: {reason}"),
+        })?;
+    state.poke();
+    Ok(())
+}
+
 /// Turns sequential download (pieces in order, for previewing) on or off.
 #[tauri::command]
 pub async fn set_sequential(

@@ -85,6 +85,7 @@ pub fn run() {
             commands::remove_torrents,
             commands::recheck_torrents,
             commands::set_sequential,
+            commands::add_web_seed,
             commands::set_torrent_limits,
             commands::set_file_priority,
             commands::get_settings,

@@ -231,6 +231,7 @@ async fn detail(
         pieces: None,
         peers: None,
         peer_count: stats.peers,
+        web_seeds: None,
         files: None,
         trackers: None,
     };
@@ -263,6 +264,8 @@ async fn detail(
             });
             peers.truncate(MAX_PEER_ROWS);
             out.peers = Some(peers.into_iter().map(PeerRow::from).collect());
+            let seeds = h.web_seeds().await.into_iter();
+            out.web_seeds = Some(seeds.map(crate::dto::WebSeedRow::from).collect());
         }
         DetailTab::Files => {
             let files = h.files().await.into_iter().enumerate();
@@ -440,6 +443,8 @@ mod tests {
             swarm_leechers: None,
             hash_failures: 0,
             banned: 0,
+            web_seeds: 0,
+            web_seeds_failed: 0,
             complete,
             sequential: false,
             diagnosis: shoal::torrent::diagnosis::Diagnosis {

@@ -6,7 +6,9 @@
 //!    hash transmission-show reports; then it is removed;
 //! 3. a magnet link pointing (`x.pe`) at a seeding Shoal session in this test
 //!    process downloads to completion, with the right bytes;
-//! 4. its Peers tab shows the seeder's address and client;
+//! 4. its Peers tab shows the seeder's address and client; a web seed added
+//!    there is listed (idle: the torrent is complete), and a refused one
+//!    gives a toast saying why;
 //! 5. a torrent created from a folder in the Create dialog is seeded;
 //! 6. pause and resume;
 //! 7. a second launch with a .torrent path hands it to the running app

@@ -107,6 +107,10 @@ pub struct TorrentStats {
     pub hash_failures: u32,
     /// Peers banned for bad data.
     pub banned: u32,
+    /// Web seeds fetching now.
+    pub web_seeds: usize,
+    /// Web seeds dropped (bad data, errors, refused URLs).
+    pub web_seeds_failed: usize,
     /// Whether every wanted piece is verified.
     pub complete: bool,
     /// Whether pieces are fetched in order.
@@ -262,6 +266,10 @@ pub(crate) enum TorrentCmd {
     Sequential(bool),
     /// Check the data on disk again.
     Recheck,
+    /// The web seeds.
+    WebSeeds(oneshot::Sender<Vec<crate::webseed::WebSeedSnapshot>>),
+    /// Add a web seed; the answer says why one is refused.
+    AddWebSeed(String, oneshot::Sender<Result<(), String>>),
     /// A setting held outside the task changed (rate limits): record it.
     SettingsChanged,
 }
@@ -377,6 +385,33 @@ impl TorrentHandle {
             .cmds
             .send(TorrentCmd::AddPeers(peers, PeerSource::Manual))
             .await;
+    }
+
+    /// The web seeds (BEP 19), fetching, idle or failed.
+    pub async fn web_seeds(&self) -> Vec<crate::webseed::WebSeedSnapshot> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmds.send(TorrentCmd::WebSeeds(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Adds a web seed (an HTTP or HTTPS URL, see `crate::webseed::url`);
+    /// it starts at once if the torrent is downloading. Fails with the
+    /// reason for a URL that is refused or listed already, or before a
+    /// magnet's metadata is known.
+    pub async fn add_web_seed(&self, url: &str) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .cmds
+            .send(TorrentCmd::AddWebSeed(url.to_owned(), tx))
+            .await
+            .is_err()
+        {
+            return Err("the torrent is gone".into());
+        }
+        rx.await
+            .unwrap_or_else(|_| Err("the torrent is gone".into()))
     }
 
     /// The connections now.

@@ -40,6 +40,7 @@ mod fetch;
 mod persist;
 mod pex;
 mod stats;
+mod webseeds;
 
 use connections::{Connections, DialResult, PeerEntry};
 use counters::Counters;
@@ -110,6 +111,8 @@ pub(crate) fn spawn(
         swarm_leechers: None,
         hash_failures: 0,
         banned: 0,
+        web_seeds: 0,
+        web_seeds_failed: 0,
         complete: false,
         sequential: add.sequential,
         diagnosis: super::diagnosis::diagnose(&super::diagnosis::Facts::starting(first_phase)),
@@ -214,6 +217,8 @@ struct Torrent {
     diag: diagnose::DiagLog,
     /// The last diagnosis, renewed every tick and published with the stats.
     diagnosis: super::diagnosis::Diagnosis,
+    /// HTTP servers that hold the files (BEP 19).
+    webseeds: webseeds::WebSeeds,
 }
 
 async fn run(
@@ -339,6 +344,7 @@ async fn run(
         barrier_tag: 0,
         diag,
         diagnosis: first_diagnosis,
+        webseeds: webseeds::WebSeeds::new(&meta.url_list, info, cancel.child_token()),
     };
     t.picker.set_sequential(add.sequential);
     t.apply_priorities();
@@ -367,6 +373,8 @@ async fn run(
                 }
             }
             Some(ev) = disk_events_rx.recv() => t.on_disk_event(ev),
+            Some((key, ev)) = t.webseeds.events_rx.recv() => t.on_web_seed_event(key, ev),
+            Some(_) = t.webseeds.tasks.join_next(), if !t.webseeds.tasks.is_empty() => {}
             Some(addrs) = t.discovery.tracker_peers.recv() => t.learn(addrs, PeerSource::Tracker),
             Some(addrs) = t.discovery.dht_peers.recv() => {
                 t.diag.dht_peers = t.diag.dht_peers.saturating_add(addrs.len() as u32);
@@ -666,7 +674,10 @@ impl Torrent {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
-        self.counters.sample(now, &mut self.conns);
+        self.counters
+            .sample(now, &mut self.conns, self.webseeds.downloaded());
+        self.webseeds.sample(now);
+        self.drive_web_seeds();
         self.conns.watch_usefulness(now);
         if now.duration_since(self.last_rechoke) >= RECHOKE_INTERVAL {
             self.last_rechoke = now;
@@ -691,6 +702,7 @@ impl Torrent {
     /// asks the DHT every tick).
     fn idle(&self) -> bool {
         self.conns.committed() == 0
+            && !self.webseeds.any_running()
             && self.checking.is_none()
             && self.state != TorrentState::Downloading
             && self.counters.down_rate.per_second() == 0
@@ -714,6 +726,7 @@ impl Torrent {
 
     fn close_all(&mut self) {
         self.conns.close_all();
+        self.stop_web_seeds();
     }
 
     /// Closes every connection, sends `stopped` to the trackers and flushes
@@ -724,6 +737,7 @@ impl Torrent {
         disk_events_rx: &mut mpsc::Receiver<DiskEvent>,
     ) {
         self.conns.shutdown(events_rx).await;
+        self.webseeds.shutdown().await;
         self.publish();
         if let Some(a) = self.discovery.announcer.take() {
             a.shutdown().await;

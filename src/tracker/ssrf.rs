@@ -83,7 +83,7 @@ fn refused(url: &Url, reason: &str) -> TrackerError {
 
 /// Whether the URL's host is this machine by its literal address or by the
 /// name `localhost`.
-fn names_this_machine(url: &Url) -> bool {
+pub(crate) fn names_this_machine(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => is_loopback(IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => is_loopback(IpAddr::V6(ip)),

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod dht;
 pub mod hostile;
+pub mod http;
 pub mod lab;
 pub mod liar;
 pub mod opentracker;

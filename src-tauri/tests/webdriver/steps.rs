@@ -259,6 +259,25 @@ async fn steps(c: &Client, ctx: &Ctx<'_>) -> Result<(), String> {
     )
     .await?;
 
+    // Its Peers tab takes a web seed: listed, idle (the torrent is
+    // complete); a URL that is refused gives a toast saying why.
+    click(c, "#tab-peers").await?;
+    let seed_url = "http://127.0.0.1:1/files/";
+    type_into(c, "#web-seed-url", seed_url).await?;
+    click(c, "#add-web-seed").await?;
+    let seed_row = format!("[data-testid=webseed-row][data-url='{seed_url}']");
+    wait_attr(c, &seed_row, "data-state", "idle", UI_TIMEOUT).await?;
+    wait_text(c, &seed_row, "Web seed").await?;
+    type_into(c, "#web-seed-url", "http://127.0.0.1:1/api?delete=1").await?;
+    click(c, "#add-web-seed").await?;
+    wait_text(
+        c,
+        "[data-testid=toast-error] [data-testid=error-message]",
+        "query string",
+    )
+    .await?;
+    screenshot(c, "web-seeds.png").await?;
+
     // 5. Create a torrent from a folder and seed it.
     let folder = ctx.work.join("shared");
     std::fs::create_dir_all(folder.join("photos")).map_err(|e| e.to_string())?;

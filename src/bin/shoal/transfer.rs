@@ -312,6 +312,8 @@ async fn follow(
     let mut rx = handle.subscribe();
     let mut announced_done = false;
     let mut bans_shown = 0;
+    let mut web_failures_shown = 0;
+    let mut web_failed: std::collections::HashSet<String> = Default::default();
     let mut port_map = PortMapStatus::Off;
     let mut keys = crate::why::keys();
     let mut keys_open = true;
@@ -347,6 +349,17 @@ async fn follow(
             }
             bans_shown = banned.len().max(bans_shown);
         }
+        if st.web_seeds_failed > web_failures_shown {
+            // One line per web seed dropped, with the reason.
+            for w in handle.web_seeds().await {
+                if let shoal::webseed::WebSeedState::Failed(why) = &w.state {
+                    if web_failed.insert(w.url.clone()) {
+                        bar.suspend(|| println!("web seed {} failed: {why}", w.url));
+                    }
+                }
+            }
+            web_failures_shown = st.web_seeds_failed;
+        }
         bar.set_length(st.wanted_bytes.max(1));
         bar.set_position(st.have_bytes.min(st.wanted_bytes));
         bar.set_message(st.state.label().to_string());
@@ -359,8 +372,16 @@ async fn follow(
         } else {
             String::new()
         };
+        let web = if st.web_seeds + st.web_seeds_failed > 0 {
+            format!(
+                " web seeds {} ({} failed)",
+                st.web_seeds, st.web_seeds_failed
+            )
+        } else {
+            String::new()
+        };
         bar.set_prefix(format!(
-            "down {}/s up {}/s peers {} ({} seeds, {} encrypted) {}{}{}",
+            "down {}/s up {}/s peers {} ({} seeds, {} encrypted){web} {}{}{}",
             indicatif::HumanBytes(st.download_rate),
             indicatif::HumanBytes(st.upload_rate),
             st.peers,

@@ -25,6 +25,9 @@ impl Torrent {
         }
         self.update_parole();
         if let [only] = senders[..] {
+            if self.blame_web_seed(only, false) {
+                return;
+            }
             let strikes = self.peer_list.strike(only);
             tracing::debug!(ip = %only, ?piece, strikes, "piece from one sender failed");
             if strikes >= STRIKES_TO_BAN {
@@ -130,6 +133,9 @@ impl Torrent {
     /// Bans `ip`: it is never dialled or accepted again, and its
     /// connections close.
     pub(super) fn ban(&mut self, ip: IpAddr, reason: BanReason) {
+        if self.blame_web_seed(ip, true) {
+            return;
+        }
         if !self.peer_list.ban(ip, reason) {
             return;
         }

@@ -98,5 +98,6 @@ impl Torrent {
             self.start_peer(addr, crate::torrent::PeerSource::Incoming, conn, slot);
         }
         self.connect_more();
+        self.drive_web_seeds();
     }
 }

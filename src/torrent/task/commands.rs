@@ -42,6 +42,12 @@ impl Torrent {
             TorrentCmd::Banned(reply) => {
                 let _ = reply.send(self.peer_list.banned());
             }
+            TorrentCmd::WebSeeds(reply) => {
+                let _ = reply.send(self.webseeds.snapshots());
+            }
+            TorrentCmd::AddWebSeed(url, reply) => {
+                let _ = reply.send(self.add_web_seed(url));
+            }
             TorrentCmd::Pause => {
                 self.paused = true;
                 if self.downloading() {
@@ -132,6 +138,13 @@ impl MagnetPhase {
             // Bans come from pieces, which need the metadata.
             TorrentCmd::Banned(reply) => {
                 let _ = reply.send(Vec::new());
+            }
+            TorrentCmd::WebSeeds(reply) => {
+                let _ = reply.send(Vec::new());
+            }
+            // The URL's meaning (file or folder) needs the metadata.
+            TorrentCmd::AddWebSeed(_, reply) => {
+                let _ = reply.send(Err("the torrent's metadata is not known yet".into()));
             }
             TorrentCmd::Metainfo(reply) => {
                 let _ = reply.send(None);

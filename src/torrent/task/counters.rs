@@ -46,10 +46,11 @@ impl Counters {
         self.closed_up += p.shared.uploaded.get();
     }
 
-    /// Payload bytes received and sent in this run.
-    pub fn run_totals(&self, conns: &Connections) -> (u64, u64) {
+    /// Payload bytes received and sent in this run, given what the web
+    /// seeds delivered.
+    pub fn run_totals(&self, conns: &Connections, web_down: u64) -> (u64, u64) {
         let (d, u) = conns.open_totals();
-        (self.closed_down + d, self.closed_up + u)
+        (self.closed_down + d + web_down, self.closed_up + u)
     }
 
     /// All-time totals, given this run's.
@@ -58,12 +59,12 @@ impl Counters {
     }
 
     /// Samples the rates of the torrent and of every connection.
-    pub fn sample(&mut self, now: Instant, conns: &mut Connections) {
+    pub fn sample(&mut self, now: Instant, conns: &mut Connections, web_down: u64) {
         for p in conns.values_mut() {
             p.down.sample(now, p.shared.downloaded.get());
             p.up.sample(now, p.shared.uploaded.get());
         }
-        let (down, up) = self.run_totals(conns);
+        let (down, up) = self.run_totals(conns, web_down);
         self.down_rate.sample(now, down);
         self.up_rate.sample(now, up);
     }

@@ -253,6 +253,7 @@ impl Torrent {
                 a.completed();
             }
             self.update_interest();
+            self.drive_web_seeds();
             self.resume_soon();
             // Two seeds have nothing to say to each other, nor two peers
             // that only upload (BEP 21); the others hear that we only

@@ -37,7 +37,8 @@ impl Torrent {
 
     /// Payload bytes received and sent in this run.
     pub(super) fn totals(&self) -> (u64, u64) {
-        self.counters.run_totals(&self.conns)
+        self.counters
+            .run_totals(&self.conns, self.webseeds.downloaded())
     }
 
     pub(super) fn publish(&mut self) {
@@ -54,6 +55,7 @@ impl Torrent {
             // the next tick (which may be an hour away for an idle seed).
             self.diagnosis = self.diagnose_now();
         }
+        let (web_seeds, web_seeds_failed) = self.webseeds.counts();
         let stats = TorrentStats {
             name: self.meta.info.name.clone(),
             state: self.state.clone(),
@@ -76,6 +78,8 @@ impl Torrent {
             swarm_leechers,
             hash_failures: self.counters.hash_failures,
             banned: self.counters.banned,
+            web_seeds,
+            web_seeds_failed,
             sequential: self.sequential,
             diagnosis: self.diagnosis.clone(),
             complete: complete

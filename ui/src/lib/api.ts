@@ -146,6 +146,11 @@ export function setSequential(id: string, on: boolean): Promise<void> {
   return call<void>('set_sequential', { id, on });
 }
 
+/** Adds a web seed (http:// or https:// URL) to a torrent. */
+export function addWebSeed(id: string, url: string): Promise<void> {
+  return call<void>('add_web_seed', { id, url });
+}
+
 /** A torrent's own limits in KiB/s, 0 for none. */
 export function setTorrentLimits(id: string, downloadKib: number, uploadKib: number): Promise<void> {
   return call<void>('set_torrent_limits', { id, downloadKib, uploadKib });

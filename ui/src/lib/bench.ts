@@ -92,6 +92,7 @@ export function syntheticUpdate(round: number, torrents: number, peers: number):
           pieces: null,
           peers: peerRows,
           peerCount: peers,
+          webSeeds: [],
           files: null,
           trackers: null,
         }

@@ -268,6 +268,10 @@ peers: Array<PeerRow> | null,
  */
 peerCount: number, 
 /**
+ * Web seeds (Peers tab, above the connections).
+ */
+webSeeds: Array<WebSeedRow> | null, 
+/**
  * Files (Files tab).
  */
 files: Array<FileRow> | null, 
@@ -413,6 +417,35 @@ uploaded: number,
  * Fraction of the torrent it has.
  */
 progress: number, };
+
+/**
+ * One web seed (BEP 19) in the Peers tab.
+ */
+export type WebSeedRow = { 
+/**
+ * The URL: the row's key.
+ */
+url: string, 
+/**
+ * "active", "idle" or "failed".
+ */
+state: string, 
+/**
+ * Why it was dropped, when it failed.
+ */
+error: string | null, 
+/**
+ * Bytes per second from it.
+ */
+downloadRate: number, 
+/**
+ * Bytes from it.
+ */
+downloaded: number, 
+/**
+ * It answered a ranged request with the whole file.
+ */
+ignoresRanges: boolean, };
 
 /**
  * How much a file is wanted; the window sends it back to set it.

@@ -29,6 +29,7 @@ export type {
   TorrentState,
   TrackerRow,
   TrackerStatus,
+  WebSeedRow,
 } from './bindings';
 
 /** What a failed command returns (src-tauri/src/error.rs serialises it by hand). */
