@@ -25,12 +25,11 @@ use crate::rate::Counter;
 use crate::types::{BlockRef, InfoHash, PeerId, PieceIndex};
 
 pub use connection::{run, PeerError};
-pub use dial::{accept, connect, read_incoming, Connected, PeerSetup};
+pub use dial::{accept, connect, read_incoming, Connected, Incoming, PeerSetup};
 pub use fast::{ALLOWED_FAST_KEEP, SUGGEST_KEEP, SUGGEST_SEND};
 pub use listen::Listeners;
-pub use slots::host_key;
-pub use dial::{accept, connect, read_incoming, Connected, Incoming, PeerSetup};
 pub use mse::{Crypto, Encryption, EncryptionPolicy};
+pub use slots::host_key;
 pub(crate) use slots::{Refusal, Slot, SlotLimits, Slots};
 pub use stream::{PeerReader, PeerStream, PeerWriter, Transport};
 
