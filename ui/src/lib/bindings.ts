@@ -754,6 +754,7 @@ dhtEnabled: boolean,
  * Listen on IPv6 too.
  */
 ipv6Enabled: boolean, 
+/**
  * Protocol encryption: off, prefer or require.
  */
 encryption: 'off' | 'prefer' | 'require', 
