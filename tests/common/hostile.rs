@@ -165,16 +165,25 @@ impl Attacker {
     }
 
     /// Takes one connection from `listener` (a peer that dialled us, as a
-    /// magnet's `x.pe` makes Shoal do) and answers its handshake.
+    /// magnet's `x.pe` makes Shoal do) and answers its handshake. Like a
+    /// peer that speaks no protocol encryption, it hangs up on an
+    /// encrypted handshake (at most 4), so that Shoal redials in plain.
     pub fn accept(listener: &TcpListener, info_hash: &[u8; 20]) -> io::Result<Attacker> {
-        let (stream, _) = listener.accept()?;
-        let mut a = Attacker { stream };
-        a.stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        a.stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-        let mut theirs = [0u8; 68];
-        a.stream.read_exact(&mut theirs)?;
-        a.stream.write_all(&handshake(info_hash))?;
-        Ok(a)
+        for _ in 0..4 {
+            let (stream, _) = listener.accept()?;
+            let mut a = Attacker { stream };
+            a.stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            a.stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+            let mut theirs = [0u8; 68];
+            a.stream.read_exact(&mut theirs[..20])?;
+            if theirs[0] != 19 || &theirs[1..20] != b"BitTorrent protocol" {
+                continue;
+            }
+            a.stream.read_exact(&mut theirs[20..])?;
+            a.stream.write_all(&handshake(info_hash))?;
+            return Ok(a);
+        }
+        Err(io::Error::other("no plain handshake in 4 connections"))
     }
 
     /// Sends one message.
