@@ -90,6 +90,7 @@ async fn ours_fetch(meta: &Metainfo, seeder: SocketAddr) -> f64 {
     let setup = PeerSetup {
         info_hash: meta.info_hash,
         our_id: PeerId::generate(),
+        encryption: shoal::peer::EncryptionPolicy::new(shoal::peer::Encryption::Off),
     };
     let t0 = Instant::now();
     match shoal::metadata::fetch(seeder, setup, 6881).await {

@@ -134,7 +134,8 @@ async fn keeps_retrying_until_a_late_bootstrap_node_is_up() {
     .unwrap();
     assert_eq!(late.local_addr().to_string(), router);
     let info_hash = InfoHash([0x3c; 20]);
-    let _others = announce_from_new_nodes(&[router.clone()], 4, info_hash, 45_111).await;
+    let _others =
+        announce_from_new_nodes(std::slice::from_ref(&router), 4, info_hash, 45_111).await;
 
     let joined = state_until(&dht, "joined", |st| st.bootstrapped).await;
     assert_eq!(joined.retry_in, None);
@@ -377,7 +378,8 @@ async fn a_libtorrent_node_queries_us_and_gets_our_peers() {
     let node = ours.local_addr().to_string();
     let info_hash = InfoHash([0x71; 20]);
     // The only node to store the announce at is ours.
-    let _announcer = announce_from_new_nodes(&[node.clone()], 1, info_hash, 45_444).await;
+    let _announcer =
+        announce_from_new_nodes(std::slice::from_ref(&node), 1, info_hash, 45_444).await;
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_dht_query.py");
     let lt = Child::spawn(
