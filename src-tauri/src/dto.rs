@@ -8,6 +8,11 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+mod diagnosis;
+mod webseed;
+pub use diagnosis::{Cause, Diagnosis};
+pub use webseed::WebSeedRow;
+
 use shoal::dht::DhtState;
 use shoal::picker::Priority as EnginePriority;
 use shoal::torrent::{PeerSnapshot, PeerSource as EnginePeerSource, TorrentState as EngineState};
@@ -105,90 +110,6 @@ pub struct TorrentRow {
     /// What limits it now, with the evidence and the fix (the Overview
     /// tab and the state column's tooltip).
     pub diagnosis: Diagnosis,
-}
-
-/// "Why is it slow?": the engine's answer for one torrent.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct Diagnosis {
-    /// The cause, for styling and tests.
-    pub cause: Cause,
-    /// The cause in a few words.
-    pub title: String,
-    /// The facts behind it, with numbers.
-    pub evidence: String,
-    /// What to do; empty when nothing is to be done.
-    pub fix: String,
-}
-
-impl From<&shoal::torrent::diagnosis::Diagnosis> for Diagnosis {
-    fn from(d: &shoal::torrent::diagnosis::Diagnosis) -> Self {
-        Diagnosis {
-            cause: d.cause.into(),
-            title: d.cause.title().to_string(),
-            evidence: d.evidence.clone(),
-            fix: d.fix.clone(),
-        }
-    }
-}
-
-/// What limits a torrent now (the engine's `diagnosis::Cause`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, TS)]
-#[serde(rename_all = "camelCase")]
-pub enum Cause {
-    /// No peer address known.
-    NoPeers,
-    /// Dials under way, none answered yet.
-    Connecting,
-    /// Every dial failed.
-    PeersUnreachable,
-    /// The disk write queue is full.
-    Disk,
-    /// Our download limit is reached.
-    DownloadLimit,
-    /// No connected peer has a piece we need.
-    PiecesMissing,
-    /// Peers choke us and our upload limit is very low.
-    UploadLimit,
-    /// Every useful peer chokes us.
-    Choked,
-    /// Nobody can dial us.
-    NotConnectable,
-    /// Nothing wrong.
-    Fine,
-    /// Fetching a magnet's metadata.
-    FetchingMetadata,
-    /// Checking data.
-    Checking,
-    /// Paused.
-    Paused,
-    /// Stopped by an error.
-    Error,
-    /// Complete.
-    Complete,
-}
-
-impl From<shoal::torrent::diagnosis::Cause> for Cause {
-    fn from(c: shoal::torrent::diagnosis::Cause) -> Self {
-        use shoal::torrent::diagnosis::Cause as E;
-        match c {
-            E::NoPeers => Cause::NoPeers,
-            E::Connecting => Cause::Connecting,
-            E::PeersUnreachable => Cause::PeersUnreachable,
-            E::Disk => Cause::Disk,
-            E::DownloadLimit => Cause::DownloadLimit,
-            E::PiecesMissing => Cause::PiecesMissing,
-            E::UploadLimit => Cause::UploadLimit,
-            E::Choked => Cause::Choked,
-            E::NotConnectable => Cause::NotConnectable,
-            E::Fine => Cause::Fine,
-            E::FetchingMetadata => Cause::FetchingMetadata,
-            E::Checking => Cause::Checking,
-            E::Paused => Cause::Paused,
-            E::Error => Cause::Error,
-            E::Complete => Cause::Complete,
-        }
-    }
 }
 
 /// The status bar's figures.
@@ -322,41 +243,6 @@ pub struct PeerRow {
     pub uploaded: u64,
     /// Fraction of the torrent it has.
     pub progress: f32,
-}
-
-/// One web seed (BEP 19) in the Peers tab.
-#[derive(Debug, Clone, Serialize, PartialEq, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct WebSeedRow {
-    /// The URL: the row's key.
-    pub url: String,
-    /// "active", "idle" or "failed".
-    pub state: String,
-    /// Why it was dropped, when it failed.
-    pub error: Option<String>,
-    /// Bytes per second from it.
-    pub download_rate: u64,
-    /// Bytes from it.
-    pub downloaded: u64,
-    /// It answered a ranged request with the whole file.
-    pub ignores_ranges: bool,
-}
-
-impl From<shoal::webseed::WebSeedSnapshot> for WebSeedRow {
-    fn from(w: shoal::webseed::WebSeedSnapshot) -> Self {
-        let error = match &w.state {
-            shoal::webseed::WebSeedState::Failed(why) => Some(why.clone()),
-            _ => None,
-        };
-        WebSeedRow {
-            url: w.url,
-            state: w.state.label().to_owned(),
-            error,
-            download_rate: w.download_rate,
-            downloaded: w.downloaded,
-            ignores_ranges: w.ignores_ranges,
-        }
-    }
 }
 
 /// One file in the Files tab.

@@ -36,11 +36,13 @@ use tokio::time::timeout;
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
+mod serve;
+
 use super::dial::Connected;
-use super::fast::{allowed_fast_set, ALLOWED_FAST_KEEP, ALLOWED_FAST_SEND, SUGGEST_KEEP};
+use super::fast::{ALLOWED_FAST_KEEP, SUGGEST_KEEP};
 use super::flood::FloodGuard;
 use super::pipeline::{Arrival, Pipeline};
-use super::upload::{Pushed, UploadQueue, OUR_REQQ};
+use super::upload::{UploadQueue, OUR_REQQ};
 use super::{PeerCmd, PeerContext, PeerEvent};
 use crate::bitfield::Bitfield;
 use crate::limit::ChainTicket;
@@ -48,8 +50,8 @@ use crate::rate::Rate;
 use crate::storage::disk::DiskError;
 use crate::types::{BlockRef, PieceIndex};
 use crate::wire::{
-    ExtendedHandshake, Message, MetadataMessage, PeerCodec, PexMessage, WireError,
-    LOCAL_UT_METADATA_ID, LOCAL_UT_PEX_ID, METADATA_PIECE_LEN, UT_METADATA, UT_PEX,
+    ExtendedHandshake, Message, PeerCodec, PexMessage, WireError, LOCAL_UT_METADATA_ID,
+    LOCAL_UT_PEX_ID, UT_METADATA, UT_PEX,
 };
 
 /// A connection on which nothing arrives for this long is closed.
@@ -358,43 +360,6 @@ impl Conn {
         }
     }
 
-    /// Takes a block read from the disk: staged for the upload limit, or
-    /// dropped (rejected with the fast extension) if we choked the peer
-    /// while it was read.
-    fn read_done(
-        &mut self,
-        block: BlockRef,
-        data: Result<Bytes, DiskError>,
-    ) -> Result<(), PeerError> {
-        let data = data?;
-        if self.am_choking && !self.allowed_out.contains(&block.piece) {
-            if self.fast {
-                self.send(Message::RejectRequest(block))?;
-            }
-            return Ok(());
-        }
-        self.uploads.stage(block, data);
-        Ok(())
-    }
-
-    /// Queues for the socket the staged blocks the upload limit lets pass,
-    /// while the socket keeps up.
-    fn send_staged(&mut self) -> Result<(), PeerError> {
-        while self.out.len() < OUT_HIGH_WATER {
-            let Some((block, data)) = self.uploads.next_to_send(&self.ctx.upload_limit) else {
-                break;
-            };
-            self.ctx.shared.uploaded.add(data.len() as u64);
-            self.flood.served();
-            self.send(Message::Piece {
-                piece: block.piece,
-                offset: block.offset,
-                data,
-            })?;
-        }
-        Ok(())
-    }
-
     /// Sends what opens a conversation: the extension handshake and our
     /// pieces.
     fn greet(&mut self) -> Result<(), PeerError> {
@@ -408,32 +373,6 @@ impl Conn {
             self.send(Message::Bitfield(bits))?;
         }
         self.send_extended_handshake()
-    }
-
-    /// Grants a peer whose first bitfield shows fewer pieces than the set
-    /// its allowed fast set (BEP 6), and tells it the pieces of the set we
-    /// have; a peer with pieces to trade earns its unchoke instead.
-    fn grant_allowed_fast(&mut self, peer_pieces: u32) -> Result<(), PeerError> {
-        if !self.fast || std::mem::replace(&mut self.allowed_decided, true) {
-            return Ok(());
-        }
-        if peer_pieces as usize >= ALLOWED_FAST_SEND {
-            return Ok(());
-        }
-        let num = self.ctx.geometry.num_pieces();
-        self.allowed_out = allowed_fast_set(
-            self.ctx.shared.addr.ip(),
-            &self.ctx.info_hash,
-            num,
-            ALLOWED_FAST_SEND,
-        );
-        for i in 0..self.allowed_out.len() {
-            let p = self.allowed_out[i];
-            if self.have.get(p) {
-                self.send(Message::AllowedFast(p))?;
-            }
-        }
-        Ok(())
     }
 
     /// Sends our extension handshake, if the peer speaks the extension
@@ -706,74 +645,6 @@ impl Conn {
         Ok(())
     }
 
-    /// Answers a ut_metadata request from our copy of the info dictionary,
-    /// or rejects it when we have none, the piece is out of range, or the
-    /// peer is not reading what we already queued. We never ask for
-    /// metadata on this connection, so data (or a malformed message) is a
-    /// protocol error; rejects and message types BEP 9 may add later are
-    /// ignored.
-    fn on_metadata_message(&mut self, payload: &Bytes) -> Result<(), PeerError> {
-        let piece = match MetadataMessage::decode(payload) {
-            Ok(MetadataMessage::Request { piece }) => piece,
-            Ok(MetadataMessage::Reject { .. }) | Err(WireError::MetadataUnknownType(_)) => {
-                return Ok(())
-            }
-            Ok(MetadataMessage::Data { .. }) => {
-                return Err(PeerError::Protocol("ut_metadata data we did not ask for"))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let Some(their_id) = self.their_metadata_id else {
-            return Ok(());
-        };
-        let reply = match &self.ctx.metadata {
-            Some(meta) if self.out.len() < OUT_HIGH_WATER => {
-                let start = piece as usize * METADATA_PIECE_LEN;
-                if start < meta.len() {
-                    let end = (start + METADATA_PIECE_LEN).min(meta.len());
-                    MetadataMessage::Data {
-                        piece,
-                        total_size: meta.len() as u64,
-                        data: meta.slice(start..end),
-                    }
-                } else {
-                    MetadataMessage::Reject { piece }
-                }
-            }
-            _ => MetadataMessage::Reject { piece },
-        };
-        self.send(Message::Extended {
-            id: their_id,
-            payload: reply.encode(),
-        })
-    }
-
-    /// Validates and queues a request from the peer.
-    fn on_request(&mut self, b: BlockRef) -> Result<(), PeerError> {
-        self.flood.request();
-        let allowed =
-            self.have.get(b.piece) && (!self.am_choking || self.allowed_out.contains(&b.piece));
-        if allowed {
-            match self.uploads.push(b) {
-                Pushed::New => return Ok(()),
-                Pushed::Duplicate => return self.flood.refused(),
-                Pushed::Full => {}
-            }
-        }
-        self.flood.refused()?;
-        if self.fast {
-            self.send(Message::RejectRequest(b))?;
-            Ok(())
-        } else if self.am_choking {
-            // Requests racing our choke are normal without BEP 6; drop them.
-            Ok(())
-        } else {
-            Err(PeerError::Protocol(
-                "request for a piece we do not have, or over our reqq",
-            ))
-        }
-    }
-
     /// Takes the download limit's tokens for `len` bytes received; while
     /// they are owed, the loop stops reading the socket. A later debt
     /// covers an earlier one (tokens are paid in order), so one ticket is
@@ -782,22 +653,6 @@ impl Conn {
         let mut ticket = self.ctx.download_limit.reserve(len);
         if !ticket.is_ready() {
             self.download_debt = Some(ticket);
-        }
-    }
-
-    /// Starts disk reads for queued requests while the socket keeps up.
-    fn start_reads(&mut self) {
-        while self.reads.len() + self.uploads.staged() < MAX_READS
-            && self.out.len() < OUT_HIGH_WATER
-        {
-            let Some(block) = self.uploads.pop() else {
-                break;
-            };
-            let disk = self.ctx.disk.clone();
-            self.reads.push_back(Box::pin(async move {
-                let r = disk.read_block(block).await;
-                (block, r)
-            }));
         }
     }
 
