@@ -43,6 +43,21 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
 }
 
+/// Reads messages until `n` distinct pieces have come in messages `id`
+/// (allowed fast or suggest piece, whose body is a piece index).
+fn pieces_sent(a: &mut Attacker, id: u8, n: usize) -> BTreeSet<u32> {
+    let mut got = BTreeSet::new();
+    let deadline = Instant::now() + LIMIT;
+    while got.len() < n {
+        assert!(Instant::now() < deadline, "only {got:?} in messages {id}");
+        let (msg, body) = a.read_msg().expect("the seeder's messages");
+        if msg == Some(id) {
+            got.insert(u32_at(&body, 0));
+        }
+    }
+    got
+}
+
 /// Dials the seeder from `from`, says it has nothing, and collects the
 /// allowed fast pieces the seeder sends until `want` have come.
 fn allowed_set(
@@ -53,15 +68,7 @@ fn allowed_set(
 ) -> (Attacker, BTreeSet<u32>) {
     let mut a = Attacker::dial(from, seeder, ih, false).expect("dial the seeder");
     a.send(HAVE_NONE, &[]).unwrap();
-    let mut set = BTreeSet::new();
-    let deadline = Instant::now() + LIMIT;
-    while set.len() < want {
-        assert!(Instant::now() < deadline, "only {set:?} allowed fast");
-        let (msg, body) = a.read_msg().expect("the seeder's messages");
-        if msg == Some(ALLOWED_FAST) {
-            set.insert(u32_at(&body, 0));
-        }
-    }
+    let set = pieces_sent(&mut a, ALLOWED_FAST, want);
     (a, set)
 }
 
@@ -118,20 +125,6 @@ fn a_choked_newcomer_is_granted_and_served_its_allowed_fast_set() {
     }
 }
 
-/// Reads messages until `n` suggested pieces have come.
-fn suggestions(a: &mut Attacker, n: usize) -> BTreeSet<u32> {
-    let mut got = BTreeSet::new();
-    let deadline = Instant::now() + LIMIT;
-    while got.len() < n {
-        assert!(Instant::now() < deadline, "suggested only {got:?}");
-        let (msg, body) = a.read_msg().expect("the seeder's messages");
-        if msg == Some(SUGGEST_PIECE) {
-            got.insert(u32_at(&body, 0));
-        }
-    }
-    got
-}
-
 #[test]
 fn a_joining_peer_is_pointed_to_the_rarest_pieces() {
     let tmp = tempfile::tempdir().unwrap();
@@ -148,12 +141,15 @@ fn a_joining_peer_is_pointed_to_the_rarest_pieces() {
     bits[0] &= !(0x80 >> 5);
     bits[1] &= !(0x80 >> 1);
     a.send(id::BITFIELD, &bits).unwrap();
-    assert_eq!(suggestions(&mut a, 2), BTreeSet::from([5, 9]));
+    assert_eq!(
+        pieces_sent(&mut a, SUGGEST_PIECE, 2),
+        BTreeSet::from([5, 9])
+    );
 
     // B has nothing: 5 and 9, which no other peer has, come first.
     let mut b = Attacker::dial(Ipv4Addr::new(127, 0, 8, 10), seeder, &ih, false).unwrap();
     b.send(HAVE_NONE, &[]).unwrap();
-    let got = suggestions(&mut b, 4);
+    let got = pieces_sent(&mut b, SUGGEST_PIECE, 4);
     assert!(got.contains(&5) && got.contains(&9), "suggested {got:?}");
 }
 
